@@ -1,0 +1,1 @@
+"""Implementations of the ``Broker`` protocol, one package each."""

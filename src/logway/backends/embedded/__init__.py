@@ -1,0 +1,377 @@
+"""The embedded backend: ``Broker`` on a local data directory (``file:PATH``) or a
+temporary one (``memory:``), in this process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from logway.assignors import assignor as check_assignor
+from logway.backends.embedded.consumer import EmbeddedConsumer
+from logway.backends.embedded.coordinator import GroupCoordinator
+from logway.broker import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, ProduceItem, ResetTo, Start
+from logway.errors import (
+    ClosedError,
+    InvalidArgumentError,
+    OffsetOutOfRangeError,
+    UnknownGroupError,
+)
+from logway.log import Log, TopicConfig
+from logway.log.group_offsets import validate_group
+from logway.log.partition import now_ms
+from logway.partitioner import partition_for_key
+from logway.records import (
+    HeadersInput,
+    Message,
+    PartitionLag,
+    ProducedBatch,
+    Record,
+    RecordMetadata,
+    TopicInfo,
+    TopicPartition,
+    to_millis,
+)
+
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+def open_url(url: str, **options: Any) -> EmbeddedBroker:
+    scheme, _, rest = url.partition(":")
+    if scheme.lower() == "memory":
+        return EmbeddedBroker(None, url=url, **options)
+    path = rest[2:] if rest.startswith("//") else rest
+    if not path:
+        raise InvalidArgumentError(
+            f"{url!r} names no directory; use file:PATH, e.g. file:./logway-data"
+        )
+    return EmbeddedBroker(path, url=url, **options)
+
+
+class EmbeddedBroker:
+    """A ``Broker`` over a ``logway.log.Log`` in this process.
+
+    Options: ``fsync`` ("always", "interval", "never") and any other topic setting
+    become the defaults of topics created here."""
+
+    def __init__(self, path: str | None, *, url: str | None = None, **defaults: Any):
+        self._tmp = tempfile.mkdtemp(prefix="logway-memory-") if path is None else None
+        self.path = self._tmp or path or "."
+        self.url = url or f"file:{self.path}"
+        env_fsync = os.environ.get("LOGWAY_FSYNC")
+        if env_fsync and "fsync" not in defaults:
+            defaults["fsync"] = env_fsync
+        try:
+            base = TopicConfig.build(1, **defaults)
+            self._log = Log(self.path, defaults=base)
+        except BaseException:
+            if self._tmp:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+        self._coordinator = GroupCoordinator(lambda t: len(self._log.partitions(t)))
+        self._consumers: set[EmbeddedConsumer] = set()
+        self._round_robin = itertools.count()
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # --- topics ---------------------------------------------------------------------
+
+    def create_topic(self, name: str, partitions: int = 1, **config: Any) -> TopicInfo:
+        cfg = self._log.create_topic(name, partitions, **config)
+        return _info(name, cfg)
+
+    def list_topics(self) -> list[str]:
+        self._check_open()
+        return sorted(self._log.topics)
+
+    def describe_topic(self, name: str) -> TopicInfo:
+        parts = self._log.partitions(name)
+        return _info(name, parts[0].config)
+
+    def delete_topic(self, name: str) -> None:
+        self._log.delete_topic(name)
+
+    def _count(self, topic: str) -> int:
+        return len(self._log.partitions(topic))
+
+    # --- producing ------------------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | str | None,
+        key: bytes | str | None = None,
+        headers: HeadersInput = None,
+        partition: int | None = None,
+        timestamp: int | dt.datetime | None = None,
+    ) -> RecordMetadata:
+        return self.produce_many(topic, [Message(value, key, headers, partition, timestamp)])[0]
+
+    def produce_many(
+        self,
+        topic: str,
+        records: Iterable[ProduceItem],
+        partition: int | None = None,
+    ) -> ProducedBatch:
+        items = records if isinstance(records, list | tuple) else list(records)
+        if not items:
+            return ProducedBatch(topic, [], 0)
+        parts = self._log.partitions(topic)
+        n = len(parts)
+        default_ts = now_ms()
+        result = ProducedBatch(topic, items, default_ts)
+        if partition is not None:
+            self._log.partition(topic, partition)  # validates the number
+            base, *_ = self._log.append(topic, partition, items, default_ts)
+            result.add(partition, base, None)
+            return result
+        groups = self._route(items, n)
+        for p, indexes in groups.items():
+            chosen = items if indexes is None else [items[i] for i in indexes]
+            base, *_ = self._log.append(topic, p, chosen, default_ts)
+            result.add(p, base, indexes)
+        return result
+
+    def _route(self, items: Sequence[Any], n: int) -> dict[int, list[int] | None]:
+        """Partition per record: explicit, else Kafka's murmur2 of the key, else one
+        partition for all keyless records of this call (sticky per batch)."""
+        sticky = next(self._round_robin) % n
+        if n == 1 or not any(isinstance(item, tuple) for item in items):
+            return {0 if n == 1 else sticky: None}
+        groups: dict[int, list[int]] = {}
+        for i, item in enumerate(items):
+            p = sticky
+            if isinstance(item, tuple):
+                explicit = item[3] if len(item) > 3 else None
+                key = item[1] if len(item) > 1 else None
+                if explicit is not None:
+                    if (
+                        isinstance(explicit, bool)
+                        or not isinstance(explicit, int)
+                        or not 0 <= explicit < n
+                    ):
+                        raise InvalidArgumentError(
+                            f"record {i} asks for partition {explicit!r}; the topic has "
+                            f"partitions 0 to {n - 1}"
+                        )
+                    p = explicit
+                elif key is not None:
+                    raw = key.encode() if isinstance(key, str) else key
+                    if not isinstance(raw, _BYTES_LIKE):
+                        raise InvalidArgumentError(
+                            f"record {i}: key must be bytes, str or None, not {type(key).__name__}"
+                        )
+                    p = partition_for_key(bytes(raw), n)
+            groups.setdefault(p, []).append(i)
+        if len(groups) == 1:
+            (only,) = groups
+            return {only: None}
+        return dict(groups)
+
+    # --- reading --------------------------------------------------------------------
+
+    def fetch(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> list[Record]:
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise InvalidArgumentError(f"offset must be an integer, not {offset!r}")
+        if max_records < 1 or max_bytes < 1:
+            raise InvalidArgumentError("max_records and max_bytes must be at least 1")
+        return self._log.partition(topic, partition).read(offset, max_records, max_bytes)
+
+    def start_offsets(self, topic: str) -> dict[int, int]:
+        return {p.index: p.start_offset for p in self._log.partitions(topic)}
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        return {p.index: p.end_offset for p in self._log.partitions(topic)}
+
+    def offset_for_time(
+        self, topic: str, partition: int, timestamp: int | dt.datetime
+    ) -> int | None:
+        ms = to_millis(timestamp)
+        assert ms is not None
+        return self._log.partition(topic, partition).offset_for_time(ms)
+
+    # --- consumers and groups -------------------------------------------------------
+
+    def consumer(
+        self,
+        topics: str | Sequence[str],
+        group: str | None = None,
+        start: Start = "earliest",
+        *,
+        idle_timeout: float | None = None,
+        assignor: str = "range",
+        partitions: Sequence[TopicPartition] | None = None,
+    ) -> EmbeddedConsumer:
+        self._check_open()
+        names = [topics] if isinstance(topics, str) else list(topics)
+        if not names:
+            raise InvalidArgumentError("a consumer needs at least one topic")
+        for name in names:
+            self._log.partitions(name)
+        if group is not None:
+            validate_group(group)
+        _check_start(start)
+        manual = None
+        if partitions is not None:
+            manual = [TopicPartition(*tp) for tp in partitions]
+            for tp in manual:
+                if tp.topic not in names:
+                    raise InvalidArgumentError(f"partition {tp} is not of the topics {names}")
+                self._log.partition(tp.topic, tp.partition)
+        consumer = EmbeddedConsumer(
+            self, names, group, start, idle_timeout, check_assignor(assignor), manual
+        )
+        self._consumers.add(consumer)
+        return consumer
+
+    def _start_position(self, tp: TopicPartition, start: Start) -> int:
+        part = self._log.partition(tp.topic, tp.partition)
+        if start == "earliest":
+            return part.start_offset
+        if start == "latest":
+            return part.end_offset
+        ms = to_millis(start)
+        assert ms is not None
+        found = part.offset_for_time(ms)
+        return part.end_offset if found is None else found
+
+    def _reset_position(self, tp: TopicPartition, position: int, start: Start) -> int:
+        """Where a consumer goes when its position left the log (Kafka's auto.offset.reset):
+        below the start offset to the start; beyond the end to the end."""
+        part = self._log.partition(tp.topic, tp.partition)
+        return part.start_offset if position < part.start_offset else part.end_offset
+
+    def _add_listener(self, tp: TopicPartition, callback: Callable[[], None]) -> None:
+        self._log.partition(tp.topic, tp.partition).add_listener(callback)
+
+    def _remove_listener(self, tp: TopicPartition, callback: Callable[[], None]) -> None:
+        try:
+            self._log.partition(tp.topic, tp.partition).remove_listener(callback)
+        except Exception:  # the topic was deleted: nothing to remove
+            pass
+
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        validate_group(group)
+        checked: dict[TopicPartition, int | None] = {}
+        for tp, offset in offsets.items():
+            tp = TopicPartition(*tp)
+            part = self._log.partition(tp.topic, tp.partition)
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+                raise InvalidArgumentError(
+                    f"offset to commit must be an integer >= 0, not {offset!r}"
+                )
+            if offset > part.end_offset:
+                raise OffsetOutOfRangeError(
+                    f"cannot commit offset {offset} for {tp.topic}/{tp.partition}: the end offset "
+                    f"is {part.end_offset}"
+                )
+            checked[tp] = offset
+        self._log.groups.commit(group, checked)
+
+    def committed(self, group: str, topic: str | None = None) -> dict[TopicPartition, int]:
+        self._check_open()
+        offsets = self._log.groups.committed(group)
+        return {tp: o for tp, o in offsets.items() if topic is None or tp.topic == topic}
+
+    def list_groups(self) -> list[str]:
+        self._check_open()
+        return self._log.groups.groups()
+
+    def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]:
+        """Per partition of the group's topics (or ``topic``): end offset - committed."""
+        committed = self.committed(group)
+        if topic is None and not committed:
+            raise UnknownGroupError(f"consumer group {group!r} has no committed offsets")
+        topics = [topic] if topic is not None else sorted({tp.topic for tp in committed})
+        out = []
+        for name in topics:
+            if name not in self._log.topics:
+                continue
+            for part in self._log.partitions(name):
+                tp = TopicPartition(name, part.index)
+                done = committed.get(tp)
+                end = part.end_offset
+                base = done if done is not None else part.start_offset
+                out.append(PartitionLag(name, part.index, done, end, max(0, end - base)))
+        return out
+
+    def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]:
+        validate_group(group)
+        if not (isinstance(to, int) and not isinstance(to, bool)):
+            _check_start(to)
+        if self._coordinator.members(group):
+            raise InvalidArgumentError(
+                f"group {group!r} has active consumers in this process; close them before a reset"
+            )
+        offsets = {}
+        for part in self._log.partitions(topic):
+            tp = TopicPartition(topic, part.index)
+            if isinstance(to, bool):
+                raise InvalidArgumentError(f"cannot reset a group to {to!r}")
+            if isinstance(to, int):
+                part.check_offset(to)
+                offsets[tp] = to
+            else:
+                offsets[tp] = self._start_position(tp, to)
+        self._log.groups.commit(group, dict(offsets))
+        return offsets
+
+    # --- embedded extras ------------------------------------------------------------
+
+    @property
+    def log(self) -> Log:
+        """The storage engine underneath (for ``logway check`` and tests)."""
+        return self._log
+
+    def apply_retention(self, now: int | None = None) -> int:
+        return self._log.apply_retention(now)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"the broker at {self.url} is closed")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for consumer in list(self._consumers):
+            consumer.close()
+        self._log.close()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedBroker({self.url!r})"
+
+
+def _info(name: str, cfg: TopicConfig) -> TopicInfo:
+    config = cfg.to_json()
+    partitions = config.pop("partitions")
+    return TopicInfo(name, partitions, config)
+
+
+def _check_start(start: object) -> None:
+    if start in ("earliest", "latest") or isinstance(start, dt.datetime):
+        return
+    raise InvalidArgumentError(f"start must be 'earliest', 'latest' or a datetime, not {start!r}")

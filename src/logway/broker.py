@@ -1,0 +1,152 @@
+"""The ``Broker`` protocol every feature is written against, and ``connect()``.
+
+A backend implements ``Broker`` (and its ``Consumer``) on some log: the embedded
+one on a local directory, later ones on a logway server or a Kafka cluster. A
+URL picks the backend by scheme; backends register themselves in ``SCHEMES``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from logway.errors import UnknownSchemeError
+from logway.records import (
+    HeadersInput,
+    Message,
+    PartitionLag,
+    Record,
+    RecordMetadata,
+    TopicInfo,
+    TopicPartition,
+)
+
+DEFAULT_DATA_DIR = "./logway-data"
+Start = Literal["earliest", "latest"] | dt.datetime
+ResetTo = Start | int  # an int is an offset
+ProduceItem = bytes | str | Message | tuple[Any, ...] | None
+DEFAULT_MAX_RECORDS = 500
+DEFAULT_MAX_BYTES = 1 << 20
+
+
+@runtime_checkable
+class Consumer(Protocol):
+    """Reads records of some topics in order per partition, at its own pace.
+
+    With a ``group`` the partitions are shared with the group's other members and
+    positions start from the group's committed offsets; ``partitions`` instead
+    assigns exactly those (Kafka's ``assign``), with the group used only for
+    commits. Iteration blocks for new records (until ``close()``, or
+    ``idle_timeout`` seconds without any)."""
+
+    def __iter__(self) -> Iterator[Record]: ...
+    def __aiter__(self) -> AsyncIterator[Record]: ...
+    def poll(
+        self, timeout: float | None = 0.0, max_records: int = DEFAULT_MAX_RECORDS
+    ) -> list[Record]: ...
+    async def apoll(
+        self, timeout: float | None = 0.0, max_records: int = DEFAULT_MAX_RECORDS
+    ) -> list[Record]: ...
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None: ...
+    def position(self) -> dict[TopicPartition, int]: ...
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+    def assignment(self) -> list[TopicPartition]: ...
+    def lag(self) -> dict[TopicPartition, int]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Consumer: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """A partitioned, durable log of topics with consumer groups."""
+
+    url: str
+
+    # topics
+    def create_topic(self, name: str, partitions: int = 1, **config: Any) -> TopicInfo: ...
+    def list_topics(self) -> list[str]: ...
+    def describe_topic(self, name: str) -> TopicInfo: ...
+    def delete_topic(self, name: str) -> None: ...
+
+    # producing
+    def produce(
+        self,
+        topic: str,
+        value: bytes | str | None,
+        key: bytes | str | None = None,
+        headers: HeadersInput = None,
+        partition: int | None = None,
+        timestamp: int | dt.datetime | None = None,
+    ) -> RecordMetadata: ...
+    def produce_many(
+        self,
+        topic: str,
+        records: Iterable[ProduceItem],
+        partition: int | None = None,
+    ) -> Sequence[RecordMetadata]: ...
+
+    # reading
+    def fetch(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> list[Record]: ...
+    def start_offsets(self, topic: str) -> dict[int, int]: ...
+    def end_offsets(self, topic: str) -> dict[int, int]: ...
+    def offset_for_time(
+        self, topic: str, partition: int, timestamp: int | dt.datetime
+    ) -> int | None: ...
+
+    # consumers and groups
+    def consumer(
+        self,
+        topics: str | Sequence[str],
+        group: str | None = None,
+        start: Start = "earliest",
+        *,
+        idle_timeout: float | None = None,
+        assignor: str = "range",
+        partitions: Sequence[TopicPartition] | None = None,
+    ) -> Consumer: ...
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None: ...
+    def committed(self, group: str, topic: str | None = None) -> dict[TopicPartition, int]: ...
+    def list_groups(self) -> list[str]: ...
+    def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]: ...
+    def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]: ...
+
+    def close(self) -> None: ...
+    def __enter__(self) -> Broker: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# scheme -> "module:factory"; the factory takes the URL and keyword options
+SCHEMES: dict[str, str] = {
+    "file": "logway.backends.embedded:open_url",
+    "memory": "logway.backends.embedded:open_url",
+}
+
+
+def connect(url: str | None = None, **options: Any) -> Broker:
+    """Open a broker. No URL means ``$LOGWAY_URL``, else an embedded log at
+    ``./logway-data``. ``file:PATH`` is an embedded log on disk and ``memory:`` one
+    in a temporary directory removed on close."""
+    if url is None:
+        url = os.environ.get("LOGWAY_URL") or f"file:{DEFAULT_DATA_DIR}"
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    target = SCHEMES.get(scheme)
+    if target is None:
+        known = ", ".join(f"{s}:" for s in SCHEMES)
+        raise UnknownSchemeError(
+            f"cannot connect to {url!r}: unknown scheme {scheme or '(none)'!r}; known schemes: "
+            f"{known} (for example file:./logway-data or memory:)"
+        )
+    module, _, factory = target.partition(":")
+    broker: Broker = getattr(importlib.import_module(module), factory)(url, **options)
+    return broker

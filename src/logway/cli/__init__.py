@@ -1,0 +1,1 @@
+"""The ``logway`` command line."""

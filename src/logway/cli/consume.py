@@ -1,0 +1,84 @@
+"""``logway consume TOPIC``: print records, from a point in the log, optionally as a
+group member and following new records."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from logway.broker import Start
+from logway.cli.common import open_broker, parse_time, record_json, write_raw
+from logway.errors import InvalidArgumentError
+from logway.records import TopicPartition
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    consume = sub.add_parser("consume", help="print records of a topic")
+    consume.add_argument("topic")
+    where = consume.add_mutually_exclusive_group()
+    where.add_argument(
+        "-b",
+        "--from-beginning",
+        action="store_true",
+        help="start at the earliest record (default: only new records)",
+    )
+    where.add_argument("-o", "--offset", type=int, help="start at this offset (with --partition)")
+    where.add_argument(
+        "-s",
+        "--since",
+        metavar="TIME",
+        help="start at the first record at or after TIME (ISO 8601, or 10m/2h/7d ago)",
+    )
+    consume.add_argument("-p", "--partition", type=int, help="read only this partition")
+    consume.add_argument("-g", "--group", help="consume as a member of this group and commit")
+    consume.add_argument(
+        "-f", "--follow", action="store_true", help="keep waiting for new records (until Ctrl-C)"
+    )
+    consume.add_argument("-n", "--max-records", type=int, help="stop after this many records")
+    consume.add_argument("--format", choices=["raw", "json"], default="raw")
+    consume.add_argument(
+        "-K",
+        "--key-separator",
+        metavar="SEP",
+        help="raw format: print the key and SEP before each value",
+    )
+    consume.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    start: Start = "earliest" if args.from_beginning or args.offset is not None else "latest"
+    if args.since:
+        start = parse_time(args.since)
+    if args.offset is not None and args.partition is None:
+        raise InvalidArgumentError("--offset needs --partition")
+    printed = 0
+    with open_broker(args) as broker:
+        partitions = None
+        if args.partition is not None:
+            partitions = [TopicPartition(args.topic, args.partition)]
+        with broker.consumer(
+            args.topic, group=args.group, start=start, partitions=partitions
+        ) as consumer:
+            if args.offset is not None:
+                consumer.seek(TopicPartition(args.topic, args.partition), args.offset)
+            stop_at = None if args.follow else broker.end_offsets(args.topic)
+            while args.max_records is None or printed < args.max_records:
+                if stop_at is not None and _caught_up(consumer.position(), stop_at):
+                    break
+                limit = 500 if args.max_records is None else min(500, args.max_records - printed)
+                wait = 1.0 if stop_at is None else 0.5
+                for record in consumer.poll(timeout=wait, max_records=limit):
+                    if args.format == "json":
+                        sys.stdout.write(record_json(record) + "\n")
+                    else:
+                        sys.stdout.flush()
+                        write_raw(record, args.key_separator)
+                    printed += 1
+                sys.stdout.flush()
+                if args.group:
+                    consumer.commit()
+    return 0
+
+
+def _caught_up(positions: dict[TopicPartition, int], ends: dict[int, int]) -> bool:
+    return all(pos >= ends.get(tp.partition, 0) for tp, pos in positions.items())

@@ -1,0 +1,51 @@
+"""Entry point of the ``logway`` command: parse, run, report errors in one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from logway.cli import check, consume, demo, groups, produce, topics
+from logway.errors import LogwayError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logway", description="logway: a log-based event streaming platform."
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("LOGWAY_URL"),
+        help="broker URL: file:PATH (default file:./logway-data) or memory:; also $LOGWAY_URL",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (topics, produce, consume, groups, check, demo):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except LogwayError as exc:
+        print(f"logway: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        print(
+            f"logway: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The one exception tree of logway.
+
+Every error a user can see is a ``LogwayError``; the message says what was
+wrong and what to do about it. Errors about bad input also derive from
+``ValueError`` so generic code can catch them the usual way.
+"""
+
+from __future__ import annotations
+
+
+class LogwayError(Exception):
+    """Base of every error logway raises."""
+
+
+class InvalidArgumentError(LogwayError, ValueError):
+    """An argument or configuration value was refused; nothing was changed."""
+
+
+class UnknownSchemeError(InvalidArgumentError):
+    """A broker URL uses a scheme no backend is registered for."""
+
+
+class InvalidTopicNameError(InvalidArgumentError):
+    """A topic name breaks Kafka's naming rules."""
+
+
+class RecordTooLargeError(InvalidArgumentError):
+    """A record is larger than the topic's ``max_record_bytes``."""
+
+
+class UnknownTopicError(LogwayError, KeyError):
+    """The topic (or partition) does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown topic"
+
+
+class TopicExistsError(LogwayError):
+    """``create_topic`` was asked for a topic that already exists."""
+
+
+class OffsetOutOfRangeError(LogwayError):
+    """An offset lies outside ``[start offset, end offset]`` of a partition."""
+
+
+class UnknownGroupError(LogwayError, KeyError):
+    """The consumer group has never committed an offset."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown group"
+
+
+class CorruptRecordError(LogwayError):
+    """Stored data failed its checksum or framing; it is never served as records."""
+
+    def __init__(self, message: str, path: str | None = None, position: int | None = None):
+        super().__init__(message)
+        self.path = path
+        self.position = position
+
+
+class StorageError(LogwayError):
+    """The file system refused a write (disk full, file too large, I/O error)."""
+
+
+class DataDirLockedError(LogwayError):
+    """Another process owns the data directory."""
+
+
+class ClosedError(LogwayError):
+    """The broker or consumer was used after ``close()``."""

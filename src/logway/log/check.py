@@ -1,0 +1,98 @@
+"""``logway check``: verify every batch of every segment (framing, CRC-32C,
+compression, record encoding) and report damage by file and byte position."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from logway.log import codec, compression
+from logway.log.log import Log
+
+
+class Problem(NamedTuple):
+    path: str
+    position: int
+    offset: int
+    reason: str
+
+
+class CheckReport(NamedTuple):
+    segments: int
+    batches: int
+    records: int
+    truncated_bytes: int
+    problems: list[Problem]
+
+
+def check_log(log: Log) -> CheckReport:
+    segments = batches = records = truncated = 0
+    problems: list[Problem] = []
+    for topic in sorted(log.topics):
+        for part in log.topics[topic]:
+            truncated += part.truncated_bytes
+            with part.lock:
+                segs = list(part.segments)
+            for seg in segs:
+                segments += 1
+                for b, r, problem in _check_segment(seg):
+                    batches += b
+                    records += r
+                    if problem:
+                        problems.append(problem)
+    return CheckReport(segments, batches, records, truncated, problems)
+
+
+def _check_segment(seg: object) -> Iterator[tuple[int, int, Problem | None]]:
+    from logway.log.segment import Segment
+
+    assert isinstance(seg, Segment)
+    expected = seg.base_offset
+    for pos, header, ok in seg.scan(0, verify_crc=True):
+        if header.base_offset < 0:
+            yield 0, 0, Problem(seg.path, pos, expected, "unreadable batch header")
+            return
+        if not ok:
+            why = (
+                "batch runs past the end of the file"
+                if pos + header.size > seg.size
+                else "CRC-32C mismatch"
+            )
+            yield 1, 0, Problem(seg.path, pos, header.base_offset, why)
+            expected = header.next_offset
+            continue
+        if header.base_offset != expected:
+            yield (
+                1,
+                0,
+                Problem(seg.path, pos, header.base_offset, f"expected base offset {expected}"),
+            )
+        raw = seg.read(pos, header.size)
+        blob = raw[codec.HEADER_SIZE :]
+        try:
+            blob = compression.decompress(header.compression, blob)
+            recs = codec.decode_records(
+                blob,
+                header.base_offset,
+                header.first_timestamp,
+                header.record_count,
+                -1,
+                "",
+                0,
+                0,
+                1 << 31,
+            )
+        except ValueError as exc:
+            yield 1, 0, Problem(seg.path, pos, header.base_offset, f"records do not decode: {exc}")
+        else:
+            if len(recs) != header.record_count:
+                yield (
+                    1,
+                    len(recs),
+                    Problem(
+                        seg.path, pos, header.base_offset, "record count does not match the header"
+                    ),
+                )
+            else:
+                yield 1, len(recs), None
+        expected = header.next_offset

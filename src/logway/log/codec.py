@@ -1,0 +1,294 @@
+"""Kafka RecordBatch v2: the on-disk and wire format of logway's log.
+
+Layout (KIP-98, ``DefaultRecordBatch`` in Kafka's clients)::
+
+    baseOffset int64 | batchLength int32 | partitionLeaderEpoch int32 | magic int8 (2)
+    crc uint32 (CRC-32C of everything after it) | attributes int16 | lastOffsetDelta int32
+    baseTimestamp int64 | maxTimestamp int64 | producerId int64 | producerEpoch int16
+    baseSequence int32 | recordCount int32 | records...
+
+Each record: length varint | attributes int8 | timestampDelta varlong |
+offsetDelta varint | key (varint length, -1 = null) | value (same) |
+header count varint | headers (key varint-length string, value nullable bytes).
+Varints are zigzag-encoded, as in protobuf's sint32/sint64.
+
+The record loops run in C (``logway._speedups``) when it is built, else in the
+pure-Python functions below; both produce identical bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import crc32c as _crc32c
+
+from logway.log import compression
+from logway.records import Record, normalize_headers, to_bytes, to_millis
+
+HEADER = struct.Struct(">qiiBIhiqqqhii")
+HEADER_SIZE = HEADER.size  # 61
+LENGTH_PREFIX = 12  # baseOffset + batchLength: batchLength counts the bytes after them
+CRC_START = 21  # the CRC covers attributes .. end of batch
+MAGIC = 2
+COMPRESSION_MASK = 0x07
+TIMESTAMP_TYPE_LOG_APPEND = 0x08
+TRANSACTIONAL = 0x10
+CONTROL = 0x20
+NO_PRODUCER_ID = -1
+
+
+def crc32c(data: bytes | memoryview) -> int:
+    return int(_crc32c.crc32c(data))
+
+
+class BatchHeader(NamedTuple):
+    base_offset: int
+    batch_length: int
+    leader_epoch: int
+    magic: int
+    crc: int
+    attributes: int
+    last_offset_delta: int
+    first_timestamp: int
+    max_timestamp: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    record_count: int
+
+    @property
+    def size(self) -> int:
+        """Bytes the whole batch takes in the file."""
+        return LENGTH_PREFIX + self.batch_length
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def next_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta + 1
+
+    @property
+    def compression(self) -> int:
+        return self.attributes & COMPRESSION_MASK
+
+
+def read_header(buf: bytes | memoryview, pos: int = 0) -> BatchHeader:
+    """Parse a batch header; ``ValueError`` if it is not a plausible v2 header."""
+    if len(buf) - pos < HEADER_SIZE:
+        raise ValueError("truncated batch header")
+    header = BatchHeader._make(HEADER.unpack_from(buf, pos))
+    if header.magic != MAGIC:
+        raise ValueError(f"unsupported record batch magic {header.magic} (logway reads v2)")
+    if header.batch_length < HEADER_SIZE - LENGTH_PREFIX:
+        raise ValueError(f"batch length {header.batch_length} is shorter than a batch header")
+    if header.record_count < 0 or header.last_offset_delta < 0:
+        raise ValueError("negative record count or offset delta")
+    return header
+
+
+def crc_ok(buf: bytes | memoryview, pos: int, header: BatchHeader) -> bool:
+    end = pos + header.size
+    if end > len(buf):
+        return False
+    return crc32c(memoryview(buf)[pos + CRC_START : end]) == header.crc
+
+
+def build_batch(
+    base_offset: int,
+    records_blob: bytes,
+    count: int,
+    first_timestamp: int,
+    max_timestamp: int,
+    codec: int = compression.NONE,
+) -> bytes:
+    """Frame encoded records as one batch; the base offset can be patched later
+    with ``set_base_offset`` because the CRC does not cover it."""
+    payload = compression.compress(codec, records_blob)
+    attributes = codec & COMPRESSION_MASK
+    body = (
+        struct.pack(
+            ">hiqqqhii",
+            attributes,
+            count - 1,
+            first_timestamp,
+            max_timestamp,
+            NO_PRODUCER_ID,
+            -1,
+            -1,
+            count,
+        )
+        + payload
+    )
+    crc = crc32c(body)
+    return struct.pack(">qiiBI", base_offset, len(body) + 9, 0, MAGIC, crc) + body
+
+
+_BASE_OFFSET = struct.Struct(">q")
+
+
+def set_base_offset(batch: bytearray, base_offset: int) -> None:
+    _BASE_OFFSET.pack_into(batch, 0, base_offset)
+
+
+# --- pure-Python record loops (reference implementation) ----------------------------
+
+
+def _varint(n: int) -> bytes:
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+def _nullable(b: bytes | None) -> bytes:
+    return b"\x01" if b is None else _varint(len(b)) + b
+
+
+def _item_fields(item: Any, to_ms: Callable[[Any], int | None]) -> tuple[Any, Any, Any, Any]:
+    if isinstance(item, bytes | bytearray | memoryview | str) or item is None:
+        return to_bytes(item), None, (), None
+    if not isinstance(item, tuple) or not 1 <= len(item) <= 5:
+        raise TypeError(
+            f"records must be bytes, str or Message(value, key, headers, partition, timestamp), "
+            f"not {type(item).__name__}"
+        )
+    fields = (*item, None, None, None, None)
+    value, key, headers, _partition, ts = fields[:5]
+    ts_ms = ts if type(ts) is int or ts is None else to_ms(ts)
+    return to_bytes(value), to_bytes(key, "key"), normalize_headers(headers), ts_ms
+
+
+def py_encode_records(
+    items: Sequence[Any],
+    default_timestamp: int,
+    max_record_bytes: int,
+    to_ms: Callable[[Any], int | None] = to_millis,
+) -> tuple[bytes, int, int, int]:
+    """Encode records; returns ``(blob, count, first_timestamp, max_timestamp)``."""
+    fields = [_item_fields(item, to_ms) for item in items]
+    if not fields:
+        raise ValueError("cannot encode an empty batch")
+    stamps = [default_timestamp if f[3] is None else f[3] for f in fields]
+    first_ts = stamps[0]
+    out = []
+    for i, ((value, key, headers, _), ts) in enumerate(zip(fields, stamps, strict=True)):
+        parts = [
+            b"\x00",
+            _varint(ts - first_ts),
+            _varint(i),
+            _nullable(key),
+            _nullable(value),
+            _varint(len(headers)),
+        ]
+        for name, hvalue in headers:
+            raw = name.encode()
+            parts.append(_varint(len(raw)) + raw)
+            parts.append(_nullable(hvalue))
+        body = b"".join(parts)
+        if len(body) > max_record_bytes:
+            raise ValueError(
+                f"record {i} is {len(body)} bytes encoded, over the limit of {max_record_bytes}"
+            )
+        out.append(_varint(len(body)))
+        out.append(body)
+    return b"".join(out), len(fields), first_ts, max(stamps)
+
+
+def _read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    z = shift = 0
+    while True:
+        if pos >= end:
+            raise ValueError("varint runs past the end of the record")
+        b = buf[pos]
+        pos += 1
+        z |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return (z >> 1) ^ -(z & 1), pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint is longer than 10 bytes")
+
+
+def _read_nullable(buf: bytes, pos: int, end: int) -> tuple[bytes | None, int]:
+    n, pos = _read_varint(buf, pos, end)
+    if n < 0:
+        if n != -1:
+            raise ValueError(f"negative length {n}")
+        return None, pos
+    if pos + n > end:
+        raise ValueError("field runs past the end of the record")
+    return buf[pos : pos + n], pos + n
+
+
+def py_decode_records(
+    blob: bytes,
+    base_offset: int,
+    first_timestamp: int,
+    count: int,
+    append_time: int,
+    topic: str,
+    partition: int,
+    min_offset: int,
+    max_count: int,
+) -> list[Record]:
+    """Decode a batch's records with offset >= ``min_offset``, at most ``max_count``.
+
+    ``append_time`` >= 0 replaces every timestamp (LogAppendTime batches)."""
+    out: list[Record] = []
+    pos, size = 0, len(blob)
+    for _ in range(count):
+        if len(out) >= max_count:
+            break
+        length, pos = _read_varint(blob, pos, size)
+        end = pos + length
+        if length < 1 or end > size:
+            raise ValueError("record length runs past the end of the batch")
+        p = pos + 1  # attributes, unused in v2
+        ts_delta, p = _read_varint(blob, p, end)
+        off_delta, p = _read_varint(blob, p, end)
+        offset = base_offset + off_delta
+        if offset < min_offset:
+            pos = end
+            continue
+        key, p = _read_nullable(blob, p, end)
+        value, p = _read_nullable(blob, p, end)
+        n_headers, p = _read_varint(blob, p, end)
+        if n_headers < 0:
+            raise ValueError("negative header count")
+        headers = []
+        for _h in range(n_headers):
+            raw, p = _read_nullable(blob, p, end)
+            if raw is None:
+                raise ValueError("null header key")
+            hvalue, p = _read_nullable(blob, p, end)
+            headers.append((raw.decode("utf-8", "replace"), hvalue))
+        if p != end:
+            raise ValueError("record length does not match its fields")
+        ts = append_time if append_time >= 0 else first_timestamp + ts_delta
+        out.append(Record(topic, partition, offset, ts, key, value, tuple(headers)))
+        pos = end
+    return out
+
+
+encode_records: Callable[..., tuple[bytes, int, int, int]] = py_encode_records
+decode_records: Callable[..., list[Record]] = py_decode_records
+ACCELERATED = False
+
+if not os.environ.get("LOGWAY_PURE_PYTHON"):
+    try:
+        from logway import _speedups
+    except ImportError:  # no compiler at install time: the pure-Python loops serve
+        pass
+    else:
+        _speedups.init(Record, to_millis, normalize_headers)
+        encode_records = _speedups.encode_records
+        decode_records = _speedups.decode_records
+        ACCELERATED = True

@@ -1,0 +1,255 @@
+"""The log on a data directory: topics, their partitions, committed offsets.
+
+Layout (Kafka's, with a metadata file per topic)::
+
+    <data>/.lock                         owner pid, flock'ed
+    <data>/.clean-shutdown               present only between a clean close and the next open
+    <data>/topics/<topic>/topic.json     partitions and settings, written atomically
+    <data>/topics/<topic>/<partition>/<base offset:020d>.log|.index|.timeindex
+    <data>/groups/<group>.offsets        committed offsets (see group_offsets.py)
+
+A background thread flushes partitions with ``fsync="interval"`` and applies
+retention every ``retention_check_ms``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from logway.errors import (
+    ClosedError,
+    InvalidArgumentError,
+    RecordTooLargeError,
+    TopicExistsError,
+    UnknownTopicError,
+)
+from logway.log import codec
+from logway.log.compression import codec_id
+from logway.log.group_offsets import GroupOffsets
+from logway.log.lock import DirectoryLock
+from logway.log.partition import Partition, now_ms
+from logway.log.topic_config import (
+    TopicConfig,
+    fsync_dir,
+    validate_topic_name,
+    write_json_atomically,
+)
+
+CLEAN_SHUTDOWN = ".clean-shutdown"
+TOPIC_FILE = "topic.json"
+
+
+class Log:
+    def __init__(
+        self,
+        path: str,
+        *,
+        defaults: TopicConfig | None = None,
+        retention_check_ms: int = 300_000,
+    ):
+        self.path = os.path.abspath(path)
+        self.defaults = defaults or TopicConfig()
+        os.makedirs(os.path.join(self.path, "topics"), exist_ok=True)
+        self._dir_lock = DirectoryLock(self.path)
+        self._lock = threading.RLock()
+        self._closed = False
+        self.topics: dict[str, list[Partition]] = {}
+        self.configs: dict[str, TopicConfig] = {}
+        marker = os.path.join(self.path, CLEAN_SHUTDOWN)
+        self.clean_start = os.path.exists(marker)
+        try:
+            if self.clean_start:
+                os.unlink(marker)
+            self._load_topics()
+            self.groups = GroupOffsets(
+                os.path.join(self.path, "groups"), fsync=self.defaults.fsync == "always"
+            )
+        except BaseException:
+            self._close_partitions()
+            self._dir_lock.release()
+            raise
+        self._stop = threading.Event()
+        self._retention_check_ms = retention_check_ms
+        self._maintenance = threading.Thread(
+            target=self._maintain, name=f"logway-maintenance {self.path}", daemon=True
+        )
+        self._maintenance.start()
+
+    # --- topics ---------------------------------------------------------------------
+
+    def _topics_dir(self) -> str:
+        return os.path.join(self.path, "topics")
+
+    def _load_topics(self) -> None:
+        for name in sorted(os.listdir(self._topics_dir())):
+            tdir = os.path.join(self._topics_dir(), name)
+            if name.startswith("#"):  # an interrupted create or delete
+                shutil.rmtree(tdir, ignore_errors=True)
+                continue
+            with open(os.path.join(tdir, TOPIC_FILE)) as f:
+                config = TopicConfig.from_json(json.load(f))
+            self.configs[name] = config
+            self.topics[name] = [
+                Partition(os.path.join(tdir, str(p)), name, p, config, clean=self.clean_start)
+                for p in range(config.partitions)
+            ]
+
+    def create_topic(self, name: str, partitions: int = 1, **options: Any) -> TopicConfig:
+        validate_topic_name(name)
+        config = TopicConfig.build(partitions, self.defaults, **options)
+        with self._lock:
+            self._check_open()
+            if name in self.topics:
+                raise TopicExistsError(f"topic {name!r} already exists")
+            staging = os.path.join(self._topics_dir(), f"#creating-{uuid.uuid4().hex}")
+            os.makedirs(staging)
+            for p in range(config.partitions):
+                os.makedirs(os.path.join(staging, str(p)))
+            write_json_atomically(os.path.join(staging, TOPIC_FILE), config.to_json())
+            tdir = os.path.join(self._topics_dir(), name)
+            os.rename(staging, tdir)
+            fsync_dir(self._topics_dir())
+            self.configs[name] = config
+            self.topics[name] = [
+                Partition(os.path.join(tdir, str(p)), name, p, config, clean=True)
+                for p in range(config.partitions)
+            ]
+            return config
+
+    def delete_topic(self, name: str) -> None:
+        with self._lock:
+            self._check_open()
+            partitions = self._partitions(name)
+            for part in partitions:
+                part.close()
+            del self.topics[name]
+            del self.configs[name]
+            trash = os.path.join(self._topics_dir(), f"#deleted-{uuid.uuid4().hex}")
+            os.rename(os.path.join(self._topics_dir(), name), trash)
+            fsync_dir(self._topics_dir())
+            shutil.rmtree(trash, ignore_errors=True)
+        self.groups.forget_topic(name)
+
+    def _partitions(self, topic: str) -> list[Partition]:
+        try:
+            return self.topics[topic]
+        except KeyError:
+            raise UnknownTopicError(
+                f"unknown topic {topic!r}; create it first (logway topics create {topic})"
+            ) from None
+
+    def partitions(self, topic: str) -> list[Partition]:
+        self._check_open()
+        return self._partitions(topic)
+
+    def partition(self, topic: str, index: int) -> Partition:
+        parts = self.partitions(topic)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(parts):
+            raise UnknownTopicError(
+                f"topic {topic!r} has partitions 0 to {len(parts) - 1}; there is no partition "
+                f"{index!r}"
+            )
+        return parts[index]
+
+    # --- appending ------------------------------------------------------------------
+
+    def append(
+        self,
+        topic: str,
+        partition: int,
+        items: Sequence[Any],
+        default_timestamp: int | None = None,
+    ) -> tuple[int, int, int, int]:
+        """Encode ``items`` as one batch and append it; returns
+        ``(base offset, count, first timestamp, max timestamp)``."""
+        part = self.partition(topic, partition)
+        cfg = part.config
+        ts = now_ms() if default_timestamp is None else default_timestamp
+        try:
+            blob, count, first, last = codec.encode_records(items, ts, cfg.max_record_bytes)
+        except ValueError as exc:
+            if "over the limit" in str(exc):
+                raise RecordTooLargeError(
+                    f"{exc} (max_record_bytes of topic {topic!r}); raise the topic's "
+                    "max_record_bytes or send smaller records"
+                ) from None
+            raise InvalidArgumentError(str(exc)) from None
+        except TypeError as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        batch = bytearray(codec.build_batch(0, blob, count, first, last, codec_id(cfg.compression)))
+        base = part.append(batch, count, last)
+        return base, count, first, last
+
+    # --- maintenance ----------------------------------------------------------------
+
+    def _maintain(self) -> None:
+        next_retention = time.monotonic()
+        while not self._stop.is_set():
+            interval = min(
+                [c.fsync_interval_ms for c in list(self.configs.values()) if c.fsync == "interval"]
+                + [self._retention_check_ms, 1000]
+            )
+            if self._stop.wait(interval / 1000):
+                return
+            try:
+                for parts in list(self.topics.values()):
+                    for part in parts:
+                        if part.dirty:
+                            part.flush()
+                if time.monotonic() >= next_retention:
+                    self.apply_retention()
+                    next_retention = time.monotonic() + self._retention_check_ms / 1000
+            except Exception:  # a topic deleted under us; the next round sees the new state
+                continue
+
+    def apply_retention(self, now: int | None = None) -> int:
+        deleted = 0
+        for parts in list(self.topics.values()):
+            for part in parts:
+                if part.segments:
+                    deleted += part.apply_retention(now)
+        return deleted
+
+    def flush(self) -> None:
+        for parts in list(self.topics.values()):
+            for part in parts:
+                part.flush()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"the log at {self.path} is closed")
+
+    def _close_partitions(self) -> None:
+        for parts in self.topics.values():
+            for part in parts:
+                part.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        if self._maintenance.is_alive() and self._maintenance is not threading.current_thread():
+            self._maintenance.join()
+        self._close_partitions()
+        self.groups.close()
+        with open(os.path.join(self.path, CLEAN_SHUTDOWN), "w"):
+            pass
+        fsync_dir(self.path)
+        self._dir_lock.release()
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

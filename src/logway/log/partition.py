@@ -1,0 +1,342 @@
+"""A partition: an ordered list of segments, the last one active.
+
+Appends are serialised by the partition's lock; offsets are dense and never
+reused (an empty active segment named by the next offset survives retention).
+Readers take the lock only to copy bytes out of a file, so decoding runs
+alongside appends. Listeners are called after each append so waiting readers
+wake without polling.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from logway.errors import OffsetOutOfRangeError, StorageError
+from logway.log import codec, compression
+from logway.log.segment import Segment
+from logway.log.topic_config import TopicConfig, fsync_dir
+from logway.records import Record
+
+READ_CHUNK = 256 * 1024
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Partition:
+    def __init__(self, directory: str, topic: str, index: int, config: TopicConfig, clean: bool):
+        self.directory = directory
+        self.topic = topic
+        self.index = index
+        self.config = config
+        self.lock = threading.RLock()
+        self.segments: list[Segment] = []
+        self.base_offsets: list[int] = []
+        self.truncated_bytes = 0
+        self.dirty = False
+        self._listeners: list[Callable[[], None]] = []
+        self._active_since = 0
+        self._cache: tuple[str, int, bytes] | None = None
+        os.makedirs(directory, exist_ok=True)
+        self._load(clean)
+
+    # --- loading --------------------------------------------------------------------
+
+    def _load(self, clean: bool) -> None:
+        bases = []
+        for name in os.listdir(self.directory):
+            if name.endswith(".tmp"):
+                os.unlink(os.path.join(self.directory, name))
+            elif name.endswith(".log") and name[:-4].isdigit():
+                bases.append(int(name[:-4]))
+        bases.sort()
+        if not bases:
+            self._add_segment(Segment.create(self.directory, 0, self.config.index_interval_bytes))
+            return
+        for i, base in enumerate(bases):
+            nxt = bases[i + 1] if i + 1 < len(bases) else None
+            seg, cut = Segment.open(
+                self.directory,
+                base,
+                self.config.index_interval_bytes,
+                next_segment_base=nxt,
+                clean=clean,
+            )
+            self.truncated_bytes += cut
+            self._add_segment(seg)
+        self._active_since = now_ms()
+
+    def _add_segment(self, seg: Segment) -> None:
+        self.segments.append(seg)
+        self.base_offsets.append(seg.base_offset)
+        self._active_since = now_ms()
+
+    # --- offsets --------------------------------------------------------------------
+
+    @property
+    def start_offset(self) -> int:
+        return self.segments[0].base_offset
+
+    @property
+    def end_offset(self) -> int:
+        """The offset the next record will get (Kafka's log end offset)."""
+        return self.segments[-1].next_offset
+
+    @property
+    def size(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    # --- appending ------------------------------------------------------------------
+
+    def append(self, batch: bytearray, count: int, max_ts: int) -> int:
+        """Append an encoded batch (its base offset is set here); returns the base offset."""
+        with self.lock:
+            if not self.segments:
+                raise StorageError(f"partition {self.topic}/{self.index} is closed")
+            self._maybe_roll(len(batch))
+            active = self.segments[-1]
+            base = active.next_offset
+            codec.set_base_offset(batch, base)
+            active.append(batch, base, base + count, max_ts)
+            policy = self.config.fsync
+            if policy == "always":
+                active.flush()
+            elif policy == "interval":
+                self.dirty = True
+            listeners = list(self._listeners)
+        for notify in listeners:
+            notify()
+        return base
+
+    def _maybe_roll(self, incoming: int) -> None:
+        active = self.segments[-1]
+        if active.size == 0:
+            return
+        too_big = active.size + incoming > self.config.segment_bytes
+        too_old = now_ms() - self._active_since >= self.config.segment_ms
+        if too_big or too_old:
+            self.roll()
+
+    def roll(self) -> None:
+        """Seal the active segment and start a new one at the end offset."""
+        with self.lock:
+            active = self.segments[-1]
+            if active.size == 0:
+                return
+            active.seal()
+            if self.config.fsync != "never":
+                active.flush_all()
+            active.offset_index.close()
+            active.time_index.close()
+            self._add_segment(
+                Segment.create(self.directory, active.next_offset, self.config.index_interval_bytes)
+            )
+            if self.config.fsync != "never":
+                fsync_dir(self.directory)
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.segments:
+                self.segments[-1].flush()
+            self.dirty = False
+
+    # --- retention ------------------------------------------------------------------
+
+    def apply_retention(self, now: int | None = None) -> int:
+        """Delete whole segments past ``retention_ms`` or beyond ``retention_bytes``
+        (Kafka's rules: by a segment's largest timestamp; by total size while the rest
+        still meets the limit). Returns the number of segments deleted."""
+        now = now_ms() if now is None else now
+        deleted = 0
+        with self.lock:
+            cfg = self.config
+            while True:
+                oldest = self.segments[0]
+                expired = (
+                    cfg.retention_ms >= 0
+                    and oldest.size > 0
+                    and oldest.max_timestamp < now - cfg.retention_ms
+                )
+                oversize = (
+                    cfg.retention_bytes >= 0 and self.size - oldest.size >= cfg.retention_bytes
+                )
+                if not (expired or (oversize and oldest.size > 0)):
+                    break
+                if len(self.segments) == 1:
+                    self.roll()  # the active segment goes too: keep an empty one at the end offset
+                self.segments.pop(0)
+                self.base_offsets.pop(0)
+                oldest.delete()
+                deleted += 1
+        return deleted
+
+    # --- reading --------------------------------------------------------------------
+
+    def check_offset(self, offset: int) -> None:
+        start, end = self.start_offset, self.end_offset
+        if not start <= offset <= end:
+            raise OffsetOutOfRangeError(
+                f"offset {offset} is out of range for {self.topic}/{self.index}: valid offsets "
+                f"are {start} to {end} (start offset to end offset)"
+            )
+
+    def read(self, offset: int, max_records: int, max_bytes: int) -> list[Record]:
+        """Records from ``offset`` on: at most ``max_records``, stopping after ``max_bytes``
+        of batches once at least one record is in hand."""
+        with self.lock:
+            self.check_offset(offset)
+            if offset == self.end_offset:
+                return []
+            i = max(0, bisect.bisect_right(self.base_offsets, offset) - 1)
+            segments = self.segments[i:]
+        out: list[Record] = []
+        budget = max_bytes
+        for seg in segments:
+            if len(out) >= max_records or (out and budget <= 0):
+                break
+            pos = seg.position_for(offset) if seg.base_offset <= offset else 0
+            offset, budget = self._read_segment(seg, pos, offset, max_records, budget, out)
+        return out
+
+    def _read_segment(
+        self,
+        seg: Segment,
+        pos: int,
+        offset: int,
+        max_records: int,
+        budget: int,
+        out: list[Record],
+    ) -> tuple[int, int]:
+        limit = seg.size
+        while pos < limit and len(out) < max_records and not (out and budget <= 0):
+            with self.lock:
+                if seg.closed:  # deleted by retention while we read
+                    raise OffsetOutOfRangeError(
+                        f"offset {offset} of {self.topic}/{self.index} was deleted by retention "
+                        "during the read; the start offset is now "
+                        f"{self.start_offset if self.segments else 'unknown'}"
+                    )
+                chunk = seg.read(pos, max(READ_CHUNK, min(budget, 16 << 20)), limit)
+            off = 0
+            while off < len(chunk) and len(out) < max_records and not (out and budget <= 0):
+                try:
+                    header = codec.read_header(chunk, off)
+                except ValueError as exc:
+                    if len(chunk) - off < codec.HEADER_SIZE and pos + len(chunk) < limit:
+                        break
+                    raise seg.corrupt(pos + off, str(exc)) from None
+                if off + header.size > len(chunk):
+                    if off == 0:
+                        with self.lock:
+                            chunk = seg.read(pos, header.size, limit)
+                        if len(chunk) < header.size:
+                            raise seg.corrupt(pos, "batch runs past the end of the segment")
+                        continue
+                    break
+                if header.next_offset > offset:
+                    recs = self._decode(
+                        seg, pos + off, chunk, off, header, offset, max_records - len(out)
+                    )
+                    if recs:
+                        out.extend(recs)
+                        offset = recs[-1].offset + 1
+                    budget -= header.size
+                off += header.size
+            pos += off
+            if off == 0:
+                break
+        return offset, budget
+
+    def _decode(
+        self,
+        seg: Segment,
+        position: int,
+        chunk: bytes,
+        off: int,
+        header: codec.BatchHeader,
+        offset: int,
+        max_count: int,
+    ) -> list[Record]:
+        if not codec.crc_ok(chunk, off, header):
+            raise seg.corrupt(position, "CRC-32C mismatch")
+        start = off + codec.HEADER_SIZE
+        blob = chunk[start : off + header.size]
+        if header.compression:
+            cached = self._cache
+            if cached and cached[0] == seg.path and cached[1] == position:
+                blob = cached[2]
+            else:
+                try:
+                    blob = compression.decompress(header.compression, blob)
+                except ValueError as exc:
+                    raise seg.corrupt(position, str(exc)) from None
+                self._cache = (seg.path, position, blob)
+        if header.attributes & codec.CONTROL:
+            return []
+        try:
+            return codec.decode_records(
+                blob,
+                header.base_offset,
+                header.first_timestamp,
+                header.record_count,
+                -1,
+                self.topic,
+                self.index,
+                offset,
+                max_count,
+            )
+        except ValueError as exc:
+            raise seg.corrupt(position, str(exc)) from None
+
+    def offset_for_time(self, timestamp: int) -> int | None:
+        """The first offset whose record has a timestamp >= ``timestamp``, or None."""
+        with self.lock:
+            segments = list(self.segments)
+        for seg in segments:
+            if seg.max_timestamp < timestamp:
+                continue
+            offset = max(seg.time_index.lookup(timestamp), seg.base_offset)
+            while offset < seg.next_offset:
+                records = self.read(offset, 1000, 1 << 20)
+                if not records:
+                    break
+                for rec in records:
+                    if rec.timestamp >= timestamp:
+                        return rec.offset
+                offset = records[-1].offset + 1
+        return None
+
+    # --- listeners ------------------------------------------------------------------
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        with self.lock:
+            self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[], None]) -> None:
+        with self.lock:
+            try:
+                self._listeners.remove(callback)
+            except ValueError:
+                pass
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self.lock:
+            if self.segments and self.config.fsync != "never":
+                self.segments[-1].seal()
+                self.segments[-1].flush_all()
+            elif self.segments:
+                self.segments[-1].seal()
+            for seg in self.segments:
+                seg.close()
+            self.segments = []
+            self.base_offsets = []
+            listeners = list(self._listeners)
+        for notify in listeners:  # wake waiting readers so they notice the close
+            notify()
