@@ -98,6 +98,66 @@ def crc_ok(buf: bytes | memoryview, pos: int, header: BatchHeader) -> bool:
     return crc32c(memoryview(buf)[pos + CRC_START : end]) == header.crc
 
 
+def records_payload(buf: bytes | memoryview, pos: int, header: BatchHeader) -> bytes:
+    """A batch's record bytes, CRC-verified and decompressed; ``ValueError`` if damaged."""
+    end = pos + header.size
+    if end > len(buf):
+        raise ValueError("batch runs past the end of the data")
+    if crc32c(memoryview(buf)[pos + CRC_START : end]) != header.crc:
+        raise ValueError("CRC-32C mismatch")
+    payload = bytes(buf[pos + HEADER_SIZE : end])
+    return compression.decompress(header.compression, payload)
+
+
+def decode_payload(
+    payload: bytes,
+    header: BatchHeader,
+    topic: str = "",
+    partition: int = 0,
+    min_offset: int = 0,
+    max_count: int = 1 << 62,
+) -> list[Record]:
+    """Records of a verified payload from ``min_offset`` on; when the whole batch is
+    decoded, its record count and last offset must match the header."""
+    if header.attributes & CONTROL:
+        return []  # transaction markers carry no user records
+    records = decode_records(
+        payload,
+        header.base_offset,
+        header.first_timestamp,
+        header.record_count,
+        -1,
+        topic,
+        partition,
+        min_offset,
+        max_count,
+    )
+    whole = min_offset <= header.base_offset and max_count >= header.record_count
+    if whole and (
+        len(records) != header.record_count
+        or (records and records[-1].offset != header.last_offset)
+    ):
+        raise ValueError("the records do not match the batch header's count and offsets")
+    return records
+
+
+def decode_batch(
+    buf: bytes | memoryview,
+    pos: int = 0,
+    topic: str = "",
+    partition: int = 0,
+    expected_base_offset: int | None = None,
+) -> tuple[BatchHeader, list[Record]]:
+    """Parse, verify and decode one whole batch; ``ValueError`` on any damage. The base
+    offset is not covered by the CRC, so readers pass the offset they expect."""
+    header = read_header(buf, pos)
+    if expected_base_offset is not None and header.base_offset != expected_base_offset:
+        raise ValueError(
+            f"batch says base offset {header.base_offset}, expected {expected_base_offset}"
+        )
+    return header, decode_payload(records_payload(buf, pos, header), header, topic, partition)
+
+
 def build_batch(
     base_offset: int,
     records_blob: bytes,

@@ -72,13 +72,10 @@ class GroupOffsets:
         pos = batches = 0
         while pos < len(data):
             try:
-                header = codec.read_header(data, pos)
+                header, records = codec.decode_batch(data, pos)
             except ValueError:
                 break
-            if not codec.crc_ok(data, pos, header):
-                break
-            blob = data[pos + codec.HEADER_SIZE : pos + header.size]
-            for rec in codec.decode_records(blob, 0, 0, header.record_count, -1, "", 0, 0, 1 << 30):
+            for rec in records:
                 if rec.key is None:
                     continue
                 tp = _parse_key(rec.key)

@@ -55,10 +55,11 @@ class OffsetIndex:
         if self._fd >= 0:
             os.write(self._fd, _ENTRY.pack(offset - self.base_offset, position))
 
-    def lookup(self, offset: int) -> int:
-        """File position of the last indexed batch starting at or before ``offset``."""
+    def lookup(self, offset: int) -> tuple[int, int]:
+        """``(base offset, position)`` of the last indexed batch starting at or before
+        ``offset``; the segment's start when there is none."""
         i = bisect.bisect_right(self.offsets, offset) - 1
-        return self.positions[i] if i >= 0 else 0
+        return (self.offsets[i], self.positions[i]) if i >= 0 else (self.base_offset, 0)
 
     def rewrite(self, entries: list[tuple[int, int]]) -> None:
         """Replace the whole index (after a rebuild or a truncation)."""

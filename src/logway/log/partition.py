@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from logway.errors import OffsetOutOfRangeError, StorageError
-from logway.log import codec, compression
+from logway.log import codec
 from logway.log.segment import Segment
 from logway.log.topic_config import TopicConfig, fsync_dir
 from logway.records import Record
@@ -199,19 +199,22 @@ class Partition:
         for seg in segments:
             if len(out) >= max_records or (out and budget <= 0):
                 break
-            pos = seg.position_for(offset) if seg.base_offset <= offset else 0
-            offset, budget = self._read_segment(seg, pos, offset, max_records, budget, out)
+            expect, pos = seg.position_for(offset)
+            offset, budget = self._read_segment(seg, pos, expect, offset, max_records, budget, out)
         return out
 
     def _read_segment(
         self,
         seg: Segment,
         pos: int,
+        expect: int,
         offset: int,
         max_records: int,
         budget: int,
         out: list[Record],
     ) -> tuple[int, int]:
+        """Read batches from ``pos``, whose base offset must be ``expect`` (the base
+        offset is outside the CRC, so continuity is what vouches for it)."""
         limit = seg.size
         while pos < limit and len(out) < max_records and not (out and budget <= 0):
             with self.lock:
@@ -238,6 +241,11 @@ class Partition:
                             raise seg.corrupt(pos, "batch runs past the end of the segment")
                         continue
                     break
+                if header.base_offset != expect:
+                    raise seg.corrupt(
+                        pos + off, f"batch says base offset {header.base_offset}, expected {expect}"
+                    )
+                expect = header.next_offset
                 if header.next_offset > offset:
                     recs = self._decode(
                         seg, pos + off, chunk, off, header, offset, max_records - len(out)
@@ -262,34 +270,15 @@ class Partition:
         offset: int,
         max_count: int,
     ) -> list[Record]:
-        if not codec.crc_ok(chunk, off, header):
-            raise seg.corrupt(position, "CRC-32C mismatch")
-        start = off + codec.HEADER_SIZE
-        blob = chunk[start : off + header.size]
-        if header.compression:
+        try:
             cached = self._cache
             if cached and cached[0] == seg.path and cached[1] == position:
-                blob = cached[2]
+                payload = cached[2]
             else:
-                try:
-                    blob = compression.decompress(header.compression, blob)
-                except ValueError as exc:
-                    raise seg.corrupt(position, str(exc)) from None
-                self._cache = (seg.path, position, blob)
-        if header.attributes & codec.CONTROL:
-            return []
-        try:
-            return codec.decode_records(
-                blob,
-                header.base_offset,
-                header.first_timestamp,
-                header.record_count,
-                -1,
-                self.topic,
-                self.index,
-                offset,
-                max_count,
-            )
+                payload = codec.records_payload(chunk, off, header)
+                if header.compression:
+                    self._cache = (seg.path, position, payload)
+            return codec.decode_payload(payload, header, self.topic, self.index, offset, max_count)
         except ValueError as exc:
             raise seg.corrupt(position, str(exc)) from None
 

@@ -285,7 +285,8 @@ class Segment:
     def closed(self) -> bool:
         return self._fd < 0
 
-    def position_for(self, offset: int) -> int:
+    def position_for(self, offset: int) -> tuple[int, int]:
+        """``(base offset, file position)`` of the last indexed batch at or before ``offset``."""
         return self.offset_index.lookup(offset)
 
     def read(self, position: int, max_bytes: int, limit: int | None = None) -> bytes:
