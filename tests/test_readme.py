@@ -1,0 +1,23 @@
+"""The README's Python example runs as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_example_runs(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert blocks, "the README has a Python example"
+    env = {"LOGWAY_URL": f"file:{tmp_path / 'data'}", "PATH": "/usr/bin:/bin"}
+    for block in blocks:
+        result = subprocess.run(
+            [sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, env=env,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "PartitionLag(" in result.stdout
