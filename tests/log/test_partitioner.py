@@ -6,15 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logway import partitioner
-
-JAVA_VECTORS = {
-    b"21": -973932308,
-    b"foobar": -790332482,
-    b"a-little-bit-long-string": -985981536,
-    b"a-little-bit-longer-string": -1486304829,
-    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-    b"abc": 479470107,
-}
+from tests.kafka_vectors import JAVA_MURMUR2 as JAVA_VECTORS
 
 
 def test_java_vectors() -> None:
