@@ -16,7 +16,11 @@ def test_readme_python_example_runs(tmp_path: Path) -> None:
     env = {"LOGWAY_URL": f"file:{tmp_path / 'data'}", "PATH": "/usr/bin:/bin"}
     for block in blocks:
         result = subprocess.run(
-            [sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, env=env,
+            [sys.executable, "-c", block],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
             timeout=60,
         )
         assert result.returncode == 0, result.stderr
