@@ -13,7 +13,7 @@ import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from logway.errors import UnknownSchemeError
+from logway.errors import InvalidArgumentError, UnknownSchemeError
 from logway.records import (
     HeadersInput,
     Message,
@@ -40,7 +40,10 @@ class Consumer(Protocol):
     positions start from the group's committed offsets; ``partitions`` instead
     assigns exactly those (Kafka's ``assign``), with the group used only for
     commits. Iteration blocks for new records (until ``close()``, or
-    ``idle_timeout`` seconds without any)."""
+    ``idle_timeout`` seconds without any). When a position falls out of the log
+    (retention deleted it), ``auto_reset`` moves it to the start offset as Kafka's
+    ``auto.offset.reset`` does; ``auto_reset=False`` raises ``OffsetOutOfRangeError``.
+    A consumer is used by one thread at a time; ``close()`` may come from any."""
 
     def __iter__(self) -> Iterator[Record]: ...
     def __aiter__(self) -> AsyncIterator[Record]: ...
@@ -114,6 +117,7 @@ class Broker(Protocol):
         idle_timeout: float | None = None,
         assignor: str = "range",
         partitions: Sequence[TopicPartition] | None = None,
+        auto_reset: bool = True,
     ) -> Consumer: ...
     def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None: ...
     def committed(self, group: str, topic: str | None = None) -> dict[TopicPartition, int]: ...
@@ -130,6 +134,7 @@ class Broker(Protocol):
 SCHEMES: dict[str, str] = {
     "file": "logway.backends.embedded:open_url",
     "memory": "logway.backends.embedded:open_url",
+    "logway": "logway.backends.remote:open_url",
 }
 
 
@@ -150,3 +155,10 @@ def connect(url: str | None = None, **options: Any) -> Broker:
     module, _, factory = target.partition(":")
     broker: Broker = getattr(importlib.import_module(module), factory)(url, **options)
     return broker
+
+
+def check_start(start: object) -> None:
+    """Refuse a consumer start point that is not one of the three kinds."""
+    if start in ("earliest", "latest") or isinstance(start, dt.datetime):
+        return
+    raise InvalidArgumentError(f"start must be 'earliest', 'latest' or a datetime, not {start!r}")

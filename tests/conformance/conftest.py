@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import logway
+from tests.servers import LogwayServer
 
 BrokerFactory = Callable[[], logway.Broker]
 
@@ -25,7 +26,17 @@ def embedded(tmp: Path) -> BrokerFactory:
     return lambda: logway.connect(f"file:{tmp / 'data'}")
 
 
-BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {"embedded": embedded}
+def remote(tmp: Path) -> BrokerFactory:
+    """A real ``logway serve`` process; each factory call is a new client connection."""
+    server = LogwayServer(tmp / "data")
+    server.start()
+    _servers.append(server)
+    return lambda: logway.connect(server.url)
+
+
+_servers: list[LogwayServer] = []
+BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {"embedded": embedded, "remote": remote}
+SLOW_BACKENDS = {"remote"}  # a server process per test: left out of make test-fast
 
 
 def _selected() -> list[str]:
@@ -37,7 +48,12 @@ def _selected() -> list[str]:
     return names
 
 
-@pytest.fixture(params=_selected())
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=[pytest.mark.slow] if name in SLOW_BACKENDS else [])
+        for name in _selected()
+    ]
+)
 def open_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokerFactory]:
     make = BACKENDS[request.param](tmp_path)
     opened: list[logway.Broker] = []
@@ -50,6 +66,8 @@ def open_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Brok
     yield factory
     for broker in opened:
         broker.close()
+    while _servers:
+        _servers.pop().stop()
 
 
 @pytest.fixture

@@ -10,24 +10,18 @@ import pytest
 
 import logway
 from logway import Message, TopicPartition
+from tests.conformance.reading import drain, settle, take
 
 
 def _values(records: list[logway.Record]) -> list[bytes | None]:
     return [r.value for r in records]
 
 
-def _drain(consumer: logway.Consumer) -> list[logway.Record]:
-    out: list[logway.Record] = []
-    while batch := consumer.poll(timeout=0, max_records=1000):
-        out.extend(batch)
-    return out
-
-
 def test_consumer_without_group_reads_every_partition(broker: logway.Broker, topic: str) -> None:
     broker.create_topic(topic, partitions=3)
     broker.produce_many(topic, [Message(f"v{i}", key=f"k{i}") for i in range(60)])
     with broker.consumer(topic) as consumer:
-        records = _drain(consumer)
+        records = drain(consumer, broker)
         assert sorted(_values(records)) == sorted(f"v{i}".encode() for i in range(60))
         assert len(consumer.assignment()) == 3
         for p in range(3):
@@ -44,7 +38,7 @@ def test_start_latest_and_at_time(broker: logway.Broker, topic: str) -> None:
         assert _values(latest.poll(timeout=5)) == [b"new"]
     at = dt.datetime.fromtimestamp(1.5, tz=dt.UTC)
     with broker.consumer(topic, start=at) as since:
-        assert _values(_drain(since)) == [b"mid", b"new"]
+        assert _values(drain(since, broker)) == [b"mid", b"new"]
 
 
 @pytest.mark.parametrize("start", ["beginning", 5, None])
@@ -65,7 +59,7 @@ def test_poll_wakes_when_a_record_arrives(broker: logway.Broker, topic: str) -> 
     broker.create_topic(topic)
     got: list[logway.Record] = []
     with broker.consumer(topic, start="latest") as consumer:
-        consumer.poll(timeout=0)  # assignment and positions are settled
+        consumer.assignment()  # assignment and positions are settled
         waiter = threading.Thread(target=lambda: got.extend(consumer.poll(timeout=30)))
         waiter.start()
         broker.produce(topic, b"wake up")
@@ -122,8 +116,7 @@ def test_group_commit_and_resume(open_broker, topic: str) -> None:  # type: igno
     broker.create_topic(topic, partitions=2)
     broker.produce_many(topic, [Message(f"v{i}", key=f"k{i}") for i in range(20)])
     with broker.consumer(topic, group="billing") as consumer:
-        first = consumer.poll(timeout=0, max_records=7)
-        assert len(first) == 7
+        first = take(consumer, 7)
         consumer.commit()
         committed = broker.committed("billing", topic)
         assert sum(committed.values()) == 7
@@ -133,7 +126,7 @@ def test_group_commit_and_resume(open_broker, topic: str) -> None:  # type: igno
     broker.close()
     broker = open_broker()
     with broker.consumer(topic, group="billing") as consumer:
-        rest = _drain(consumer)
+        rest = drain(consumer, broker)
     assert sorted(_values(first + rest)) == sorted(f"v{i}".encode() for i in range(20))
     assert len(rest) == 13
 
@@ -149,19 +142,20 @@ def test_group_members_share_partitions_and_rebalance(broker: logway.Broker, top
     a = broker.consumer(topic, group="g")
     assert len(a.assignment()) == 4
     b = broker.consumer(topic, group="g")
+    settle(lambda: len(a.assignment()) == len(b.assignment()) == 2)
     pa, pb = set(a.assignment()), set(b.assignment())
     assert len(pa) == len(pb) == 2 and pa.isdisjoint(pb)
     assert pa | pb == {TopicPartition(topic, p) for p in range(4)}
     broker.produce_many(topic, [Message(f"v{i}", key=f"k{i}") for i in range(40)])
-    got_a, got_b = _drain(a), _drain(b)
+    got_a, got_b = drain(a, broker), drain(b, broker)
     assert {(r.topic, r.partition) for r in got_a} <= pa
     assert {(r.topic, r.partition) for r in got_b} <= pb
     assert len(got_a) + len(got_b) == 40
     a.commit()
     b.close()
-    assert set(a.assignment()) == {TopicPartition(topic, p) for p in range(4)}
+    settle(lambda: set(a.assignment()) == {TopicPartition(topic, p) for p in range(4)})
     # b's partitions come back from the committed offsets: b never committed, so from 0
-    redelivered = _drain(a)
+    redelivered = drain(a, broker)
     assert sorted(_values(redelivered)) == sorted(_values(got_b))
     a.close()
 
@@ -171,6 +165,7 @@ def test_round_robin_assignor(broker: logway.Broker, topic: str) -> None:
     other = topic + "-b"
     broker.create_topic(other, partitions=3)
     members = [broker.consumer([topic, other], group="rr", assignor="roundrobin") for _ in range(2)]
+    settle(lambda: all(len(m.assignment()) == 3 for m in members))
     sizes = sorted(len(m.assignment()) for m in members)
     assert sizes == [3, 3]
     union = set(members[0].assignment()) | set(members[1].assignment())
@@ -188,11 +183,11 @@ def test_position_seek_and_lag(broker: logway.Broker, topic: str) -> None:
     with broker.consumer(topic, group="g") as consumer:
         assert consumer.position() == {tp: 0}
         assert consumer.lag() == {tp: 10}
-        consumer.poll(timeout=0, max_records=4)
+        take(consumer, 4)
         assert consumer.position() == {tp: 4}
         assert consumer.lag() == {tp: 6}
         consumer.seek(tp, 8)
-        assert _values(consumer.poll(timeout=0)) == [b"v8", b"v9"]
+        assert _values(take(consumer, 2)) == [b"v8", b"v9"]
         with pytest.raises(logway.OffsetOutOfRangeError):
             consumer.seek(tp, 11)
         with pytest.raises(logway.InvalidArgumentError):
@@ -205,7 +200,7 @@ def test_manual_assignment(broker: logway.Broker, topic: str) -> None:
         broker.produce(topic, f"p{p}", partition=p)
     with broker.consumer(topic, partitions=[TopicPartition(topic, 2)]) as consumer:
         assert consumer.assignment() == [TopicPartition(topic, 2)]
-        assert _values(_drain(consumer)) == [b"p2"]
+        assert _values(drain(consumer, broker)) == [b"p2"]
 
 
 def test_closed_consumer_and_broker_refuse_use(open_broker, topic: str) -> None:  # type: ignore[no-untyped-def]

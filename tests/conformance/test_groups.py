@@ -8,6 +8,7 @@ import pytest
 
 import logway
 from logway import Message, TopicPartition
+from tests.conformance.reading import take
 
 
 def test_commit_committed_and_lag(open_broker, topic: str) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +56,7 @@ def test_reset_group(broker: logway.Broker, topic: str) -> None:
     when = dt.datetime.fromtimestamp(6.5, tz=dt.UTC)
     assert broker.reset_group("g", topic, when) == {tp: 6}
     with broker.consumer(topic, group="g") as consumer:
-        assert consumer.poll(timeout=0, max_records=1)[0].value == b"v6"
+        assert take(consumer, 1)[0].value == b"v6"
     for bad in (11, -3):
         with pytest.raises(logway.OffsetOutOfRangeError):
             broker.reset_group("g", topic, bad)
@@ -78,9 +79,9 @@ def test_groups_are_independent(broker: logway.Broker, topic: str) -> None:
     broker.create_topic(topic)
     broker.produce_many(topic, [b"1", b"2", b"3"])
     with broker.consumer(topic, group="a") as a:
-        assert len(a.poll(timeout=0)) == 3
+        assert len(take(a, 3)) == 3
         a.commit()
     with broker.consumer(topic, group="b") as b:
-        assert len(b.poll(timeout=0)) == 3
+        assert len(take(b, 3)) == 3
     assert broker.committed("a") == {TopicPartition(topic, 0): 3}
     assert broker.committed("b") == {}

@@ -17,9 +17,10 @@ import threading
 import time
 import urllib.parse
 
-from logway.errors import InvalidArgumentError, StorageError
+from logway.errors import StorageError
 from logway.log import codec
 from logway.log.topic_config import fsync_dir
+from logway.names import validate_group
 from logway.records import TopicPartition
 
 _OFFSET = struct.Struct(">q")
@@ -35,15 +36,6 @@ def _key(tp: TopicPartition) -> bytes:
 def _parse_key(key: bytes) -> TopicPartition:
     topic, partition = key.decode().split("\0")
     return TopicPartition(topic, int(partition))
-
-
-def validate_group(group: object) -> str:
-    if not isinstance(group, str) or not group or len(group) > 249 or "\0" in group:
-        raise InvalidArgumentError(
-            f"a consumer group name must be a non-empty string of at most 249 characters, "
-            f"not {group!r}"
-        )
-    return group
 
 
 class GroupOffsets:

@@ -35,12 +35,8 @@ from logway.log.compression import codec_id
 from logway.log.group_offsets import GroupOffsets
 from logway.log.lock import DirectoryLock
 from logway.log.partition import Partition, now_ms
-from logway.log.topic_config import (
-    TopicConfig,
-    fsync_dir,
-    validate_topic_name,
-    write_json_atomically,
-)
+from logway.log.topic_config import TopicConfig, fsync_dir, write_json_atomically
+from logway.names import validate_topic_name
 
 CLEAN_SHUTDOWN = ".clean-shutdown"
 TOPIC_FILE = "topic.json"

@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from logway.errors import InvalidArgumentError, InvalidTopicNameError
+from logway.errors import InvalidArgumentError
 from logway.log.compression import codec_id
 from logway.units import parse_duration_ms, parse_size
 
@@ -29,27 +28,6 @@ KAFKA_ALIASES = {
     "index.interval.bytes": "index_interval_bytes",
     "flush.ms": "fsync_interval_ms",
 }
-# Kafka: "Legal characters are [a-zA-Z0-9._-]", at most 249 characters, not "." or "..".
-_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
-MAX_TOPIC_NAME = 249
-
-
-def validate_topic_name(name: object) -> str:
-    if not isinstance(name, str) or not name:
-        raise InvalidTopicNameError(f"a topic name must be a non-empty string, not {name!r}")
-    if name in (".", ".."):
-        raise InvalidTopicNameError(f"a topic cannot be named {name!r}")
-    if len(name) > MAX_TOPIC_NAME:
-        raise InvalidTopicNameError(
-            f"topic name is {len(name)} characters long; the limit is {MAX_TOPIC_NAME}"
-        )
-    if not _TOPIC_NAME.match(name):
-        bad = sorted({c for c in name if not re.match(r"[a-zA-Z0-9._-]", c)})
-        raise InvalidTopicNameError(
-            f"topic name {name!r} contains {''.join(bad)!r}; use only letters, digits, '.', '_' "
-            "and '-'"
-        )
-    return name
 
 
 @dataclass(frozen=True)

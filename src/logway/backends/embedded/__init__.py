@@ -15,7 +15,14 @@ from typing import Any
 from logway.assignors import assignor as check_assignor
 from logway.backends.embedded.consumer import EmbeddedConsumer
 from logway.backends.embedded.coordinator import GroupCoordinator
-from logway.broker import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, ProduceItem, ResetTo, Start
+from logway.broker import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RECORDS,
+    ProduceItem,
+    ResetTo,
+    Start,
+    check_start,
+)
 from logway.errors import (
     ClosedError,
     InvalidArgumentError,
@@ -23,8 +30,8 @@ from logway.errors import (
     UnknownGroupError,
 )
 from logway.log import Log, TopicConfig
-from logway.log.group_offsets import validate_group
 from logway.log.partition import now_ms
+from logway.names import validate_group
 from logway.partitioner import partition_for_key
 from logway.records import (
     HeadersInput,
@@ -213,6 +220,7 @@ class EmbeddedBroker:
         idle_timeout: float | None = None,
         assignor: str = "range",
         partitions: Sequence[TopicPartition] | None = None,
+        auto_reset: bool = True,
     ) -> EmbeddedConsumer:
         self._check_open()
         names = [topics] if isinstance(topics, str) else list(topics)
@@ -222,7 +230,7 @@ class EmbeddedBroker:
             self._log.partitions(name)
         if group is not None:
             validate_group(group)
-        _check_start(start)
+        check_start(start)
         manual = None
         if partitions is not None:
             manual = [TopicPartition(*tp) for tp in partitions]
@@ -231,7 +239,7 @@ class EmbeddedBroker:
                     raise InvalidArgumentError(f"partition {tp} is not of the topics {names}")
                 self._log.partition(tp.topic, tp.partition)
         consumer = EmbeddedConsumer(
-            self, names, group, start, idle_timeout, check_assignor(assignor), manual
+            self, names, group, start, idle_timeout, check_assignor(assignor), manual, auto_reset
         )
         self._consumers.add(consumer)
         return consumer
@@ -310,7 +318,7 @@ class EmbeddedBroker:
     def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]:
         validate_group(group)
         if not (isinstance(to, int) and not isinstance(to, bool)):
-            _check_start(to)
+            check_start(to)
         if self._coordinator.members(group):
             raise InvalidArgumentError(
                 f"group {group!r} has active consumers in this process; close them before a reset"
@@ -369,9 +377,3 @@ def _info(name: str, cfg: TopicConfig) -> TopicInfo:
     config = cfg.to_json()
     partitions = config.pop("partitions")
     return TopicInfo(name, partitions, config)
-
-
-def _check_start(start: object) -> None:
-    if start in ("earliest", "latest") or isinstance(start, dt.datetime):
-        return
-    raise InvalidArgumentError(f"start must be 'earliest', 'latest' or a datetime, not {start!r}")

@@ -1,0 +1,318 @@
+"""The remote backend: ``Broker`` over a logway server's gRPC service (``logway://host:port``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+import grpc
+
+from logway.assignors import assignor as check_assignor
+from logway.backends.remote.consumer import RemoteConsumer
+from logway.broker import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RECORDS,
+    ProduceItem,
+    ResetTo,
+    Start,
+    check_start,
+)
+from logway.errors import ClosedError, InvalidArgumentError, LogwayError
+from logway.names import validate_group
+from logway.records import (
+    HeadersInput,
+    Message,
+    PartitionLag,
+    Record,
+    RecordMetadata,
+    TopicInfo,
+    TopicPartition,
+    to_millis,
+)
+from logway.v1 import convert, log_pb2_grpc
+from logway.v1 import log_pb2 as pb
+from logway.v1.status import ERROR_KEY, error_from
+
+T = TypeVar("T")
+DEFAULT_PORT = 7070
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_receive_message_length", 64 << 20),
+    ("grpc.max_send_message_length", 64 << 20),
+]
+
+
+def open_url(url: str, **options: Any) -> RemoteBroker:
+    rest = url.split(":", 1)[1]
+    target = rest[2:] if rest.startswith("//") else rest
+    target = target.rstrip("/")
+    if not target:
+        raise InvalidArgumentError(f"{url!r} names no server; use logway://HOST:PORT")
+    if ":" not in target.rsplit("]", 1)[-1]:
+        target = f"{target}:{DEFAULT_PORT}"
+    if options:
+        raise InvalidArgumentError(
+            f"logway:// takes no options ({', '.join(options)}); topic settings go to create_topic"
+        )
+    return RemoteBroker(target, url=url)
+
+
+def raise_rpc_error(exc: BaseException) -> None:
+    """Raise the logway error a failed call stands for."""
+    call = cast(grpc.Call, exc)
+    code = call.code()
+    details = call.details() or ""
+    name = None
+    for key, value in call.trailing_metadata() or ():
+        if key == ERROR_KEY:
+            name = str(value)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and name is None:
+        raise LogwayError(f"logway server unavailable: {details}") from None
+    raise error_from(code, details, name) from None
+
+
+class RemoteBroker:
+    """A ``Broker`` whose log lives in a ``logway serve`` process."""
+
+    def __init__(self, target: str, *, url: str | None = None, timeout: float = 60.0):
+        self.target = target
+        self.url = url or f"logway://{target}"
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self.stub = log_pb2_grpc.LogStub(self._channel)
+        self._consumers: set[RemoteConsumer] = set()
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def call(self, method: Callable[..., T], request: Any) -> T:
+        self._check_open()
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise_rpc_error(exc)
+            raise
+
+    # --- topics ---------------------------------------------------------------------
+
+    def create_topic(self, name: str, partitions: int = 1, **config: Any) -> TopicInfo:
+        if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+            raise InvalidArgumentError(f"partitions must be an integer >= 1, not {partitions!r}")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"a topic name must be a string, not {name!r}")
+        request = pb.CreateTopicRequest(
+            name=name, partitions=partitions, config={k: _setting(v) for k, v in config.items()}
+        )
+        return convert.topic_info_from_pb(self.call(self.stub.CreateTopic, request))
+
+    def list_topics(self) -> list[str]:
+        return list(self.call(self.stub.ListTopics, pb.ListTopicsRequest()).names)
+
+    def describe_topic(self, name: str) -> TopicInfo:
+        return convert.topic_info_from_pb(
+            self.call(self.stub.DescribeTopic, pb.DescribeTopicRequest(name=name))
+        )
+
+    def delete_topic(self, name: str) -> None:
+        self.call(self.stub.DeleteTopic, pb.DeleteTopicRequest(name=name))
+
+    # --- producing ------------------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | str | None,
+        key: bytes | str | None = None,
+        headers: HeadersInput = None,
+        partition: int | None = None,
+        timestamp: int | dt.datetime | None = None,
+    ) -> RecordMetadata:
+        return self.produce_many(topic, [Message(value, key, headers, partition, timestamp)])[0]
+
+    def produce_many(
+        self,
+        topic: str,
+        records: Iterable[ProduceItem],
+        partition: int | None = None,
+    ) -> list[RecordMetadata]:
+        try:
+            items = [convert.produce_item_to_pb(item) for item in records]
+            request = pb.ProduceRequest(topic=topic, records=items)
+            if partition is not None:
+                request.partition = partition
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(str(exc)) from None
+        if not items:
+            return []
+        response = self.call(self.stub.Produce, request)
+        return [convert.metadata_from_pb(m) for m in response.records]
+
+    # --- reading --------------------------------------------------------------------
+
+    def fetch(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> list[Record]:
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise InvalidArgumentError(f"offset must be an integer, not {offset!r}")
+        if max_records < 1 or max_bytes < 1:
+            raise InvalidArgumentError("max_records and max_bytes must be at least 1")
+        request = pb.FetchRequest(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            max_records=max_records,
+            max_bytes=min(max_bytes, 1 << 30),
+        )
+        return [convert.record_from_pb(r) for r in self.call(self.stub.Fetch, request).records]
+
+    def _offsets(self, topic: str) -> pb.OffsetsResponse:
+        return self.call(self.stub.Offsets, pb.OffsetsRequest(topic=topic))
+
+    def start_offsets(self, topic: str) -> dict[int, int]:
+        return dict(self._offsets(topic).start)
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        return dict(self._offsets(topic).end)
+
+    def offset_for_time(
+        self, topic: str, partition: int, timestamp: int | dt.datetime
+    ) -> int | None:
+        ms = to_millis(timestamp)
+        assert ms is not None
+        response = self.call(
+            self.stub.OffsetForTime,
+            pb.OffsetForTimeRequest(topic=topic, partition=partition, timestamp=ms),
+        )
+        return response.offset if response.HasField("offset") else None
+
+    # --- consumers and groups -------------------------------------------------------
+
+    def consumer(
+        self,
+        topics: str | Sequence[str],
+        group: str | None = None,
+        start: Start = "earliest",
+        *,
+        idle_timeout: float | None = None,
+        assignor: str = "range",
+        partitions: Sequence[TopicPartition] | None = None,
+        auto_reset: bool = True,
+    ) -> RemoteConsumer:
+        self._check_open()
+        names = [topics] if isinstance(topics, str) else list(topics)
+        if not names:
+            raise InvalidArgumentError("a consumer needs at least one topic")
+        counts = {name: self.describe_topic(name).partitions for name in names}
+        if group is not None:
+            validate_group(group)
+        check_start(start)
+        manual = None
+        if partitions is not None:
+            manual = [TopicPartition(*tp) for tp in partitions]
+            for tp in manual:
+                if tp.topic not in counts:
+                    raise InvalidArgumentError(f"partition {tp} is not of the topics {names}")
+                if not 0 <= tp.partition < counts[tp.topic]:
+                    raise InvalidArgumentError(
+                        f"topic {tp.topic!r} has no partition {tp.partition}"
+                    )
+        consumer = RemoteConsumer(
+            self,
+            names,
+            counts,
+            group,
+            start,
+            idle_timeout,
+            check_assignor(assignor),
+            manual,
+            auto_reset,
+        )
+        with self._lock:
+            self._consumers.add(consumer)
+        return consumer
+
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        items = []
+        for tp, offset in offsets.items():
+            topic, partition = tp
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+                raise InvalidArgumentError(
+                    f"offset to commit must be an integer >= 0, not {offset!r}"
+                )
+            items.append(pb.PartitionOffset(topic=topic, partition=partition, offset=offset))
+        self.call(self.stub.Commit, pb.CommitRequest(group=group, offsets=items))
+
+    def committed(self, group: str, topic: str | None = None) -> dict[TopicPartition, int]:
+        request = pb.CommittedRequest(group=group)
+        if topic is not None:
+            request.topic = topic
+        return convert.offsets_from_pb(self.call(self.stub.Committed, request).offsets)
+
+    def list_groups(self) -> list[str]:
+        return list(self.call(self.stub.ListGroups, pb.ListGroupsRequest()).groups)
+
+    def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]:
+        request = pb.LagRequest(group=group)
+        if topic is not None:
+            request.topic = topic
+        return [convert.lag_from_pb(x) for x in self.call(self.stub.Lag, request).partitions]
+
+    def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]:
+        request = pb.ResetGroupRequest(group=group, topic=topic)
+        if isinstance(to, bool):
+            raise InvalidArgumentError(f"cannot reset a group to {to!r}")
+        if isinstance(to, int):
+            request.offset = to
+        elif isinstance(to, dt.datetime):
+            request.timestamp = to_millis(to) or 0
+        elif to in ("earliest", "latest"):
+            request.position = pb.POSITION_LATEST if to == "latest" else pb.POSITION_EARLIEST
+        else:
+            raise InvalidArgumentError(
+                f"reset to 'earliest', 'latest', an offset or a datetime, not {to!r}"
+            )
+        return convert.offsets_from_pb(self.call(self.stub.ResetGroup, request).offsets)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"the broker at {self.url} is closed")
+
+    def _forget(self, consumer: RemoteConsumer) -> None:
+        with self._lock:
+            self._consumers.discard(consumer)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            consumers = list(self._consumers)
+        for consumer in consumers:
+            consumer.close()
+        self._channel.close()
+
+    def __enter__(self) -> RemoteBroker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteBroker({self.url!r})"
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        raise InvalidArgumentError(f"topic settings are numbers or strings, not {value!r}")
+    return str(value)

@@ -1,0 +1,1 @@
+"""``logway serve``: the gRPC and HTTP front doors over a ``Broker``."""

@@ -1,0 +1,145 @@
+"""Conversions between logway's records and the logway.v1 messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from logway.records import (
+    Headers,
+    Message,
+    PartitionLag,
+    Record,
+    RecordMetadata,
+    TopicInfo,
+    TopicPartition,
+    normalize_headers,
+    to_bytes,
+    to_millis,
+)
+from logway.v1 import log_pb2 as pb
+
+
+def headers_to_pb(headers: Headers) -> list[pb.Header]:
+    return [pb.Header(key=k) if v is None else pb.Header(key=k, value=v) for k, v in headers]
+
+
+def headers_from_pb(headers: Iterable[pb.Header]) -> Headers:
+    return tuple((h.key, h.value if h.HasField("value") else None) for h in headers)
+
+
+def record_to_pb(r: Record) -> pb.Record:
+    msg = pb.Record(
+        topic=r.topic,
+        partition=r.partition,
+        offset=r.offset,
+        timestamp=r.timestamp,
+        headers=headers_to_pb(r.headers),
+    )
+    if r.key is not None:
+        msg.key = r.key
+    if r.value is not None:
+        msg.value = r.value
+    return msg
+
+
+def record_from_pb(m: pb.Record) -> Record:
+    return Record(
+        m.topic,
+        m.partition,
+        m.offset,
+        m.timestamp,
+        m.key if m.HasField("key") else None,
+        m.value if m.HasField("value") else None,
+        headers_from_pb(m.headers),
+    )
+
+
+def produce_item_to_pb(item: Any) -> pb.ProduceRecord:
+    """A ``produce_many`` item (bytes, str, None or Message-like tuple) as a message."""
+    if item is None or isinstance(item, bytes | str):
+        item = Message(item)
+    elif isinstance(item, bytearray | memoryview):
+        item = Message(bytes(item))
+    elif not isinstance(item, tuple) or not 1 <= len(item) <= 5:
+        raise TypeError(
+            "records must be bytes, str or Message(value, key, headers, partition, timestamp), "
+            f"not {type(item).__name__}"
+        )
+    value, key, headers, partition, timestamp = (*item, None, None, None, None)[:5]
+    msg = pb.ProduceRecord(headers=headers_to_pb(normalize_headers(headers)))
+    value = to_bytes(value)
+    key = to_bytes(key, "key")
+    if value is not None:
+        msg.value = value
+    if key is not None:
+        msg.key = key
+    if partition is not None:
+        if isinstance(partition, bool) or not isinstance(partition, int):
+            raise TypeError(f"partition must be an int, not {partition!r}")
+        msg.partition = partition
+    ts = to_millis(timestamp)
+    if ts is not None:
+        msg.timestamp = ts
+    return msg
+
+
+def produce_item_from_pb(m: pb.ProduceRecord) -> Message:
+    return Message(
+        m.value if m.HasField("value") else None,
+        m.key if m.HasField("key") else None,
+        headers_from_pb(m.headers),
+        m.partition if m.HasField("partition") else None,
+        m.timestamp if m.HasField("timestamp") else None,
+    )
+
+
+def metadata_to_pb(m: RecordMetadata) -> pb.RecordMetadata:
+    return pb.RecordMetadata(
+        topic=m.topic, partition=m.partition, offset=m.offset, timestamp=m.timestamp
+    )
+
+
+def metadata_from_pb(m: pb.RecordMetadata) -> RecordMetadata:
+    return RecordMetadata(m.topic, m.partition, m.offset, m.timestamp)
+
+
+def topic_info_to_pb(info: TopicInfo) -> pb.TopicInfo:
+    return pb.TopicInfo(
+        name=info.name,
+        partitions=info.partitions,
+        config={k: json.dumps(v) for k, v in info.config.items()},
+    )
+
+
+def topic_info_from_pb(m: pb.TopicInfo) -> TopicInfo:
+    return TopicInfo(m.name, m.partitions, {k: json.loads(v) for k, v in m.config.items()})
+
+
+def offsets_to_pb(offsets: dict[TopicPartition, int]) -> list[pb.PartitionOffset]:
+    return [
+        pb.PartitionOffset(topic=tp.topic, partition=tp.partition, offset=o)
+        for tp, o in sorted(offsets.items())
+    ]
+
+
+def offsets_from_pb(items: Sequence[pb.PartitionOffset]) -> dict[TopicPartition, int]:
+    return {TopicPartition(o.topic, o.partition): o.offset for o in items}
+
+
+def lag_to_pb(x: PartitionLag) -> pb.PartitionLag:
+    msg = pb.PartitionLag(topic=x.topic, partition=x.partition, end_offset=x.end_offset, lag=x.lag)
+    if x.committed is not None:
+        msg.committed = x.committed
+    return msg
+
+
+def lag_from_pb(m: pb.PartitionLag) -> PartitionLag:
+    committed = m.committed if m.HasField("committed") else None
+    return PartitionLag(m.topic, m.partition, committed, m.end_offset, m.lag)
+
+
+def to_datetime(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
