@@ -114,7 +114,11 @@ class GroupOffsets:
             try:
                 written = os.write(fd, batch)
                 if written != len(batch):
-                    raise OSError(0, f"short write ({written} of {len(batch)} bytes)")
+                    raise OSError(
+                        0,
+                        f"short write ({written} of {len(batch)} bytes): the disk is full or "
+                        "the file size limit was reached",
+                    )
                 if self.fsync:
                     os.fdatasync(fd)
             except OSError as exc:

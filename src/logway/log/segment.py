@@ -86,7 +86,7 @@ class Segment:
                 seg.next_offset = next_segment_base
                 if seg.time_index.timestamps:
                     seg.max_timestamp = seg.time_index.timestamps[-1]
-            if not ok or not seg._tail_is_consistent():
+            if not ok or not seg._tail_is_consistent(next_segment_base):
                 seg.rebuild_indexes(verify_crc=False)
         elif clean and seg.offset_index.load(seg.size, 1 << 62) and seg.time_index.load(1 << 62):
             truncated = seg._recover_from_last_entry()
@@ -95,78 +95,102 @@ class Segment:
         seg._load_first_timestamp()
         return seg, truncated
 
-    def _tail_is_consistent(self) -> bool:
-        """Cheap staleness check: the last indexed batch must be where the index says."""
+    def _tail_is_consistent(self, next_offset: int) -> bool:
+        """Cheap staleness check of a sealed segment's indexes: the last indexed batch
+        is where the offset index says, and the time index ends with the segment's
+        final entry (its end offset, and a max timestamp no smaller than any batch's
+        after the last index entry)."""
         if not self.offset_index.offsets:
-            return self.size == 0
-        pos = self.offset_index.positions[-1]
-        try:
-            header = codec.read_header(os.pread(self._fd, codec.HEADER_SIZE, pos))
-        except (ValueError, OSError):
+            return self.size == 0 and not self.time_index.timestamps
+        stamps = self.time_index
+        if not stamps.timestamps or stamps.offsets[-1] != next_offset:
             return False
-        return (
-            header.base_offset == self.offset_index.offsets[-1] and pos + header.size <= self.size
-        )
+        pos = self.offset_index.positions[-1]
+        expected = self.offset_index.offsets[-1]
+        while pos < self.size:
+            try:
+                header = codec.read_header(os.pread(self._fd, codec.HEADER_SIZE, pos))
+            except (ValueError, OSError):
+                return False
+            if header.base_offset != expected or header.max_timestamp > stamps.timestamps[-1]:
+                return False
+            pos, expected = pos + header.size, header.next_offset
+        return pos == self.size and expected == next_offset
 
     def _recover_from_last_entry(self) -> int:
         if not self.offset_index.offsets:
             return self.rebuild_indexes(verify_crc=True)
-        start, next_offset = self.offset_index.positions[-1], self.offset_index.offsets[-1]
+        start, first = self.offset_index.positions[-1], self.offset_index.offsets[-1]
         if self.time_index.timestamps:
             self.max_timestamp = self.time_index.timestamps[-1]
+        walk = self._validate(start, first, verify_crc=True)
+        if walk.next_offset == first:  # the indexed batch itself was bad
+            return self.rebuild_indexes(verify_crc=True)
         self.offset_index.open_for_append()
         self.time_index.open_for_append()
-        end, next_offset, max_ts, since = self._validate(start, next_offset, verify_crc=True)
-        if next_offset == self.offset_index.offsets[-1]:  # the indexed batch itself was bad
-            return self.rebuild_indexes(verify_crc=True)
-        self.next_offset, self.max_timestamp = next_offset, max(self.max_timestamp, max_ts)
-        self._bytes_since_index = since
-        return self._truncate_to(end)
+        for offset, pos in walk.offsets:
+            if pos > start:
+                self.offset_index.append(offset, pos)
+        for ts, offset in walk.stamps:
+            self.time_index.maybe_append(ts, offset)
+        self.next_offset = walk.next_offset
+        self.max_timestamp = max(self.max_timestamp, walk.max_timestamp)
+        self._bytes_since_index = walk.since_index
+        return self._truncate_to(walk.end)
 
-    def _validate(
-        self,
-        start: int,
-        next_offset: int,
-        verify_crc: bool,
-        offsets: list[tuple[int, int]] | None = None,
-        stamps: list[tuple[int, int]] | None = None,
-    ) -> tuple[int, int, int, int]:
-        """Walk batches from ``start``; returns ``(valid end, next offset, max ts, bytes since
-        the last index entry)``. A bad batch with more data after it is damage, not a
-        torn write: it is remembered (reads of it fail) and the walk goes on; an
-        unparsable header with data after it raises ``CorruptRecordError``."""
-        max_ts, valid_end, since = -1, start, 0
-        for pos, header, ok in self.scan(start, verify_crc):
-            at_tail = header is _BAD_HEADER or pos + header.size >= self.size
-            if not ok or header.base_offset != next_offset:
-                if at_tail:
+    def _validate(self, start: int, next_offset: int, verify_crc: bool) -> _Walk:
+        """Walk the batches from ``start`` (whose base offset is ``next_offset``),
+        collecting index entries, until the end of the file or a torn tail.
+
+        A bad batch with a valid batch right after it is damage, not a torn write:
+        it is remembered (reads of it fail), offsets resume from the next batch, and
+        nothing after it is cut. Bad data that reaches the end of the file is a torn
+        write. Bad data followed by data that cannot be framed raises
+        ``CorruptRecordError``: cutting it could lose acknowledged records."""
+        walk = _Walk(start, next_offset)
+        pos = start
+        while True:
+            anomaly = None
+            for at, header, ok in self.scan(pos, verify_crc):
+                if not ok or header.base_offset != walk.next_offset:
+                    anomaly = (at, header)
                     break
-                if header is _BAD_HEADER:
-                    raise self.corrupt(pos, "unreadable batch header with data after it")
-                self.damaged.append(pos)
-            if offsets is not None and (since == 0 or since >= self.index_interval_bytes):
-                offsets.append((next_offset, pos))
-                if stamps is not None and header.max_timestamp > max_ts and ok:
-                    stamps.append(
-                        (
-                            max(max_ts, header.max_timestamp),
-                            next_offset + header.last_offset_delta + 1,
-                        )
-                    )
-                since = 0
-            since += header.size
-            if ok:
-                max_ts = max(max_ts, header.max_timestamp)
-            next_offset += header.last_offset_delta + 1
-            valid_end = pos + header.size
-        return valid_end, next_offset, max_ts, since
+                walk.add(at, header, self.index_interval_bytes)
+            if anomaly is None:
+                return walk
+            at, header = anomaly
+            resume = self._resync(at, header, walk.next_offset)
+            if resume is None:
+                return walk  # a torn tail: the caller cuts the file at walk.end
+            after, next_base = resume
+            self.damaged.append(at)
+            walk.offsets.append((walk.next_offset, at))
+            walk.offsets.append((next_base, after))
+            walk.next_offset, walk.end, walk.since_index = next_base, after, 0
+            pos = after
 
-    def _truncate_to(self, end: int) -> int:
-        truncated = self.size - end
-        if truncated:
-            os.ftruncate(self._fd, end)
-            self.size = end
-        return truncated
+    def _resync(self, at: int, header: codec.BatchHeader, expected: int) -> tuple[int, int] | None:
+        """Where the walk goes on after a bad batch at ``at``: ``(position, base offset)``
+        of the next valid batch, or None when the bad data reaches the end of the file."""
+        head = os.pread(self._fd, codec.LENGTH_PREFIX, at)
+        size = None
+        if header is not _BAD_HEADER:
+            size = header.size
+        elif len(head) == codec.LENGTH_PREFIX:
+            size = codec.LENGTH_PREFIX + int.from_bytes(head[8:12], "big", signed=True)
+        if size is None or size < codec.HEADER_SIZE or at + size >= self.size:
+            return None
+        after = at + size
+        try:
+            nxt = codec.read_header(os.pread(self._fd, codec.HEADER_SIZE, after))
+            batch = os.pread(self._fd, nxt.size, after)
+        except ValueError:
+            nxt = None
+        if nxt is not None and codec.crc_ok(batch, 0, nxt) and nxt.base_offset >= expected:
+            return after, nxt.base_offset
+        if not os.pread(self._fd, self.size - at, at).strip(b"\0"):
+            return None  # zeros to the end: space the file system allocated, never written
+        raise self.corrupt(at, "damaged batch header; the data after it cannot be framed")
 
     def _load_first_timestamp(self) -> None:
         if self.size >= codec.HEADER_SIZE:
@@ -178,19 +202,24 @@ class Segment:
 
     def rebuild_indexes(self, verify_crc: bool) -> int:
         """Scan every batch, rebuild both indexes, cut a torn tail; returns bytes cut."""
-        offsets: list[tuple[int, int]] = []
-        stamps: list[tuple[int, int]] = []
         self.damaged.clear()
-        end, next_offset, max_ts, since = self._validate(
-            0, self.base_offset, verify_crc, offsets, stamps
-        )
-        if max_ts >= 0 and (not stamps or max_ts > stamps[-1][0]):
-            stamps.append((max_ts, next_offset))
-        truncated = self._truncate_to(end)
-        self.next_offset, self.max_timestamp = next_offset, max_ts
-        self._bytes_since_index = since
-        self.offset_index.rewrite(offsets)
+        walk = self._validate(0, self.base_offset, verify_crc)
+        stamps = walk.stamps
+        final = (walk.max_timestamp, walk.next_offset)
+        if walk.max_timestamp >= 0 and (not stamps or stamps[-1] != final):
+            stamps.append(final)
+        truncated = self._truncate_to(walk.end)
+        self.next_offset, self.max_timestamp = walk.next_offset, walk.max_timestamp
+        self._bytes_since_index = walk.since_index
+        self.offset_index.rewrite(walk.offsets)
         self.time_index.rewrite(stamps)
+        return truncated
+
+    def _truncate_to(self, end: int) -> int:
+        truncated = self.size - end
+        if truncated:
+            os.ftruncate(self._fd, end)
+            self.size = end
         return truncated
 
     def scan(self, start: int, verify_crc: bool) -> Iterator[tuple[int, codec.BatchHeader, bool]]:
@@ -264,15 +293,19 @@ class Segment:
             pass  # recovery on the next open cuts the torn tail
 
     def seal(self) -> None:
-        """On roll or close: record the final max timestamp in the time index."""
+        """On roll or close: end the time index with ``(max timestamp, end offset)``, the
+        entry retention and time lookups rely on (and staleness checks look for)."""
         if self.max_timestamp >= 0:
-            self.time_index.maybe_append(self.max_timestamp, self.next_offset)
+            self.time_index.append_final(self.max_timestamp, self.next_offset)
 
     def flush(self) -> None:
         try:
             os.fdatasync(self._fd)
         except OSError as exc:
-            raise _storage_error(self.path, exc) from exc
+            raise StorageError(
+                f"cannot flush {self.path} to disk: {exc.strerror or exc}; records written "
+                "since the last flush may not survive a machine crash"
+            ) from exc
 
     def flush_all(self) -> None:
         self.flush()
@@ -325,6 +358,29 @@ class Segment:
 
 
 _BAD_HEADER = codec.BatchHeader(-1, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, 0)
+
+
+class _Walk:
+    """What a walk over a segment's batches found: index entries, offsets, sizes."""
+
+    def __init__(self, start: int, next_offset: int):
+        self.end = start
+        self.next_offset = next_offset
+        self.max_timestamp = -1
+        self.since_index = 0
+        self.offsets: list[tuple[int, int]] = []
+        self.stamps: list[tuple[int, int]] = []
+
+    def add(self, position: int, header: codec.BatchHeader, interval: int) -> None:
+        if not self.offsets or self.since_index >= interval:
+            self.offsets.append((header.base_offset, position))
+            if header.max_timestamp > self.max_timestamp:
+                self.stamps.append((header.max_timestamp, header.next_offset))
+            self.since_index = 0
+        self.since_index += header.size
+        self.max_timestamp = max(self.max_timestamp, header.max_timestamp)
+        self.next_offset = header.next_offset
+        self.end = position + header.size
 
 
 def _storage_error(path: str, exc: OSError) -> StorageError:

@@ -18,6 +18,7 @@ class SparseIndex:
         self.keys = array("q")  # the searched column
         self.values = array("q")
         self._fd = -1
+        self._broken = False  # the disk refused an entry: stop writing until rewritten
 
     def _pack(self, key: int, value: int) -> bytes:
         raise NotImplementedError
@@ -41,14 +42,21 @@ class SparseIndex:
         self.values = array("q", (v for _, v in entries))
 
     def open_for_append(self) -> None:
-        if self._fd < 0:
+        if self._fd < 0 and not self._broken:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def _append(self, key: int, value: int) -> None:
+        """Add an entry. The file is a cache of the log: if the disk refuses the entry,
+        the file stops growing (a shorter index is still a correct one, and a torn
+        entry makes the next open rebuild it) and the append it belongs to stands."""
         self.keys.append(key)
         self.values.append(value)
         if self._fd >= 0:
-            os.write(self._fd, self._pack(key, value))
+            try:
+                os.write(self._fd, self._pack(key, value))
+            except OSError:
+                self.close()
+                self._broken = True
 
     def rewrite(self, entries: list[tuple[int, int]]) -> None:
         """Replace the whole index with ``(key, value)`` entries (after a rebuild)."""
@@ -58,6 +66,7 @@ class SparseIndex:
         with open(tmp, "wb") as f:
             f.write(b"".join(self._pack(k, v) for k, v in entries))
         os.replace(tmp, self.path)
+        self._broken = False
 
     def flush(self) -> None:
         if self._fd >= 0:

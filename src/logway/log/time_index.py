@@ -50,6 +50,13 @@ class TimeIndex(SparseIndex):
             return
         self._append(max_timestamp, offset)
 
+    def append_final(self, max_timestamp: int, end_offset: int) -> None:
+        """The closing entry of a sealed segment: its max timestamp at its end offset."""
+        if not self.keys or (self.keys[-1], self.values[-1]) != (max_timestamp, end_offset):
+            self._append(
+                max(max_timestamp, self.keys[-1] if self.keys else max_timestamp), end_offset
+            )
+
     def lookup(self, timestamp: int) -> int:
         """An offset from which to scan for the first record with timestamp >= ``timestamp``."""
         i = bisect.bisect_left(self.keys, timestamp) - 1
