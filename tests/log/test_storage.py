@@ -217,3 +217,21 @@ def test_fsync_policies_are_accepted(tmp_path: Path) -> None:
             assert broker.describe_topic("t").config["fsync"] == policy
         with logway.connect(f"file:{tmp_path / policy}") as broker:
             assert broker.fetch("t", 0, 0)[0].value == b"x"
+
+
+def test_a_read_hands_out_the_records_before_damage_first(tmp_path: Path) -> None:
+    """As Kafka does: records before a damaged batch come back; the next read reports it."""
+    with Log(str(tmp_path)) as log:
+        log.create_topic("t")
+        for i in range(3):
+            log.append("t", 0, [f"batch{i}-a".encode(), f"batch{i}-b".encode()])
+    path = tmp_path / "topics" / "t" / "0" / "00000000000000000000.log"
+    data = bytearray(path.read_bytes())
+    data[data.index(b"batch1-b")] ^= 0x01
+    path.write_bytes(data)
+    with Log(str(tmp_path)) as log:
+        part = log.partition("t", 0)
+        assert [r.value for r in part.read(0, 100, 1 << 20)] == [b"batch0-a", b"batch0-b"]
+        with pytest.raises(logway.CorruptRecordError, match="at byte"):
+            part.read(2, 100, 1 << 20)
+        assert [r.offset for r in part.read(4, 100, 1 << 20)] == [4, 5]

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from logway.errors import OffsetOutOfRangeError, StorageError
+from logway.errors import CorruptRecordError, OffsetOutOfRangeError, StorageError
 from logway.log import codec
 from logway.log.segment import Segment
 from logway.log.topic_config import TopicConfig, fsync_dir
@@ -200,7 +200,14 @@ class Partition:
             if len(out) >= max_records or (out and budget <= 0):
                 break
             expect, pos = seg.position_for(offset)
-            offset, budget = self._read_segment(seg, pos, expect, offset, max_records, budget, out)
+            try:
+                offset, budget = self._read_segment(
+                    seg, pos, expect, offset, max_records, budget, out
+                )
+            except CorruptRecordError:
+                if out:  # hand out what precedes the damage; the next read reports it
+                    return out
+                raise
         return out
 
     def _read_segment(
