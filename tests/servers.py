@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-READY = re.compile(r"grpc on (\S+):(\d+)")
+READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
 
 
 class LogwayServer:
@@ -18,11 +18,16 @@ class LogwayServer:
         self.extra = extra
         self.process: subprocess.Popen[str] | None = None
         self.grpc_port = 0
+        self.http_port = 0
         self.output: list[str] = []
 
     @property
     def url(self) -> str:
         return f"logway://127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def start(self, timeout: float = 30.0) -> None:
         self.process = subprocess.Popen(
@@ -48,6 +53,7 @@ class LogwayServer:
             match = READY.search(line)
             if match:
                 self.grpc_port = int(match.group(2))
+                self.http_port = int(match.group(4))
                 return
         raise RuntimeError(f"logway serve exited before listening:\n{''.join(self.output)}")
 

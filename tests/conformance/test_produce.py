@@ -96,6 +96,15 @@ def test_bad_partition_is_refused_and_nothing_stored(
     assert broker.end_offsets(topic) == {0: 0, 1: 0, 2: 0}
 
 
+def test_bad_partition_on_a_single_partition_topic(broker: logway.Broker, topic: str) -> None:
+    broker.create_topic(topic)
+    with pytest.raises((logway.UnknownTopicError, logway.InvalidArgumentError)):
+        broker.produce_many(topic, [Message(b"x", partition=7)])
+    with pytest.raises((logway.UnknownTopicError, logway.InvalidArgumentError)):
+        broker.produce(topic, b"x", partition=1)
+    assert broker.end_offsets(topic) == {0: 0}
+
+
 def test_produce_many_keeps_order_and_metadata(broker: logway.Broker, topic: str) -> None:
     broker.create_topic(topic, partitions=2)
     items = [b"bytes", "str", Message(b"msg", key="k", headers={"x": b"1"}, timestamp=5), None]

@@ -1,4 +1,4 @@
-"""``logway serve``: run the log behind the gRPC port until SIGTERM."""
+"""``logway serve``: run the log behind the gRPC and HTTP ports until SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,25 +7,36 @@ import asyncio
 import logging
 import os
 import sys
+from typing import Any
 
 import logway
 from logway.errors import InvalidArgumentError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = sub.add_parser("serve", help="serve the log to many clients over gRPC")
+    serve = sub.add_parser("serve", help="serve the log to many clients: gRPC, REST, SSE, gRPC-Web")
+    env = os.environ.get
     serve.add_argument(
         "--data",
-        default=os.environ.get("LOGWAY_DATA", "./logway-data"),
+        default=env("LOGWAY_DATA", "./logway-data"),
         help="data directory (default ./logway-data; also $LOGWAY_DATA)",
     )
     serve.add_argument(
         "--host",
-        default=os.environ.get("LOGWAY_HOST", "127.0.0.1"),
+        default=env("LOGWAY_HOST", "127.0.0.1"),
         help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)",
     )
     serve.add_argument(
-        "--grpc-port", type=int, default=int(os.environ.get("LOGWAY_GRPC_PORT", 7070))
+        "--grpc-port",
+        type=int,
+        default=int(env("LOGWAY_GRPC_PORT", "7070")),
+        help="gRPC (default 7070; 0 picks a free port)",
+    )
+    serve.add_argument(
+        "--http-port",
+        type=int,
+        default=int(env("LOGWAY_HTTP_PORT", "8080")),
+        help="REST, Server-Sent Events and gRPC-Web (default 8080)",
     )
     serve.set_defaults(run=run)
 
@@ -33,18 +44,28 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from logway.server.runner import serve
 
-    if not 0 <= args.grpc_port < 65536:
-        raise InvalidArgumentError(f"--grpc-port must be 0-65535, not {args.grpc_port}")
+    for name in ("grpc_port", "http_port"):
+        if not 0 <= getattr(args, name) < 65536:
+            raise InvalidArgumentError(f"--{name.replace('_', '-')} must be 0-65535")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with logway.connect(f"file:{args.data}") as broker:
 
-        def ready(server) -> None:  # type: ignore[no-untyped-def]
+        def ready(server: Any) -> None:
             print(
-                f"logway serving {os.path.abspath(args.data)}: "
-                f"grpc on {server.host}:{server.grpc_port} (logway://{server.host}:{server.grpc_port})",
+                f"logway serving {os.path.abspath(args.data)}: grpc on {server.host}:"
+                f"{server.grpc_port} (logway://{server.host}:{server.grpc_port}), "
+                f"http on http://{server.host}:{server.http_port}/",
                 flush=True,
             )
 
-        asyncio.run(serve(broker, host=args.host, grpc_port=args.grpc_port, ready=ready))
+        asyncio.run(
+            serve(
+                broker,
+                host=args.host,
+                grpc_port=args.grpc_port,
+                http_port=args.http_port,
+                ready=ready,
+            )
+        )
     print("logway stopped", file=sys.stderr)
     return 0

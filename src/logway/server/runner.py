@@ -1,10 +1,10 @@
 """Run the front doors of one broker in one asyncio loop, until SIGTERM/SIGINT.
 
-Keepalives suit load balancers with 60 s idle timeouts: the server pings idle
-connections every 30 s and accepts client pings every 10 s; subscriptions also
-send heartbeat messages. On SIGTERM new calls are refused, open streams get a
-grace period to end with a status, then the log is closed cleanly (every
-acknowledged record was already written before its acknowledgement).
+Keepalives suit load balancers with 60 s idle timeouts: the gRPC server pings
+idle connections every 30 s and accepts client pings every 10 s, HTTP keeps idle
+connections 75 s, and subscriptions send heartbeats. On SIGTERM new calls are
+refused, open streams get a grace period to end with a status, then the log is
+closed cleanly (every acknowledged record was written before its acknowledgement).
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Callable
 
 import grpc
+import uvicorn
 
 from logway.broker import Broker
 from logway.server.grpc_service import LogService
+from logway.server.grpc_web import GrpcWebBridge
+from logway.server.http_app import build_app
 from logway.v1 import log_pb2_grpc
 
 log = logging.getLogger("logway.server")
@@ -34,17 +38,28 @@ KEEPALIVE_OPTIONS = [
 
 
 class Server:
-    """The gRPC server (and, later, HTTP) of one broker."""
+    """The gRPC and HTTP servers of one broker, in the running event loop."""
 
     def __init__(
-        self, broker: Broker, *, host: str = "127.0.0.1", grpc_port: int = 7070, grace: float = 5.0
+        self,
+        broker: Broker,
+        *,
+        host: str = "127.0.0.1",
+        grpc_port: int = 7070,
+        http_port: int | None = 8080,
+        grace: float = 5.0,
     ):
         self.broker = broker
         self.host = host
         self.grpc_port = grpc_port
+        self.http_port = http_port
         self.grace = grace
         self.service = LogService(broker)
+        self.bridge = GrpcWebBridge()
+        self.bridge.add(log_pb2_grpc.add_LogServicer_to_server, self.service)
         self._grpc: grpc.aio.Server | None = None
+        self._http: uvicorn.Server | None = None
+        self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
@@ -52,8 +67,30 @@ class Server:
         log_pb2_grpc.add_LogServicer_to_server(self.service, self._grpc)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         await self._grpc.start()
+        if self.http_port is not None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.http_port))
+            self.http_port = sock.getsockname()[1]
+            config = uvicorn.Config(
+                build_app(self.broker, self.bridge),
+                lifespan="off",
+                log_level="warning",
+                timeout_keep_alive=75,  # longer than a load balancer's 60 s idle timeout
+                timeout_graceful_shutdown=max(1, round(self.grace)),
+            )
+            self._http = uvicorn.Server(config)
+            self._http_task = asyncio.ensure_future(self._http.serve(sockets=[sock]))
+            while not self._http.started:  # uvicorn has no awaitable start-up
+                if self._http_task.done():
+                    self._http_task.result()
+                    raise RuntimeError("the HTTP server stopped during start-up")
+                await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
         if self._grpc is not None:
             await self._grpc.stop(self.grace)
         self._stopped.set()
@@ -63,9 +100,14 @@ class Server:
 
 
 async def serve(
-    broker: Broker, *, host: str, grpc_port: int, ready: Callable[[Server], None] | None = None
+    broker: Broker,
+    *,
+    host: str,
+    grpc_port: int,
+    http_port: int | None,
+    ready: Callable[[Server], None] | None = None,
 ) -> None:
-    server = Server(broker, host=host, grpc_port=grpc_port)
+    server = Server(broker, host=host, grpc_port=grpc_port, http_port=http_port)
     await server.start()
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []

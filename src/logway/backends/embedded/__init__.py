@@ -148,8 +148,8 @@ class EmbeddedBroker:
         """Partition per record: explicit, else Kafka's murmur2 of the key, else one
         partition for all keyless records of this call (sticky per batch)."""
         sticky = next(self._round_robin) % n
-        if n == 1 or not any(isinstance(item, tuple) for item in items):
-            return {0 if n == 1 else sticky: None}
+        if not any(isinstance(item, tuple) for item in items):
+            return {sticky: None}
         groups: dict[int, list[int]] = {}
         for i, item in enumerate(items):
             p = sticky

@@ -1,0 +1,348 @@
+"""The HTTP front door: a small REST API (with its OpenAPI document at
+``/openapi.json``), Server-Sent Events streams, and gRPC-Web for the gRPC services.
+
+SSE events carry each record as JSON; an event's ``id`` is the stream's position
+after that record: ``partition:offset`` of the last record sent on each partition,
+comma-separated (``0:41`` on a one-partition topic). A browser reconnecting with
+``Last-Event-ID`` resumes exactly after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from logway import errors
+from logway.broker import Broker, Start
+from logway.records import Message, Record, TopicPartition
+from logway.server.grpc_web import PREFLIGHT_HEADERS, GrpcWebBridge
+
+HTTP_STATUS: dict[type[errors.LogwayError], int] = {
+    errors.UnknownTopicError: 404,
+    errors.UnknownGroupError: 404,
+    errors.TopicExistsError: 409,
+    errors.OffsetOutOfRangeError: 416,
+    errors.InvalidArgumentError: 400,
+    errors.CorruptRecordError: 500,
+    errors.StorageError: 503,
+    errors.ClosedError: 503,
+}
+SSE_HEARTBEAT_S = 15.0
+
+
+class TopicIn(BaseModel):
+    name: str = Field(description="Kafka's rules: letters, digits, '.', '_', '-'; at most 249")
+    partitions: int = Field(1, ge=1, le=10_000)
+    config: dict[str, str | int] = Field(default_factory=dict, description="e.g. retention_ms: 7d")
+
+
+class TopicOut(BaseModel):
+    name: str
+    partitions: int
+    config: dict[str, Any]
+    start_offsets: dict[int, int] = Field(default_factory=dict)
+    end_offsets: dict[int, int] = Field(default_factory=dict)
+
+
+class TopicList(BaseModel):
+    topics: list[str]
+
+
+class RecordIn(BaseModel):
+    value: str | None = Field(None, description="text, or base64 when encoding is base64")
+    key: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    partition: int | None = Field(None, ge=0)
+    timestamp: int | None = Field(None, ge=0, description="milliseconds since the epoch")
+
+
+class ProduceIn(BaseModel):
+    records: list[RecordIn] = Field(min_length=1, max_length=10_000)
+    encoding: Literal["utf-8", "base64"] = "utf-8"
+
+
+class Produced(BaseModel):
+    partition: int
+    offset: int
+    timestamp: int
+
+
+class ProduceOut(BaseModel):
+    records: list[Produced]
+
+
+class RecordOut(BaseModel):
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: str | None
+    value: str | None
+    headers: list[tuple[str, str | None]]
+    encoding: Literal["utf-8", "base64"]
+
+
+class FetchOut(BaseModel):
+    records: list[RecordOut]
+
+
+class LagOut(BaseModel):
+    topic: str
+    partition: int
+    committed: int | None
+    end_offset: int
+    lag: int
+
+
+class GroupLag(BaseModel):
+    group: str
+    partitions: list[LagOut]
+
+
+class GroupList(BaseModel):
+    groups: list[str]
+
+
+class ErrorOut(BaseModel):
+    error: str
+    message: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 404, 409, 416)
+}
+
+
+def record_json(record: Record) -> dict[str, Any]:
+    """A record as JSON: text when key, value and headers are UTF-8, else base64."""
+
+    def text(data: bytes | None) -> str | None:
+        return None if data is None else data.decode()
+
+    try:
+        key, value = text(record.key), text(record.value)
+        headers = [(k, text(v)) for k, v in record.headers]
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+
+        def b64(data: bytes | None) -> str | None:
+            return None if data is None else base64.b64encode(data).decode()
+
+        key, value = b64(record.key), b64(record.value)
+        headers = [(k, b64(v)) for k, v in record.headers]
+        encoding = "base64"
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "key": key,
+        "value": value,
+        "headers": headers,
+        "encoding": encoding,
+    }
+
+
+def parse_event_id(text: str) -> dict[int, int]:
+    """``"0:41,1:7"`` -> {0: 42, 1: 8}: the offsets to resume from."""
+    out = {}
+    for part in text.split(","):
+        p, sep, o = part.strip().partition(":")
+        if not sep or not p.isdigit() or not o.lstrip("-").isdigit():
+            raise errors.InvalidArgumentError(
+                f"Last-Event-ID {text!r} is not a position such as 0:41 or 0:41,1:7"
+            )
+        out[int(p)] = int(o) + 1
+    return out
+
+
+def build_app(
+    broker: Broker, bridge: GrpcWebBridge | None = None, stall_timeout: float = 30.0
+) -> FastAPI:
+    app = FastAPI(
+        title="logway",
+        version="1",
+        description="The log over HTTP: topics, records, consumer-group lag, and live "
+        "Server-Sent Events streams. gRPC-Web for the gRPC services shares this port.",
+    )
+
+    @app.exception_handler(errors.LogwayError)
+    async def logway_error(request: Request, exc: errors.LogwayError) -> JSONResponse:
+        status = next((HTTP_STATUS[c] for c in type(exc).__mro__ if c in HTTP_STATUS), 500)
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status)
+
+    @app.get("/v1/topics", response_model=TopicList)
+    def list_topics() -> TopicList:
+        return TopicList(topics=broker.list_topics())
+
+    @app.post("/v1/topics", status_code=201, response_model=TopicOut, responses=ERRORS)
+    def create_topic(body: TopicIn) -> TopicOut:
+        info = broker.create_topic(body.name, body.partitions, **body.config)
+        return TopicOut(name=info.name, partitions=info.partitions, config=info.config)
+
+    @app.get("/v1/topics/{topic}", response_model=TopicOut, responses=ERRORS)
+    def describe_topic(topic: str) -> TopicOut:
+        info = broker.describe_topic(topic)
+        return TopicOut(
+            name=info.name,
+            partitions=info.partitions,
+            config=info.config,
+            start_offsets=broker.start_offsets(topic),
+            end_offsets=broker.end_offsets(topic),
+        )
+
+    @app.delete("/v1/topics/{topic}", status_code=204, responses=ERRORS)
+    def delete_topic(topic: str) -> Response:
+        broker.delete_topic(topic)
+        return Response(status_code=204)
+
+    @app.post("/v1/topics/{topic}/records", response_model=ProduceOut, responses=ERRORS)
+    def produce(topic: str, body: ProduceIn) -> ProduceOut:
+        def raw(text: str | None) -> bytes | None:
+            if text is None:
+                return None
+            if body.encoding == "base64":
+                try:
+                    return base64.b64decode(text, validate=True)
+                except ValueError:
+                    raise errors.InvalidArgumentError(f"{text[:40]!r} is not base64") from None
+            return text.encode()
+
+        items = [
+            Message(
+                raw(r.value),
+                raw(r.key),
+                {k: raw(v) for k, v in r.headers.items()},
+                r.partition,
+                r.timestamp,
+            )
+            for r in body.records
+        ]
+        produced = broker.produce_many(topic, items)
+        return ProduceOut(
+            records=[
+                Produced(partition=m.partition, offset=m.offset, timestamp=m.timestamp)
+                for m in produced
+            ]
+        )
+
+    @app.get(
+        "/v1/topics/{topic}/partitions/{partition}/records",
+        response_model=FetchOut,
+        responses=ERRORS,
+    )
+    def fetch(
+        topic: str,
+        partition: int,
+        offset: int = Query(0, ge=0),
+        max_records: int = Query(100, ge=1, le=10_000),
+    ) -> FetchOut:
+        records = broker.fetch(topic, partition, offset, max_records=max_records)
+        return FetchOut(records=[RecordOut(**record_json(r)) for r in records])
+
+    @app.get("/v1/groups", response_model=GroupList)
+    def list_groups() -> GroupList:
+        return GroupList(groups=broker.list_groups())
+
+    @app.get("/v1/groups/{group}/lag", response_model=GroupLag, responses=ERRORS)
+    def lag(group: str, topic: str | None = None) -> GroupLag:
+        return GroupLag(
+            group=group, partitions=[LagOut(**x._asdict()) for x in broker.lag(group, topic)]
+        )
+
+    @app.get(
+        "/v1/topics/{topic}/stream",
+        responses={
+            **ERRORS,
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "Server-Sent Events: one `record` event per record",
+            },
+        },
+    )
+    async def stream(
+        request: Request,
+        topic: str,
+        start: Literal["earliest", "latest"] = Query("earliest", alias="from"),
+        partition: int | None = Query(None, ge=0),
+        offset: int | None = Query(None, ge=0),
+    ) -> StreamingResponse:
+        count = broker.describe_topic(topic).partitions
+        numbers = [partition] if partition is not None else list(range(count))
+        if partition is not None and partition >= count:
+            raise errors.UnknownTopicError(f"topic {topic!r} has no partition {partition}")
+        resume = {}
+        if request.headers.get("last-event-id"):
+            resume = parse_event_id(request.headers["last-event-id"])
+        elif offset is not None:
+            resume = {p: offset for p in numbers}
+        tps = [TopicPartition(topic, p) for p in numbers]
+        start_at: Start = start
+        consumer = broker.consumer(topic, start=start_at, partitions=tps, auto_reset=False)
+        try:
+            for p, o in resume.items():
+                if p in numbers:
+                    consumer.seek(TopicPartition(topic, p), o)
+        except BaseException:
+            consumer.close()
+            raise
+        cursor = {p: o - 1 for p, o in resume.items() if p in numbers}
+        return StreamingResponse(
+            _sse(consumer, cursor, broker, topic, stall_timeout),
+            media_type="text/event-stream",
+            headers={
+                "cache-control": "no-cache",
+                "x-accel-buffering": "no",
+                "access-control-allow-origin": "*",
+            },
+        )
+
+    if bridge is not None:
+
+        async def grpc_web(request: Request) -> Response:
+            return await bridge(request)
+
+        for path in bridge.methods:
+            app.add_route(path, grpc_web, methods=["POST", "OPTIONS"], include_in_schema=False)
+
+    @app.options("/v1/{rest:path}", include_in_schema=False)
+    def preflight(rest: str) -> Response:
+        return Response(status_code=204, headers=PREFLIGHT_HEADERS)
+
+    return app
+
+
+async def _sse(
+    consumer: Any, cursor: dict[int, int], broker: Broker, topic: str, stall_timeout: float
+) -> AsyncIterator[bytes]:
+    try:
+        yield b"retry: 1000\n\n"
+        while True:
+            try:
+                records = await consumer.apoll(timeout=SSE_HEARTBEAT_S, max_records=500)
+            except errors.LogwayError as exc:
+                payload = json.dumps({"error": type(exc).__name__, "message": str(exc)})
+                yield f"event: error\ndata: {payload}\n\n".encode()
+                return
+            if not records:
+                ends = json.dumps(broker.end_offsets(topic))
+                yield f": heartbeat {int(time.time() * 1000)} end offsets {ends}\n\n".encode()
+                continue
+            chunk = []
+            for record in records:
+                cursor[record.partition] = record.offset
+                position = ",".join(f"{p}:{o}" for p, o in sorted(cursor.items()))
+                data = json.dumps(record_json(record), separators=(",", ":"))
+                chunk.append(f"id: {position}\nevent: record\ndata: {data}\n\n")
+            yield "".join(chunk).encode()
+    finally:
+        consumer.close()
+        await asyncio.sleep(0)
