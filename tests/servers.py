@@ -40,6 +40,8 @@ class LogwayServer:
                 str(self.data),
                 "--grpc-port",
                 "0",
+                "--http-port",
+                "0",
                 *self.extra,
             ],
             stdout=subprocess.PIPE,
