@@ -231,7 +231,8 @@ class Partition:
                         "during the read; the start offset is now "
                         f"{self.start_offset if self.segments else 'unknown'}"
                     )
-                chunk = seg.read(pos, max(READ_CHUNK, min(budget, 16 << 20)), limit)
+                # small reads: a batch larger than the chunk is then read whole, exactly
+                chunk = seg.read(pos, READ_CHUNK, limit)
             off = 0
             while off < len(chunk) and len(out) < max_records and not (out and budget <= 0):
                 try:
