@@ -16,23 +16,50 @@ static PyObject *to_millis_fn = NULL;
 static PyObject *normalize_headers_fn = NULL;
 static PyObject *empty_tuple = NULL;
 
-/* ---- growable output buffer ------------------------------------------------ */
+/* ---- growable output buffer: a bytearray, so the result needs no copy ---------- */
 
 typedef struct {
+    PyObject *array;  /* bytearray; its size is the capacity */
     char *data;
     Py_ssize_t len;
     Py_ssize_t cap;
 } Buf;
 
+static int buf_init(Buf *b, Py_ssize_t cap) {
+    b->array = PyByteArray_FromStringAndSize(NULL, cap);
+    if (!b->array) return -1;
+    b->data = PyByteArray_AS_STRING(b->array);
+    b->len = 0;
+    b->cap = cap;
+    return 0;
+}
+
 static int buf_reserve(Buf *b, Py_ssize_t extra) {
     if (b->len + extra <= b->cap) return 0;
     Py_ssize_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra) cap *= 2;
-    char *p = PyMem_Realloc(b->data, cap);
-    if (!p) { PyErr_NoMemory(); return -1; }
-    b->data = p;
+    if (PyByteArray_Resize(b->array, cap) < 0) return -1;
+    b->data = PyByteArray_AS_STRING(b->array);
     b->cap = cap;
     return 0;
+}
+
+/* The bytes the records will need, roughly, from the plain bytes values and keys. */
+static Py_ssize_t estimate(PyObject **elems, Py_ssize_t count) {
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = elems[i];
+        total += 24;
+        if (PyBytes_Check(item)) {
+            total += PyBytes_GET_SIZE(item);
+        } else if (PyTuple_Check(item)) {
+            for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(item) && k < 2; k++) {
+                PyObject *field = PyTuple_GET_ITEM(item, k);
+                if (PyBytes_Check(field)) total += PyBytes_GET_SIZE(field);
+            }
+        }
+    }
+    return total;
 }
 
 static inline int varint_size(int64_t n) {
@@ -101,8 +128,14 @@ static int headers_canonical(PyObject *h) {
 static PyObject *encode_records(PyObject *self, PyObject *args) {
     PyObject *items, *to_ms = NULL;
     long long default_ts, max_record_bytes;
-    if (!PyArg_ParseTuple(args, "OLL|O", &items, &default_ts, &max_record_bytes, &to_ms))
+    Py_ssize_t prefix = 0, partitions = 0;
+    if (!PyArg_ParseTuple(args, "OLL|Onn", &items, &default_ts, &max_record_bytes, &to_ms,
+                          &prefix, &partitions))
         return NULL;
+    if (prefix < 0) {
+        PyErr_SetString(PyExc_ValueError, "prefix must not be negative");
+        return NULL;
+    }
     if (!to_ms || to_ms == Py_None) to_ms = to_millis_fn;
     PyObject *seq = PySequence_Fast(items, "records must be a sequence");
     if (!seq) return NULL;
@@ -113,7 +146,13 @@ static PyObject *encode_records(PyObject *self, PyObject *args) {
         return NULL;
     }
     PyObject **elems = PySequence_Fast_ITEMS(seq);
-    Buf out = {NULL, 0, 0};
+    Buf out;
+    if (buf_init(&out, prefix + estimate(elems, count)) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    memset(out.data, 0, prefix);
+    out.len = prefix;
     long long first_ts = 0, max_ts = 0;
     PyObject *result = NULL;
 
@@ -127,6 +166,19 @@ static PyObject *encode_records(PyObject *self, PyObject *args) {
             if (n > 1) key_obj = PyTuple_GET_ITEM(item, 1);
             if (n > 2) headers_obj = PyTuple_GET_ITEM(item, 2);
             if (n > 4) ts_obj = PyTuple_GET_ITEM(item, 4);
+            if (n > 3 && partitions > 0 && PyTuple_GET_ITEM(item, 3) != Py_None) {
+                PyObject *part = PyTuple_GET_ITEM(item, 3);
+                long long want = PyLong_CheckExact(part) ? PyLong_AsLongLong(part) : -1;
+                if (want == -1 && PyErr_Occurred()) PyErr_Clear();
+                if (!PyLong_CheckExact(part) || want < 0 || want >= partitions) {
+                    PyObject *shown = PyObject_Repr(part);
+                    PyErr_Format(PyExc_ValueError,
+                                 "record %zd asks for partition %U; the topic has partitions "
+                                 "0 to %zd", i, shown ? shown : Py_None, partitions - 1);
+                    Py_XDECREF(shown);
+                    goto fail;
+                }
+            }
         } else if (!(item == Py_None || PyBytes_Check(item) || PyUnicode_Check(item) ||
                      PyByteArray_Check(item) || PyMemoryView_Check(item))) {
             goto bad_item;
@@ -226,12 +278,11 @@ static PyObject *encode_records(PyObject *self, PyObject *args) {
                      "timestamp), not %.100s", Py_TYPE(item)->tp_name);
         goto fail;
     }
-    {
-        PyObject *blob = PyBytes_FromStringAndSize(out.data, out.len);
-        if (blob) result = Py_BuildValue("(NnLL)", blob, count, first_ts, max_ts);
+    if (PyByteArray_Resize(out.array, out.len) == 0) {
+        result = Py_BuildValue("(OnLL)", out.array, count, first_ts, max_ts);
     }
 fail:
-    PyMem_Free(out.data);
+    Py_DECREF(out.array);
     Py_DECREF(seq);
     return result;
 }
@@ -439,8 +490,10 @@ static PyObject *init(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS, "init(RecordType, to_millis, normalize_headers)"},
     {"encode_records", encode_records, METH_VARARGS,
-     "encode_records(items, default_timestamp, max_record_bytes[, to_ms]) -> "
-     "(blob, count, first_timestamp, max_timestamp)"},
+     "encode_records(items, default_timestamp, max_record_bytes[, to_ms[, prefix[, partitions]]])"
+     " -> "
+     "(bytearray of prefix zero bytes then the records, count, first_timestamp, "
+     "max_timestamp)"},
     {"decode_records", decode_records, METH_VARARGS,
      "decode_records(blob, base_offset, first_timestamp, count, append_time, topic, "
      "partition, min_offset, max_count) -> list[Record]"},

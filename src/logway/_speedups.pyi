@@ -11,7 +11,9 @@ def encode_records(
     default_timestamp: int,
     max_record_bytes: int,
     to_ms: Callable[[Any], int | None] | None = ...,
-) -> tuple[bytes, int, int, int]: ...
+    prefix: int = ...,
+    partitions: int = ...,
+) -> tuple[bytearray, int, int, int]: ...
 def decode_records(
     blob: bytes,
     base_offset: int,

@@ -26,8 +26,9 @@ BASE_TS = 1_790_000_000_000
 
 
 def _batch(items: list[Message], base_offset: int, codec_id: int) -> bytes:
-    blob, count, first, last = codec.encode_records(items, BASE_TS, 1 << 30)
-    return codec.build_batch(base_offset, blob, count, first, last, codec_id)
+    batch, *_ = codec.encode_batch(items, BASE_TS, 1 << 30, codec_id)
+    codec.set_base_offset(batch, base_offset)
+    return bytes(batch)
 
 
 def _expected(items: list[Message], base_offset: int) -> list[Record]:

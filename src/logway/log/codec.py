@@ -158,34 +158,36 @@ def decode_batch(
     return header, decode_payload(records_payload(buf, pos, header), header, topic, partition)
 
 
-def build_batch(
-    base_offset: int,
-    records_blob: bytes,
-    count: int,
-    first_timestamp: int,
-    max_timestamp: int,
+_TAIL = struct.Struct(">hiqqqhii")  # attributes .. record count
+_HEAD = struct.Struct(">qiiBI")  # base offset .. crc
+
+
+def encode_batch(
+    items: Sequence[Any],
+    default_timestamp: int,
+    max_record_bytes: int,
     codec: int = compression.NONE,
-) -> bytes:
-    """Frame encoded records as one batch; the base offset can be patched later
-    with ``set_base_offset`` because the CRC does not cover it."""
-    payload = compression.compress(codec, records_blob)
-    attributes = codec & COMPRESSION_MASK
-    body = (
-        struct.pack(
-            ">hiqqqhii",
-            attributes,
-            count - 1,
-            first_timestamp,
-            max_timestamp,
-            NO_PRODUCER_ID,
-            -1,
-            -1,
-            count,
-        )
-        + payload
+    partitions: int = 0,
+) -> tuple[bytearray, int, int, int]:
+    """Encode ``items`` as one whole batch: ``(batch, count, first ts, max ts)``.
+
+    The records are encoded straight into the batch's buffer behind room for the
+    header, which is then filled in place: no copy of the payload when uncompressed.
+    The base offset is 0; ``set_base_offset`` patches it at append time (the CRC
+    does not cover it). ``partitions`` > 0 refuses records naming another partition."""
+    buf, count, first, last = encode_records(
+        items, default_timestamp, max_record_bytes, to_millis, HEADER_SIZE, partitions
     )
-    crc = crc32c(body)
-    return struct.pack(">qiiBI", base_offset, len(body) + 9, 0, MAGIC, crc) + body
+    if codec != compression.NONE:
+        payload = compression.compress(codec, bytes(memoryview(buf)[HEADER_SIZE:]))
+        buf = bytearray(HEADER_SIZE) + payload
+    attributes = codec & COMPRESSION_MASK
+    _TAIL.pack_into(
+        buf, CRC_START, attributes, count - 1, first, last, NO_PRODUCER_ID, -1, -1, count
+    )
+    crc = crc32c(memoryview(buf)[CRC_START:])
+    _HEAD.pack_into(buf, 0, 0, len(buf) - LENGTH_PREFIX, 0, MAGIC, crc)
+    return buf, count, first, last
 
 
 _BASE_OFFSET = struct.Struct(">q")
@@ -231,8 +233,20 @@ def py_encode_records(
     default_timestamp: int,
     max_record_bytes: int,
     to_ms: Callable[[Any], int | None] = to_millis,
-) -> tuple[bytes, int, int, int]:
-    """Encode records; returns ``(blob, count, first_timestamp, max_timestamp)``."""
+    prefix: int = 0,
+    partitions: int = 0,
+) -> tuple[bytearray, int, int, int]:
+    """Encode records behind ``prefix`` zero bytes; returns ``(buffer, count,
+    first_timestamp, max_timestamp)``. ``partitions`` > 0 refuses records that name
+    a partition outside ``0 .. partitions - 1``."""
+    if partitions > 0:
+        for i, item in enumerate(items):
+            want = item[3] if isinstance(item, tuple) and len(item) > 3 else None
+            if want is not None and (type(want) is not int or not 0 <= want < partitions):
+                raise ValueError(
+                    f"record {i} asks for partition {want!r}; the topic has partitions "
+                    f"0 to {partitions - 1}"
+                )
     fields = [_item_fields(item, to_ms) for item in items]
     if not fields:
         raise ValueError("cannot encode an empty batch")
@@ -259,7 +273,7 @@ def py_encode_records(
             )
         out.append(_varint(len(body)))
         out.append(body)
-    return b"".join(out), len(fields), first_ts, max(stamps)
+    return bytearray(prefix) + b"".join(out), len(fields), first_ts, max(stamps)
 
 
 def _read_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -338,7 +352,7 @@ def py_decode_records(
     return out
 
 
-encode_records: Callable[..., tuple[bytes, int, int, int]] = py_encode_records
+encode_records: Callable[..., tuple[bytearray, int, int, int]] = py_encode_records
 decode_records: Callable[..., list[Record]] = py_decode_records
 ACCELERATED = False
 

@@ -99,8 +99,7 @@ class GroupOffsets:
         items = [
             (None if off is None else _OFFSET.pack(off), _key(tp)) for tp, off in offsets.items()
         ]
-        blob, count, first, last = codec.encode_records(items, int(time.time() * 1000), 1 << 20)
-        batch = codec.build_batch(0, blob, count, first, last)
+        batch, *_ = codec.encode_batch(items, int(time.time() * 1000), 1 << 20)
         with self._lock:
             fd = self._fds.get(group)
             if fd is None:
@@ -146,10 +145,7 @@ class GroupOffsets:
         with open(tmp, "wb") as f:
             if live:
                 items = [(_OFFSET.pack(off), _key(tp)) for tp, off in live.items()]
-                blob, count, first, last = codec.encode_records(
-                    items, int(time.time() * 1000), 1 << 30
-                )
-                f.write(codec.build_batch(0, blob, count, first, last))
+                f.write(codec.encode_batch(items, int(time.time() * 1000), 1 << 30)[0])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

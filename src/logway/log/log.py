@@ -169,7 +169,9 @@ class Log:
         cfg = part.config
         ts = now_ms() if default_timestamp is None else default_timestamp
         try:
-            blob, count, first, last = codec.encode_records(items, ts, cfg.max_record_bytes)
+            batch, count, first, last = codec.encode_batch(
+                items, ts, cfg.max_record_bytes, codec_id(cfg.compression), cfg.partitions
+            )
         except ValueError as exc:
             if "over the limit" in str(exc):
                 raise RecordTooLargeError(
@@ -179,7 +181,6 @@ class Log:
             raise InvalidArgumentError(str(exc)) from None
         except TypeError as exc:
             raise InvalidArgumentError(str(exc)) from None
-        batch = bytearray(codec.build_batch(0, blob, count, first, last, codec_id(cfg.compression)))
         base = part.append(batch, count, last)
         return base, count, first, last
 

@@ -148,6 +148,8 @@ class EmbeddedBroker:
         """Partition per record: explicit, else Kafka's murmur2 of the key, else one
         partition for all keyless records of this call (sticky per batch)."""
         sticky = next(self._round_robin) % n
+        if n == 1:  # explicit partitions are checked while encoding
+            return {0: None}
         if not any(isinstance(item, tuple) for item in items):
             return {sticky: None}
         groups: dict[int, list[int]] = {}
