@@ -1,0 +1,365 @@
+"""logway's benchmarks: run every measurement once, print the table, write the JSON.
+
+Each logway figure is printed beside a reference measured in the same run (the Python
+floor, the disk, a bare fdatasync, SQLite, Redis) as a ratio, with PASS/FAIL against the
+project's targets. The exit code is non-zero only when a benchmark could not run; a
+missed target is reported, not gated. Results go to bench/results/latest.json.
+
+Usage: ``.venv/bin/python bench/run.py [--scale 0.1] [--json PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import os
+import platform
+import sqlite3
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+
+from append import LargeAppend, append_large
+from common import (
+    BATCH,
+    REPETITIONS,
+    RESULTS_DIR,
+    Sizes,
+    Throughput,
+    make_values,
+    scratch_dir,
+    scratch_root,
+)
+from latency import Latencies, produce_latency
+from logway.log import codec
+from report import Check, Target, table, write_json
+from suite import (
+    FLOOR,
+    LOGWAY,
+    REDIS,
+    SQLITE,
+    LogwaySystem,
+    RedisSystem,
+    SQLiteSystem,
+    StructFloor,
+    SuiteResult,
+    run_suite,
+)
+
+T = TypeVar("T")
+
+APPEND_RECORDS_PER_S = 1_000_000
+APPEND_VS_FLOOR = 0.7
+APPEND_VS_DISK = 0.6
+READ_RECORDS_PER_S = 1_500_000
+LATENCY_VS_BARE = 2.0
+VS_PEER = 3.0
+
+SUITE = "100-byte suite"
+LARGE = "append 1 KiB"
+LATENCY = "produce latency"
+
+
+class OtherCpu:
+    """CPU time the rest of the machine uses from now on (Linux ``/proc/stat`` minus this
+    process and its waited-for children, so kernel threads count): how noisy the run was."""
+
+    def __init__(self) -> None:
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float] | None:
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(x) for x in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # up to steal
+        t = os.times()
+        return busy, t.user + t.system + t.children_user + t.children_system
+
+    def seconds(self) -> float | None:
+        end = self._sample()
+        if self._start is None or end is None:
+            return None
+        return max(0.0, (end[0] - self._start[0]) - (end[1] - self._start[1]))
+
+
+class Sections:
+    """Runs the benchmark sections one by one, reporting progress on stderr and keeping
+    the error that stopped a section (or a system within the suite)."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def run(self, name: str, fn: Callable[[], T]) -> T | None:
+        print(f"  {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        try:
+            result = fn()
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            self.errors[name] = f"{type(exc).__name__}: {exc}"
+            return None
+        print(f"  {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        return result
+
+    def why(self, *names: str) -> str:
+        """Why a check has no figure: the first failed section or system it depends on."""
+        for name in names:
+            if name in self.errors:
+                return f"{name} failed: {self.errors[name]}"
+        return "not measured"
+
+
+def throughput_check(
+    s: Sections,
+    name: str,
+    unit: str,
+    target: Target,
+    figure: Throughput | None,
+    reference: Throughput | None,
+    reference_name: str,
+    depends: tuple[str, ...],
+) -> Check:
+    """A check of records/s (``unit="rec/s"``) or MB/s between two throughputs."""
+
+    def value(t: Throughput | None) -> float | None:
+        if t is None:
+            return None
+        return t.records_per_s if unit == "rec/s" else t.bytes_per_s / 1e6
+
+    check = Check(name, unit, target, value(figure), value(reference), reference_name)
+    if figure is None or reference is None:
+        check.error = s.why(*depends)
+    return check
+
+
+def build_checks(
+    s: Sections, suite: SuiteResult, large: LargeAppend | None, latency: Latencies | None
+) -> list[Check]:
+    """The rows of the table, in the order of the project's targets."""
+    appended, read = suite.append, suite.read
+    checks = [
+        throughput_check(
+            s,
+            "append 100 B, produce_many",
+            "rec/s",
+            Target("figure_at_least", APPEND_RECORDS_PER_S),
+            appended.get(LOGWAY),
+            appended.get(FLOOR),
+            "struct floor append",
+            (SUITE, LOGWAY, FLOOR),
+        ),
+        throughput_check(
+            s,
+            "append 100 B vs Python floor",
+            "rec/s",
+            Target("ratio_at_least", APPEND_VS_FLOOR),
+            appended.get(LOGWAY),
+            appended.get(FLOOR),
+            "struct floor append",
+            (SUITE, LOGWAY, FLOOR),
+        ),
+        throughput_check(
+            s,
+            "append 1 KiB vs disk",
+            "MB/s",
+            Target("ratio_at_least", APPEND_VS_DISK),
+            large.logway if large else None,
+            large.disk if large else None,
+            "disk write+fdatasync",
+            (LARGE,),
+        ),
+        throughput_check(
+            s,
+            "read 100 B, fetch",
+            "rec/s",
+            Target("figure_at_least", READ_RECORDS_PER_S),
+            read.get(LOGWAY),
+            read.get(FLOOR),
+            "struct floor read",
+            (SUITE, LOGWAY, FLOOR),
+        ),
+    ]
+    for pct, target in ((50, Target("ratio_at_most", LATENCY_VS_BARE)), (99, Target("info"))):
+        check = Check(f"produce latency p{pct}", "ms", target, reference_name="write+fdatasync")
+        if latency is None:
+            check.error = s.why(LATENCY)
+        else:
+            summary = latency.summary()
+            check.figure = summary[f"logway_p{pct}_s"] * 1e3
+            check.reference = summary[f"bare_p{pct}_s"] * 1e3
+        checks.append(check)
+    for peer, label in ((SQLITE, "SQLite WAL"), (REDIS, "Redis Streams")):
+        for what, figures in (("append", appended), ("read", read)):
+            checks.append(
+                throughput_check(
+                    s,
+                    f"{what} 100 B vs {label}",
+                    "rec/s",
+                    Target("ratio_at_least", VS_PEER),
+                    figures.get(LOGWAY),
+                    figures.get(peer),
+                    f"{peer} {what}",
+                    (SUITE, LOGWAY, peer),
+                )
+            )
+    return checks
+
+
+def measure(
+    sizes: Sizes, reps: int
+) -> tuple[Sections, SuiteResult, LargeAppend | None, Latencies | None]:
+    """Run every section in a scratch directory on the repository's disk, removed after."""
+    s = Sections()
+    with scratch_dir("run") as root:
+        small = make_values(sizes.small_bytes)
+        systems = [
+            LogwaySystem(root, small, sizes.small_records),
+            StructFloor(root, small, sizes.small_records),
+            SQLiteSystem(root, small, sizes.sqlite_records),
+            RedisSystem(root, small, sizes.redis_records),
+        ]
+        suite = s.run(SUITE, lambda: run_suite(systems, reps)) or SuiteResult()
+        s.errors.update(suite.errors)
+        large = s.run(
+            LARGE, lambda: append_large(root, sizes.large_records, sizes.large_bytes, reps)
+        )
+        latency = s.run(
+            LATENCY,
+            lambda: produce_latency(
+                root, sizes.small_bytes, sizes.latency_samples, sizes.latency_warmup
+            ),
+        )
+    return s, suite, large, latency
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply record counts")
+    parser.add_argument("--json", default=os.path.join(RESULTS_DIR, "latest.json"))
+    args = parser.parse_args(argv)
+    sizes = Sizes() if args.scale == 1.0 else Sizes().scaled(args.scale)
+    reps = REPETITIONS
+    print(
+        f"logway bench: {sizes.small_records:,} x {sizes.small_bytes} B, "
+        f"{sizes.large_records:,} x {sizes.large_bytes} B, batches of {BATCH:,}, best of {reps}; "
+        f"scratch in {scratch_root()}",
+        file=sys.stderr,
+    )
+    started, others = time.perf_counter(), OtherCpu()
+    s, suite, large, latency = measure(sizes, reps)
+    elapsed, other_cpu_s = time.perf_counter() - started, others.seconds()
+
+    checks = build_checks(s, suite, large, latency)
+    print()
+    print(table(checks))
+    print()
+    print(notes(sizes, large, latency, elapsed, other_cpu_s))
+    write_json(
+        args.json, document(sizes, reps, s, suite, large, latency, checks, elapsed, other_cpu_s)
+    )
+    print(f"results: {os.path.relpath(args.json)}")
+    return 1 if s.errors else 0
+
+
+def document(
+    sizes: Sizes,
+    reps: int,
+    s: Sections,
+    suite: SuiteResult,
+    large: LargeAppend | None,
+    latency: Latencies | None,
+    checks: list[Check],
+    elapsed: float,
+    other_cpu_s: float | None,
+) -> dict[str, Any]:
+    """Everything measured, for bench/results/latest.json."""
+    measurements: dict[str, Any] = {
+        "append_100b": {name: t.to_json() for name, t in suite.append.items()},
+        "read_100b": {name: t.to_json() for name, t in suite.read.items()},
+    }
+    if large:
+        measurements["append_1kib"] = {
+            "logway": large.logway.to_json(),
+            "disk": large.disk.to_json(),
+            "chunk_bytes": large.chunk_bytes,
+        }
+    if latency:
+        measurements["produce_latency"] = {
+            **latency.summary(),
+            "bytes_per_write": latency.nbytes,
+            "samples": len(latency.logway),
+        }
+    return {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "elapsed_s": round(elapsed, 1),
+        "environment": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "logway_c_speedups": codec.ACCELERATED,
+            "sqlite": sqlite3.sqlite_version,
+            "redis_server": suite.redis_version or None,
+            "redis_py": redis.__version__,
+            "scratch_root": scratch_root(),
+            "other_processes_cpu_s": other_cpu_s,
+        },
+        "sizes": dataclasses.asdict(sizes),
+        "batch": BATCH,
+        "repetitions": reps,
+        "checks": [c.to_json() for c in checks],
+        "measurements": measurements,
+        "errors": s.errors,
+    }
+
+
+def notes(
+    sizes: Sizes,
+    large: LargeAppend | None,
+    latency: Latencies | None,
+    elapsed: float,
+    other_cpu_s: float | None,
+) -> str:
+    """What the references are, in a few lines under the table."""
+    lines = [
+        f"throughput: best of {REPETITIONS} interleaved repetitions; batches of {BATCH:,} "
+        "records, one fdatasync (or durable commit) per batch; logway: 1 partition, "
+        "fsync=always",
+        "struct floor: per record struct.pack length prefix + value, joined per batch, "
+        "write + fdatasync; its read: pread a batch, a tuple per record",
+        f"reads: the records just appended (page cache), {BATCH:,} per fetch/query/XRANGE, "
+        "a Python object per record",
+        f"records: logway and the floor {sizes.small_records:,}; SQLite {sizes.sqlite_records:,} "
+        f"(WAL, synchronous=FULL); Redis {sizes.redis_records:,} (appendfsync always, redis-py "
+        "pipelines)",
+    ]
+    if large:
+        lines.append(
+            f"disk: {large.disk.nbytes / 1e6:,.1f} MB in chunks of {large.chunk_bytes:,} B "
+            "(logway's batch size on disk), write + fdatasync per chunk"
+        )
+    if latency:
+        lines.append(
+            f"latency: {len(latency.logway):,} single-record produces vs bare appends of "
+            f"{latency.nbytes} B, interleaved"
+        )
+    lines.append(f"elapsed: {elapsed:.0f} s")
+    # the kernel's own I/O work shows up here too: about a tenth of the elapsed time
+    if other_cpu_s is not None and other_cpu_s > 0.25 * elapsed:
+        lines.append(
+            f"warning: other processes used {other_cpu_s:.0f} CPU-seconds during the run "
+            f"({os.cpu_count()} CPUs); figures are noisier than on an idle machine"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
