@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
-from logway.errors import InvalidArgumentError, UnknownSchemeError
+from logway.errors import InvalidArgumentError, UnknownSchemeError, UnknownTopicError
 from logway.records import (
     HeadersInput,
     Message,
@@ -162,3 +162,67 @@ def check_start(start: object) -> None:
     if start in ("earliest", "latest") or isinstance(start, dt.datetime):
         return
     raise InvalidArgumentError(f"start must be 'earliest', 'latest' or a datetime, not {start!r}")
+
+
+class BrokerBase:
+    """Protocol methods every backend writes the same way, in terms of the others."""
+
+    def produce_many(
+        self, topic: str, records: Iterable[ProduceItem], partition: int | None = None
+    ) -> Sequence[RecordMetadata]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | str | None,
+        key: bytes | str | None = None,
+        headers: HeadersInput = None,
+        partition: int | None = None,
+        timestamp: int | dt.datetime | None = None,
+    ) -> RecordMetadata:
+        return self.produce_many(topic, [Message(value, key, headers, partition, timestamp)])[0]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def consumer_arguments(
+    topics: str | Sequence[str],
+    group: str | None,
+    start: object,
+    assignor: str,
+    partitions: Sequence[TopicPartition] | None,
+    partition_count: Callable[[str], int],
+) -> tuple[list[str], dict[str, int], list[TopicPartition] | None]:
+    """Check what ``Broker.consumer`` was given; returns the topic names, their
+    partition counts and the manual assignment (if any)."""
+    from logway.assignors import assignor as check_assignor
+    from logway.names import validate_group
+
+    names = [topics] if isinstance(topics, str) else list(topics)
+    if not names:
+        raise InvalidArgumentError("a consumer needs at least one topic")
+    counts = {name: partition_count(name) for name in names}
+    if group is not None:
+        validate_group(group)
+    check_start(start)
+    check_assignor(assignor)
+    manual = None
+    if partitions is not None:
+        manual = [TopicPartition(*tp) for tp in partitions]
+        for tp in manual:
+            if tp.topic not in counts:
+                raise InvalidArgumentError(f"partition {tp} is not of the topics {names}")
+            if not 0 <= tp.partition < counts[tp.topic]:
+                raise UnknownTopicError(
+                    f"topic {tp.topic!r} has partitions 0 to {counts[tp.topic] - 1}; there is "
+                    f"no partition {tp.partition}"
+                )
+    return names, counts, manual

@@ -58,6 +58,36 @@ class BaseConsumer:
     def _close(self) -> None:
         """Release the backend's resources (listeners, streams, membership)."""
 
+    # --- assignment -------------------------------------------------------------------
+
+    def _assign(self, assigned: list[TopicPartition]) -> None:
+        """Take a new assignment. Without group membership positions carry over;
+        in a group each partition starts at the group's committed offset, else at
+        the consumer's start point."""
+        committed = self._broker.committed(self._group) if self._group else {}
+        keep = self._group is None or self._manual is not None
+        positions = {}
+        for tp in assigned:
+            if keep and tp in self._positions:
+                positions[tp] = self._positions[tp]
+            elif tp in committed:
+                positions[tp] = committed[tp]
+            else:
+                positions[tp] = self._start_position(tp)
+        self._committed = {tp: committed[tp] for tp in assigned if tp in committed}
+        self._positions = positions
+        self._assigned = list(assigned)
+        self._buffer = [r for r in self._buffer if (r.topic, r.partition) in positions]
+
+    def _start_position(self, tp: TopicPartition) -> int:
+        if self._start == "earliest":
+            return self._broker.start_offsets(tp.topic)[tp.partition]
+        end = self._broker.end_offsets(tp.topic)[tp.partition]
+        if self._start == "latest":
+            return end
+        found = self._broker.offset_for_time(tp.topic, tp.partition, self._start)
+        return end if found is None else found
+
     # --- waking -----------------------------------------------------------------------
 
     def _notify(self) -> None:

@@ -12,16 +12,17 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from logway.assignors import assignor as check_assignor
 from logway.backends.embedded.consumer import EmbeddedConsumer
 from logway.backends.embedded.coordinator import GroupCoordinator
 from logway.broker import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RECORDS,
+    BrokerBase,
     ProduceItem,
     ResetTo,
     Start,
     check_start,
+    consumer_arguments,
 )
 from logway.errors import (
     ClosedError,
@@ -34,12 +35,9 @@ from logway.log.partition import now_ms
 from logway.names import validate_group
 from logway.partitioner import partition_for_key
 from logway.records import (
-    HeadersInput,
-    Message,
     PartitionLag,
     ProducedBatch,
     Record,
-    RecordMetadata,
     TopicInfo,
     TopicPartition,
     to_millis,
@@ -60,7 +58,7 @@ def open_url(url: str, **options: Any) -> EmbeddedBroker:
     return EmbeddedBroker(path, url=url, **options)
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(BrokerBase):
     """A ``Broker`` over a ``logway.log.Log`` in this process.
 
     Options: ``fsync`` ("always", "interval", "never") and any other topic setting
@@ -107,17 +105,6 @@ class EmbeddedBroker:
         return len(self._log.partitions(topic))
 
     # --- producing ------------------------------------------------------------------
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | str | None,
-        key: bytes | str | None = None,
-        headers: HeadersInput = None,
-        partition: int | None = None,
-        timestamp: int | dt.datetime | None = None,
-    ) -> RecordMetadata:
-        return self.produce_many(topic, [Message(value, key, headers, partition, timestamp)])[0]
 
     def produce_many(
         self,
@@ -225,23 +212,11 @@ class EmbeddedBroker:
         auto_reset: bool = True,
     ) -> EmbeddedConsumer:
         self._check_open()
-        names = [topics] if isinstance(topics, str) else list(topics)
-        if not names:
-            raise InvalidArgumentError("a consumer needs at least one topic")
-        for name in names:
-            self._log.partitions(name)
-        if group is not None:
-            validate_group(group)
-        check_start(start)
-        manual = None
-        if partitions is not None:
-            manual = [TopicPartition(*tp) for tp in partitions]
-            for tp in manual:
-                if tp.topic not in names:
-                    raise InvalidArgumentError(f"partition {tp} is not of the topics {names}")
-                self._log.partition(tp.topic, tp.partition)
+        names, _counts, manual = consumer_arguments(
+            topics, group, start, assignor, partitions, lambda t: len(self._log.partitions(t))
+        )
         consumer = EmbeddedConsumer(
-            self, names, group, start, idle_timeout, check_assignor(assignor), manual, auto_reset
+            self, names, group, start, idle_timeout, assignor, manual, auto_reset
         )
         self._consumers.add(consumer)
         return consumer
@@ -364,12 +339,6 @@ class EmbeddedBroker:
         self._log.close()
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"EmbeddedBroker({self.url!r})"

@@ -51,22 +51,8 @@ class EmbeddedConsumer(BaseConsumer):
             generation, assigned = broker._coordinator.assignment(self._group, self._member)
             if generation == self._generation:
                 return
-        committed = broker.committed(self._group) if self._group else {}
-        positions = {}
-        for tp in assigned:
-            if tp in self._positions and (self._group is None or self._manual is not None):
-                positions[tp] = self._positions[tp]
-            elif tp in committed:
-                positions[tp] = committed[tp]
-            else:
-                positions[tp] = broker._start_position(tp, self._start)
-        self._committed = {tp: committed[tp] for tp in assigned if tp in committed}
-        self._positions = positions
-        self._assigned = assigned
+        self._assign(assigned)
         self._generation = generation
-        self._buffer = [
-            r for r in self._buffer if TopicPartition(r.topic, r.partition) in positions
-        ]
         self._listen(assigned)
 
     def _listen(self, assigned: list[TopicPartition]) -> None:

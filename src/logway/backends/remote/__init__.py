@@ -9,21 +9,18 @@ from typing import Any, TypeVar, cast
 
 import grpc
 
-from logway.assignors import assignor as check_assignor
 from logway.backends.remote.consumer import RemoteConsumer
 from logway.broker import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RECORDS,
+    BrokerBase,
     ProduceItem,
     ResetTo,
     Start,
-    check_start,
+    consumer_arguments,
 )
 from logway.errors import ClosedError, InvalidArgumentError, LogwayError
-from logway.names import validate_group
 from logway.records import (
-    HeadersInput,
-    Message,
     PartitionLag,
     Record,
     RecordMetadata,
@@ -76,7 +73,7 @@ def raise_rpc_error(exc: BaseException) -> None:
     raise error_from(code, details, name) from None
 
 
-class RemoteBroker:
+class RemoteBroker(BrokerBase):
     """A ``Broker`` whose log lives in a ``logway serve`` process."""
 
     def __init__(self, target: str, *, url: str | None = None, timeout: float = 60.0):
@@ -121,17 +118,6 @@ class RemoteBroker:
         self.call(self.stub.DeleteTopic, pb.DeleteTopicRequest(name=name))
 
     # --- producing ------------------------------------------------------------------
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | str | None,
-        key: bytes | str | None = None,
-        headers: HeadersInput = None,
-        partition: int | None = None,
-        timestamp: int | dt.datetime | None = None,
-    ) -> RecordMetadata:
-        return self.produce_many(topic, [Message(value, key, headers, partition, timestamp)])[0]
 
     def produce_many(
         self,
@@ -208,23 +194,9 @@ class RemoteBroker:
         auto_reset: bool = True,
     ) -> RemoteConsumer:
         self._check_open()
-        names = [topics] if isinstance(topics, str) else list(topics)
-        if not names:
-            raise InvalidArgumentError("a consumer needs at least one topic")
-        counts = {name: self.describe_topic(name).partitions for name in names}
-        if group is not None:
-            validate_group(group)
-        check_start(start)
-        manual = None
-        if partitions is not None:
-            manual = [TopicPartition(*tp) for tp in partitions]
-            for tp in manual:
-                if tp.topic not in counts:
-                    raise InvalidArgumentError(f"partition {tp} is not of the topics {names}")
-                if not 0 <= tp.partition < counts[tp.topic]:
-                    raise InvalidArgumentError(
-                        f"topic {tp.topic!r} has no partition {tp.partition}"
-                    )
+        names, counts, manual = consumer_arguments(
+            topics, group, start, assignor, partitions, lambda t: self.describe_topic(t).partitions
+        )
         consumer = RemoteConsumer(
             self,
             names,
@@ -232,7 +204,7 @@ class RemoteBroker:
             group,
             start,
             idle_timeout,
-            check_assignor(assignor),
+            assignor,
             manual,
             auto_reset,
         )
@@ -301,12 +273,6 @@ class RemoteBroker:
         for consumer in consumers:
             consumer.close()
         self._channel.close()
-
-    def __enter__(self) -> RemoteBroker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"RemoteBroker({self.url!r})"

@@ -4,7 +4,6 @@ back), and, with a group, a ``JoinGroup`` stream that carries the assignment."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -108,31 +107,8 @@ class RemoteConsumer(BaseConsumer):
             self._open_streams()
 
     def _set_assignment(self, assigned: list[TopicPartition]) -> None:
-        committed = self._broker.committed(self._group) if self._group else {}
-        positions = {}
-        for tp in assigned:
-            if tp in self._positions and (self._group is None or self._manual is not None):
-                positions[tp] = self._positions[tp]
-            elif tp in committed:
-                positions[tp] = committed[tp]
-            else:
-                positions[tp] = self._start_position(tp)
-        self._committed = {tp: committed[tp] for tp in assigned if tp in committed}
-        self._positions = positions
-        self._assigned = list(assigned)
-        self._buffer = [
-            r for r in self._buffer if TopicPartition(r.topic, r.partition) in positions
-        ]
+        self._assign(assigned)
         self._restart = True
-
-    def _start_position(self, tp: TopicPartition) -> int:
-        if self._start == "earliest":
-            return self._broker.start_offsets(tp.topic)[tp.partition]
-        if self._start == "latest":
-            return self._broker.end_offsets(tp.topic)[tp.partition]
-        assert isinstance(self._start, dt.datetime)
-        found = self._broker.offset_for_time(tp.topic, tp.partition, self._start)
-        return self._broker.end_offsets(tp.topic)[tp.partition] if found is None else found
 
     # --- streams ----------------------------------------------------------------------
 
