@@ -19,8 +19,8 @@ run: $(STAMP)
 	$(VENV)/bin/logway demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -28,20 +28,27 @@ typecheck: $(STAMP)
 PROTOC = $(PY) -m grpc_tools.protoc -Iproto \
 	--plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy \
 	--plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc
-PROTOS = proto/logway/v1/log.proto
+GENERATED = --python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1)
+MICROBLOG = examples/microblog
 
-# regenerate the committed gRPC/protobuf code after editing proto/
+# regenerate the committed gRPC/protobuf code after editing a .proto file
 proto: $(STAMP)
-	$(PROTOC) --python_out=src --grpc_python_out=src --mypy_out=src --mypy_grpc_out=src $(PROTOS)
+	$(PROTOC) $(call GENERATED,src) proto/logway/v1/log.proto
+	$(PROTOC) -I$(MICROBLOG)/proto $(call GENERATED,$(MICROBLOG)) \
+		$(MICROBLOG)/proto/microblog/v1/article.proto
 
-# the committed generated code must be what proto/ generates
+# the committed generated code must be what the .proto files generate
 proto-check: $(STAMP)
-	rm -rf build/proto-check && mkdir -p build/proto-check
-	$(PROTOC) --python_out=build/proto-check --grpc_python_out=build/proto-check \
-		--mypy_out=build/proto-check --mypy_grpc_out=build/proto-check $(PROTOS) >/dev/null
+	rm -rf build/proto-check && mkdir -p build/proto-check/src build/proto-check/mb
+	$(PROTOC) $(call GENERATED,build/proto-check/src) proto/logway/v1/log.proto >/dev/null
+	$(PROTOC) -I$(MICROBLOG)/proto $(call GENERATED,build/proto-check/mb) \
+		$(MICROBLOG)/proto/microblog/v1/article.proto >/dev/null
 	for f in log_pb2.py log_pb2.pyi log_pb2_grpc.py log_pb2_grpc.pyi; do \
-		cmp -s build/proto-check/logway/v1/$$f src/logway/v1/$$f || \
+		cmp -s build/proto-check/src/logway/v1/$$f src/logway/v1/$$f || \
 		{ echo "src/logway/v1/$$f is stale: run make proto"; exit 1; }; done
+	for f in article_pb2.py article_pb2.pyi article_pb2_grpc.py article_pb2_grpc.pyi; do \
+		cmp -s build/proto-check/mb/microblog/v1/$$f $(MICROBLOG)/microblog/v1/$$f || \
+		{ echo "$(MICROBLOG)/microblog/v1/$$f is stale: run make proto"; exit 1; }; done
 
 test: lint typecheck proto-check
 	$(PY) -m pytest -q

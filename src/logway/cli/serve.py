@@ -38,16 +38,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=int(env("LOGWAY_HTTP_PORT", "8080")),
         help="REST, Server-Sent Events and gRPC-Web (default 8080)",
     )
+    serve.add_argument(
+        "--app",
+        metavar="MODULE[:ATTR]",
+        default=env("LOGWAY_APP"),
+        help="a logway.App to serve: its topics, gRPC services and pages "
+        "(e.g. examples.microblog.app:app)",
+    )
     serve.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from logway.app import load_app
     from logway.server.runner import serve
 
     for name in ("grpc_port", "http_port"):
         if not 0 <= getattr(args, name) < 65536:
             raise InvalidArgumentError(f"--{name.replace('_', '-')} must be 0-65535")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = load_app(args.app) if args.app else None
     with logway.connect(f"file:{args.data}") as broker:
 
         def ready(server: Any) -> None:
@@ -65,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 grpc_port=args.grpc_port,
                 http_port=args.http_port,
                 ready=ready,
+                app=app,
             )
         )
     print("logway stopped", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from logway import errors
@@ -165,7 +166,10 @@ def parse_event_id(text: str) -> dict[int, int]:
 
 
 def build_app(
-    broker: Broker, bridge: GrpcWebBridge | None = None, stall_timeout: float = 30.0
+    broker: Broker,
+    bridge: GrpcWebBridge | None = None,
+    stall_timeout: float = 30.0,
+    statics: list[tuple[str, str]] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="logway",
@@ -316,6 +320,9 @@ def build_app(
     @app.options("/v1/{rest:path}", include_in_schema=False)
     def preflight(rest: str) -> Response:
         return Response(status_code=204, headers=PREFLIGHT_HEADERS)
+
+    for path, directory in statics or []:  # last: the API's routes come first
+        app.mount(path, StaticFiles(directory=directory, html=True), name=f"static:{path}")
 
     return app
 

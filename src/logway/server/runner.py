@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 import uvicorn
 
+from logway.app import App
 from logway.broker import Broker
 from logway.server.grpc_service import LogService
 from logway.server.grpc_web import GrpcWebBridge
@@ -48,15 +51,24 @@ class Server:
         grpc_port: int = 7070,
         http_port: int | None = 8080,
         grace: float = 5.0,
+        app: App | None = None,
     ):
         self.broker = broker
         self.host = host
         self.grpc_port = grpc_port
         self.http_port = http_port
         self.grace = grace
+        self.app = app
         self.service = LogService(broker)
+        self.services: list[tuple[Callable[[Any, Any], None], Any]] = [
+            (log_pb2_grpc.add_LogServicer_to_server, self.service)
+        ]
+        if app is not None:
+            app.ensure_topics(broker)
+            self.services += [(s.register, s.factory(broker)) for s in app.services]
         self.bridge = GrpcWebBridge()
-        self.bridge.add(log_pb2_grpc.add_LogServicer_to_server, self.service)
+        for register, servicer in self.services:
+            self.bridge.add(register, servicer)
         self._grpc: grpc.aio.Server | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -64,7 +76,8 @@ class Server:
 
     async def start(self) -> None:
         self._grpc = grpc.aio.server(options=KEEPALIVE_OPTIONS)
-        log_pb2_grpc.add_LogServicer_to_server(self.service, self._grpc)
+        for register, servicer in self.services:
+            register(servicer, self._grpc)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         await self._grpc.start()
         if self.http_port is not None:
@@ -73,7 +86,7 @@ class Server:
             sock.bind((self.host, self.http_port))
             self.http_port = sock.getsockname()[1]
             config = uvicorn.Config(
-                build_app(self.broker, self.bridge),
+                build_app(self.broker, self.bridge, statics=self._statics()),
                 lifespan="off",
                 log_level="warning",
                 timeout_keep_alive=75,  # longer than a load balancer's 60 s idle timeout
@@ -86,6 +99,12 @@ class Server:
                     self._http_task.result()
                     raise RuntimeError("the HTTP server stopped during start-up")
                 await asyncio.sleep(0.01)
+
+    def _statics(self) -> list[tuple[str, str]]:
+        if self.app is None:
+            return []
+        base = getattr(self.app, "base_dir", ".")
+        return [(path, os.path.join(base, directory)) for path, directory in self.app.statics]
 
     async def stop(self) -> None:
         if self._http is not None and self._http_task is not None:
@@ -106,8 +125,9 @@ async def serve(
     grpc_port: int,
     http_port: int | None,
     ready: Callable[[Server], None] | None = None,
+    app: App | None = None,
 ) -> None:
-    server = Server(broker, host=host, grpc_port=grpc_port, http_port=http_port)
+    server = Server(broker, host=host, grpc_port=grpc_port, http_port=http_port, app=app)
     await server.start()
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []

@@ -1,0 +1,88 @@
+"""The live microblog: post an article in one tab, it appears in every open tab.
+
+Articles are Protobuf records (``microblog.v1.Article``) on the one-partition topic
+``articles``: the log is the system of record and its order is the timeline.
+``ListArticles`` replays the topic from its first offset and then pushes each new
+article the moment it is appended. Run it with ``make run`` or
+``logway serve --app examples.microblog.app:app``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from typing import Any
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the generated microblog.v1
+
+from microblog.v1 import article_pb2 as pb
+from microblog.v1 import article_pb2_grpc
+
+import logway
+from logway.app import App
+
+TOPIC = "articles"
+MAX_TITLE = 200
+MAX_CONTENT = 10_000
+MAX_AUTHOR = 100
+
+
+def validate(request: pb.CreateArticleRequest) -> str | None:
+    """The reason an article is refused, or None."""
+    if not request.title.strip():
+        return "an article needs a title"
+    if len(request.title) > MAX_TITLE:
+        return f"the title is {len(request.title)} characters; the limit is {MAX_TITLE}"
+    if len(request.content) > MAX_CONTENT:
+        return f"the content is {len(request.content)} characters; the limit is {MAX_CONTENT}"
+    if not request.author.strip():
+        return "an article needs an author"
+    if len(request.author) > MAX_AUTHOR:
+        return f"the author is {len(request.author)} characters; the limit is {MAX_AUTHOR}"
+    return None
+
+
+class MicroblogService(article_pb2_grpc.MicroblogServicer):
+    def __init__(self, broker: logway.Broker):
+        self.broker = broker
+
+    async def CreateArticle(self, request: pb.CreateArticleRequest, context: Any) -> pb.Article:
+        problem = validate(request)
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        article = pb.Article(
+            id=uuid.uuid4().hex,
+            title=request.title.strip(),
+            content=request.content,
+            author=request.author.strip(),
+            created_at=int(time.time() * 1000),
+        )
+        self.broker.produce(
+            TOPIC, article.SerializeToString(), key=article.id, timestamp=article.created_at
+        )
+        return article
+
+    async def ListArticles(  # type: ignore[override]
+        self, request: pb.ListArticlesRequest, context: Any
+    ) -> None:
+        consumer = self.broker.consumer(TOPIC, start="earliest", auto_reset=False)
+        try:
+            while True:
+                for record in await consumer.apoll(timeout=15.0, max_records=500):
+                    try:
+                        article = pb.Article.FromString(record.value or b"")
+                    except Exception:  # not an article: someone wrote to the topic by hand
+                        continue
+                    await context.write(article)
+        finally:
+            consumer.close()
+
+
+app = App("microblog")
+app.topic(TOPIC, partitions=1)
+app.service(article_pb2_grpc.add_MicroblogServicer_to_server, MicroblogService)
+app.static("/", "static")

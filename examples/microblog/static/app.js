@@ -1,0 +1,87 @@
+// The microblog page: ListArticles over gRPC-Web (Server-Sent Events as the fallback),
+// CreateArticle over gRPC-Web. The list shows the log in order, each article once.
+"use strict";
+
+const SERVICE = "microblog.v1.Microblog";
+const list = document.getElementById("articles");
+const statusLine = document.getElementById("status");
+const errorLine = document.getElementById("error");
+const seen = new Set();
+
+function articleFrom(bytes) {
+  const f = GrpcWeb.decode(bytes);
+  return { id: f[1] || "", title: f[2] || "", content: f[3] || "", author: f[4] || "",
+           createdAt: f[5] || 0 };
+}
+
+function show(article) {
+  if (!article.id || seen.has(article.id)) return;
+  seen.add(article.id);
+  const item = document.createElement("li");
+  item.dataset.id = article.id;
+  const title = document.createElement("h2");
+  title.textContent = article.title;
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = article.author + " · " + new Date(article.createdAt).toLocaleString();
+  const content = document.createElement("p");
+  content.textContent = article.content;
+  item.append(title, meta, content);
+  list.append(item);
+  statusLine.textContent = seen.size + " article(s), live";
+}
+
+async function listOverGrpcWeb() {
+  await GrpcWeb.call(SERVICE + "/ListArticles", new Uint8Array(0),
+                     (bytes) => show(articleFrom(bytes)));
+}
+
+function listOverSse() {
+  document.getElementById("transport").textContent = "Server-Sent Events";
+  const source = new EventSource("/v1/topics/articles/stream");
+  source.addEventListener("record", (event) => {
+    const record = JSON.parse(event.data);
+    const bytes = record.encoding === "base64"
+      ? Uint8Array.from(atob(record.value), (c) => c.charCodeAt(0))
+      : new TextEncoder().encode(record.value || "");
+    show(articleFrom(bytes));
+  });
+  source.onerror = () => { statusLine.textContent = "reconnecting…"; };
+}
+
+async function follow() {
+  if (!window.ReadableStream || new URLSearchParams(location.search).has("sse")) {
+    listOverSse();
+    return;
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      statusLine.textContent = "connecting…";
+      await listOverGrpcWeb();
+    } catch (error) {
+      if (attempt >= 2 && seen.size === 0) { listOverSse(); return; }
+      statusLine.textContent = "reconnecting… (" + error.message + ")";
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** attempt, 10000)));
+  }
+}
+
+document.getElementById("compose").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  errorLine.hidden = true;
+  const form = event.target;
+  const request = GrpcWeb.encodeStrings([
+    [1, form.title.value], [2, form.content.value], [3, form.author.value],
+  ]);
+  try {
+    // the article shows up through the live list, in its place in the log
+    await GrpcWeb.call(SERVICE + "/CreateArticle", request, () => {});
+    form.title.value = "";
+    form.content.value = "";
+  } catch (error) {
+    errorLine.textContent = error.message;
+    errorLine.hidden = false;
+  }
+});
+
+follow();
