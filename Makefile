@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml setup.py src/logway/_speedups.c
 
 install: $(STAMP)
 
+# the main job: the log served with the live microblog (open the printed URL)
 run: $(STAMP)
-	$(VENV)/bin/logway demo
+	$(VENV)/bin/logway serve --data ./logway-data --app examples.microblog.app:app
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench examples

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
                 f"http on http://{server.host}:{server.http_port}/",
                 flush=True,
             )
+            if app is not None and app.statics:
+                print(f"open http://{server.host}:{server.http_port}/ for {app.name}", flush=True)
 
         asyncio.run(
             serve(
