@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py src/logway/_speedups.c | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint typecheck proto proto-check bench clean install
+.PHONY: run test test-fast lint typecheck proto proto-check browser bench clean install
 
 $(STAMP): pyproject.toml setup.py src/logway/_speedups.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,12 @@ proto-check: $(STAMP)
 		cmp -s build/proto-check/mb/microblog/v1/$$f $(MICROBLOG)/microblog/v1/$$f || \
 		{ echo "$(MICROBLOG)/microblog/v1/$$f is stale: run make proto"; exit 1; }; done
 
-test: lint typecheck proto-check
+# the end-to-end tests drive Debian's Chromium (as root, as in CI, it is installed here)
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: lint typecheck proto-check browser
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

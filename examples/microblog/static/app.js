@@ -14,6 +14,10 @@ function articleFrom(bytes) {
            createdAt: f[5] || 0 };
 }
 
+function live() {
+  statusLine.textContent = seen.size + " article(s), live";
+}
+
 function show(article) {
   if (!article.id || seen.has(article.id)) return;
   seen.add(article.id);
@@ -28,17 +32,18 @@ function show(article) {
   content.textContent = article.content;
   item.append(title, meta, content);
   list.append(item);
-  statusLine.textContent = seen.size + " article(s), live";
+  live();
 }
 
 async function listOverGrpcWeb() {
   await GrpcWeb.call(SERVICE + "/ListArticles", new Uint8Array(0),
-                     (bytes) => show(articleFrom(bytes)));
+                     (bytes) => show(articleFrom(bytes)), live);
 }
 
 function listOverSse() {
   document.getElementById("transport").textContent = "Server-Sent Events";
   const source = new EventSource("/v1/topics/articles/stream");
+  source.onopen = live;
   source.addEventListener("record", (event) => {
     const record = JSON.parse(event.data);
     const bytes = record.encoding === "base64"

@@ -78,11 +78,12 @@ const GrpcWeb = (() => {
     return code ? new GrpcError(code, message) : null;
   }
 
-  // Calls method with a request; onMessage gets each message's bytes. Resolves at the
-  // end of the call, rejects with GrpcError for a non-OK status.
-  async function call(method, request, onMessage, signal) {
+  // Calls method with a request; onMessage gets each message's bytes, onOpen is called
+  // once the response has begun. Resolves at the end of the call, rejects with
+  // GrpcError for a non-OK status.
+  async function call(method, request, onMessage, onOpen) {
     const response = await fetch("/" + method, {
-      method: "POST", body: frame(request), signal,
+      method: "POST", body: frame(request),
       headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
     });
     if (response.headers.get("grpc-status") !== null) {  // trailers-only
@@ -91,6 +92,7 @@ const GrpcWeb = (() => {
       return;
     }
     if (!response.ok) throw new GrpcError(2, "HTTP " + response.status);
+    if (onOpen) onOpen();
     const reader = response.body.getReader();
     let buffer = new Uint8Array(0);
     for (;;) {

@@ -26,6 +26,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 FRAME = struct.Struct(">BI")
 TRAILER_FLAG = 0x80
+FAIL_FAST_S = 0.05  # how long a stream may take to fail before its headers are sent
 COMPRESSED_FLAG = 0x01
 BINARY_TYPES = ("application/grpc-web", "application/grpc-web+proto")
 TEXT_TYPES = ("application/grpc-web-text", "application/grpc-web-text+proto")
@@ -201,22 +202,25 @@ class GrpcWebBridge:
         self, handler: Any, message: Any, context: WebContext, response_type: str, text: bool
     ) -> Response:
         call = asyncio.ensure_future(handler.unary_stream(message, context))
-        first = await _next_message(call, context)
-        if isinstance(first, BaseException):
-            call_status = _status_of(first)
-            return self._trailers_only(*call_status, response_type, context.trailing)
+        # A call that fails at once is answered "trailers-only"; otherwise the headers
+        # go out now, so the client sees the stream open even before its first message.
+        await asyncio.wait({call}, timeout=FAIL_FAST_S)
+        if call.done() and call.exception() is not None and context.outbox.empty():
+            code, details = _status_of(call.exception())
+            return self._trailers_only(code, details, response_type, context.trailing)
 
         async def body() -> AsyncIterator[bytes]:
-            item: Any = first
             try:
-                while item is not _DONE:
+                while True:
+                    item = await _next_message(call, context)
+                    if item is _DONE:
+                        yield _encode(trailer(grpc.StatusCode.OK, "", context.trailing), text)
+                        return
                     if isinstance(item, BaseException):
                         code, details = _status_of(item)
                         yield _encode(trailer(code, details, context.trailing), text)
                         return
                     yield _encode(frame(handler.response_serializer(item)), text)
-                    item = await _next_message(call, context)
-                yield _encode(trailer(grpc.StatusCode.OK, "", context.trailing), text)
             finally:
                 if not call.done():
                     call.cancel()
@@ -231,11 +235,16 @@ _DONE = object()
 
 async def _next_message(call: asyncio.Future[Any], context: WebContext) -> Any:
     """The next message the servicer writes, ``_DONE`` when it returns, or its error."""
+    if not context.outbox.empty():
+        return context.outbox.get_nowait()
     get = asyncio.ensure_future(context.outbox.get())
-    done, _ = await asyncio.wait({get, call}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        done, _ = await asyncio.wait({get, call}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not get.done():
+            get.cancel()
     if get in done:
         return get.result()
-    get.cancel()
     if not context.outbox.empty():
         return context.outbox.get_nowait()
     if call.cancelled():

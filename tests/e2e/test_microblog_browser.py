@@ -1,0 +1,118 @@
+"""The microblog in a real browser (Debian's Chromium driven by Playwright) against
+a real ``logway serve``: two tabs, live updates, reload, server restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.servers import LogwayServer
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As the machine notes require: no background networking on this closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("chromium is not installed; make test installs it (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _serve(data: Path) -> LogwayServer:
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        server = LogwayServer(data, "--app", "examples.microblog.app:app")
+        server.start()
+    finally:
+        os.chdir(cwd)
+    return server
+
+
+def _post(page: Page, title: str, content: str, author: str) -> None:
+    page.fill("#title", title)
+    page.fill("#content", content)
+    page.fill("#author", author)
+    page.click("#publish")
+
+
+def _titles(page: Page) -> list[str]:
+    return page.locator("#articles li h2").all_inner_texts()
+
+
+def test_two_tabs_reload_and_restart(browser: Browser, tmp_path: Path) -> None:
+    server = _serve(tmp_path / "data")
+    try:
+        context = browser.new_context()
+        a, b = context.new_page(), context.new_page()
+        for page in (a, b):
+            page.goto(server.http + "/")
+            expect(page.locator("#status")).to_contain_text("live", timeout=15_000)
+
+        _post(a, "First from A", "appended to the log", "ann")
+        expect(b.locator("#articles li h2")).to_have_text(["First from A"], timeout=15_000)
+        _post(b, "Reply from B", "and back again", "bob")
+        expect(a.locator("#articles li h2")).to_have_text(
+            ["First from A", "Reply from B"], timeout=15_000
+        )
+
+        _post(a, "", "no title", "ann")  # refused: the server's reason is shown
+        expect(a.locator("#error")).to_contain_text("needs a title", timeout=15_000)
+        assert len(_titles(a)) == 2
+
+        b.reload()
+        expect(b.locator("#articles li h2")).to_have_text(
+            ["First from A", "Reply from B"], timeout=15_000
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        b.screenshot(path=str(ARTIFACTS / "microblog.png"), full_page=True)
+    finally:
+        assert server.stop() == 0, "".join(server.output)
+
+    server = _serve(tmp_path / "data")  # same data directory, new process and ports
+    try:
+        page = browser.new_page()
+        page.goto(server.http + "/")
+        expect(page.locator("#articles li h2")).to_have_text(
+            ["First from A", "Reply from B"], timeout=15_000
+        )
+        page.screenshot(path=str(ARTIFACTS / "microblog-after-restart.png"), full_page=True)
+    finally:
+        assert server.stop() == 0, "".join(server.output)
+
+
+def test_server_sent_events_fallback(browser: Browser, tmp_path: Path) -> None:
+    server = _serve(tmp_path / "data")
+    try:
+        page = browser.new_page()
+        page.goto(server.http + "/?sse")  # the fallback, as for a browser without streams
+        expect(page.locator("#transport")).to_have_text("Server-Sent Events")
+        expect(page.locator("#status")).to_contain_text("live", timeout=15_000)
+        _post(page, "Over SSE", "pushed as an event", "eve")
+        expect(page.locator("#articles li h2")).to_have_text(["Over SSE"], timeout=15_000)
+        page.reload()
+        expect(page.locator("#articles li h2")).to_have_text(["Over SSE"], timeout=15_000)
+    finally:
+        assert server.stop() == 0, "".join(server.output)
