@@ -235,3 +235,23 @@ def test_a_read_hands_out_the_records_before_damage_first(tmp_path: Path) -> Non
         with pytest.raises(logway.CorruptRecordError, match="at byte"):
             part.read(2, 100, 1 << 20)
         assert [r.offset for r in part.read(4, 100, 1 << 20)] == [4, 5]
+
+
+def test_a_topic_that_cannot_be_opened_is_not_created(tmp_path: Path) -> None:
+    """Out of file descriptors half-way: a clear error, no topic, no leaked files."""
+    code = f"""
+import resource, sys, logway
+resource.setrlimit(resource.RLIMIT_NOFILE, (200, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+with logway.connect("file:{tmp_path}") as broker:
+    try:
+        broker.create_topic("huge", 1000)
+    except logway.StorageError as exc:
+        print(exc)
+    assert broker.list_topics() == [], broker.list_topics()
+    broker.create_topic("fits", 50)  # nothing leaked: the next topic still opens
+    broker.produce("fits", b"x", partition=49)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "nothing was created" in result.stdout and "ulimit -n" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "topics").iterdir()) == ["fits"]

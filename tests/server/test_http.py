@@ -59,7 +59,8 @@ def test_rest_round_trip(server: LogwayServer, topic: str) -> None:
     ("method", "path", "body", "status"),
     [
         ("get", "/v1/topics/nope", None, 404),
-        ("post", "/v1/topics", {"name": "bad name"}, 400),
+        ("post", "/v1/topics", {"name": "bad name"}, 422),
+        ("post", "/v1/topics", {"name": "ok", "config": {"retention_ms": "soon"}}, 400),
         ("post", "/v1/topics", {"name": "x", "partitions": 0}, 422),
         ("post", "/v1/topics/nope/records", {"records": [{"value": "x"}]}, 404),
         ("post", "/v1/topics/{topic}/records", {"records": []}, 422),

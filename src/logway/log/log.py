@@ -14,6 +14,7 @@ retention every ``retention_check_ms``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from logway.errors import (
     ClosedError,
     InvalidArgumentError,
     RecordTooLargeError,
+    StorageError,
     TopicExistsError,
     UnknownTopicError,
 )
@@ -105,18 +107,35 @@ class Log:
             if name in self.topics:
                 raise TopicExistsError(f"topic {name!r} already exists")
             staging = os.path.join(self._topics_dir(), f"#creating-{uuid.uuid4().hex}")
-            os.makedirs(staging)
-            for p in range(config.partitions):
-                os.makedirs(os.path.join(staging, str(p)))
-            write_json_atomically(os.path.join(staging, TOPIC_FILE), config.to_json())
             tdir = os.path.join(self._topics_dir(), name)
-            os.rename(staging, tdir)
-            fsync_dir(self._topics_dir())
+            opened: list[Partition] = []
+            try:  # build the topic's directories aside and publish them with one rename
+                os.makedirs(staging)
+                for p in range(config.partitions):
+                    os.mkdir(os.path.join(staging, str(p)))
+                write_json_atomically(os.path.join(staging, TOPIC_FILE), config.to_json())
+                os.rename(staging, tdir)
+                fsync_dir(self._topics_dir())
+                for p in range(config.partitions):
+                    opened.append(Partition(os.path.join(tdir, str(p)), name, p, config, True))
+            except (OSError, StorageError) as exc:
+                for part in opened:
+                    part.close()
+                self._discard(tdir if os.path.exists(tdir) else staging)
+                cause = exc.__cause__ if isinstance(exc, StorageError) else exc
+                emfile = isinstance(cause, OSError) and cause.errno == errno.EMFILE
+                why = (cause.strerror if isinstance(cause, OSError) else None) or str(exc)
+                raise StorageError(
+                    f"cannot create topic {name!r} with {config.partitions} partitions: "
+                    f"{why}; nothing was created"
+                    + (
+                        " (raise the open-files limit, ulimit -n, or use fewer partitions)"
+                        if emfile
+                        else ""
+                    )
+                ) from exc
             self.configs[name] = config
-            self.topics[name] = [
-                Partition(os.path.join(tdir, str(p)), name, p, config, clean=True)
-                for p in range(config.partitions)
-            ]
+            self.topics[name] = opened
             return config
 
     def delete_topic(self, name: str) -> None:
@@ -127,11 +146,16 @@ class Log:
                 part.close()
             del self.topics[name]
             del self.configs[name]
-            trash = os.path.join(self._topics_dir(), f"#deleted-{uuid.uuid4().hex}")
-            os.rename(os.path.join(self._topics_dir(), name), trash)
-            fsync_dir(self._topics_dir())
-            shutil.rmtree(trash, ignore_errors=True)
+            self._discard(os.path.join(self._topics_dir(), name))
         self.groups.forget_topic(name)
+
+    def _discard(self, tdir: str) -> None:
+        """Remove a topic directory: renamed aside first (atomic), then deleted; a crash
+        in between leaves a '#deleted-' directory that the next open removes."""
+        trash = os.path.join(self._topics_dir(), f"#deleted-{uuid.uuid4().hex}")
+        os.rename(tdir, trash)
+        fsync_dir(self._topics_dir())
+        shutil.rmtree(trash, ignore_errors=True)
 
     def _partitions(self, topic: str) -> list[Partition]:
         try:

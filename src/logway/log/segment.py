@@ -41,6 +41,7 @@ class Segment:
         self._fd = -1
         self._writable = False
         self.damaged: list[int] = []  # positions of batches that failed their CRC
+        self._unflushed = False  # appended since the last fdatasync
 
     # --- opening ------------------------------------------------------------------
 
@@ -54,8 +55,7 @@ class Segment:
         except OSError as exc:
             seg.close()
             raise StorageError(f"cannot create segment {seg.path}: {exc.strerror}") from exc
-        seg._open_for_append()
-        return seg
+        return seg  # index files are opened on the first append: one descriptor until then
 
     @classmethod
     def open(
@@ -276,6 +276,7 @@ class Segment:
                 "full or the file size limit was reached; nothing of this batch was stored"
             )
         self.size = position + written
+        self._unflushed = True
         if self._bytes_since_index == 0 or self._bytes_since_index >= self.index_interval_bytes:
             self.offset_index.append(base_offset, position)
             self._bytes_since_index = 0
@@ -299,8 +300,11 @@ class Segment:
             self.time_index.append_final(self.max_timestamp, self.next_offset)
 
     def flush(self) -> None:
+        if not self._unflushed:
+            return
         try:
             os.fdatasync(self._fd)
+            self._unflushed = False
         except OSError as exc:
             raise StorageError(
                 f"cannot flush {self.path} to disk: {exc.strerror or exc}; records written "
@@ -308,6 +312,8 @@ class Segment:
             ) from exc
 
     def flush_all(self) -> None:
+        if not self._unflushed and not self._writable:
+            return  # nothing written through this object: nothing to make durable
         self.flush()
         self.offset_index.flush()
         self.time_index.flush()

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from logway import errors
 from logway.broker import Broker, Start
@@ -40,7 +40,12 @@ SSE_HEARTBEAT_S = 15.0
 
 
 class TopicIn(BaseModel):
-    name: str = Field(description="Kafka's rules: letters, digits, '.', '_', '-'; at most 249")
+    model_config = ConfigDict(regex_engine="python-re")  # the name pattern looks ahead
+
+    name: str = Field(
+        description="Kafka's rules: letters, digits, '.', '_', '-'; at most 249; not . or ..",
+        pattern=r"^(?!\.\.?$)[a-zA-Z0-9._-]{1,249}$",
+    )
     partitions: int = Field(1, ge=1, le=10_000)
     config: dict[str, str | int] = Field(default_factory=dict, description="e.g. retention_ms: 7d")
 
