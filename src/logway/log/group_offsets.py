@@ -152,18 +152,6 @@ class GroupOffsets:
         fsync_dir(self.directory)
         self._batches[group] = 1
 
-    def delete_group(self, group: str) -> bool:
-        with self._lock:
-            if group not in self._offsets:
-                return False
-            fd = self._fds.pop(group, None)
-            if fd is not None:
-                os.close(fd)
-            os.unlink(self._path(group))
-            del self._offsets[group]
-            self._batches.pop(group, None)
-            return True
-
     def forget_topic(self, topic: str) -> None:
         """Drop a deleted topic's offsets from every group, as Kafka does."""
         for group in self.groups():

@@ -334,9 +334,6 @@ class Segment:
             return b""
         return os.pread(self._fd, min(max_bytes, end - position), position)
 
-    def read_batch_at(self, position: int, header_size: int) -> bytes:
-        return os.pread(self._fd, header_size, position)
-
     def corrupt(self, position: int, why: str) -> CorruptRecordError:
         return CorruptRecordError(
             f"corrupt record batch in {self.path} at byte {position}: {why}; run "

@@ -119,9 +119,6 @@ class GrpcWebBridge:
         register(servicer, capture)
         self.methods.update(capture.methods)
 
-    def handles(self, path: str) -> bool:
-        return path in self.methods
-
     async def __call__(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=PREFLIGHT_HEADERS)
