@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import struct
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -221,8 +220,11 @@ class GrpcWebBridge:
             finally:
                 if not call.done():
                     call.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await call
+                    # wait for the servicer to finish its own clean-up; asyncio.wait never
+                    # raises the call's outcome, and our own cancellation still propagates
+                    await asyncio.wait({call})
+                if not call.cancelled():
+                    call.exception()  # retrieved: an ended call logs no "never retrieved"
 
         return StreamingResponse(body(), media_type=response_type, headers=CORS_HEADERS)
 

@@ -9,7 +9,6 @@ comma-separated (``0:41`` on a one-partition topic). A browser reconnecting with
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
@@ -357,4 +356,3 @@ async def _sse(
             yield "".join(chunk).encode()
     finally:
         consumer.close()
-        await asyncio.sleep(0)
