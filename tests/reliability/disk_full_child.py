@@ -100,6 +100,11 @@ def produce_until_full(broker: logway.Broker, rng: random.Random, limit: int) ->
                 emit({"e": "limit-never-bit", "written": written})
                 return
     # the data acknowledged before the failures, read back in this same process
+    emit_readback(broker)
+
+
+def emit_readback(broker: logway.Broker) -> None:
+    """Report every record the log holds now, read back in this same process."""
     end = broker.end_offsets(TOPIC)[0]
     records = fetch_all(broker, end)
     emit(
@@ -143,17 +148,7 @@ def produce_exactly_to_the_limit(broker: logway.Broker) -> None:
         if meta.offset > 10_000:
             emit({"e": "limit-never-bit", "written": meta.offset})
             return
-    end = broker.end_offsets(TOPIC)[0]
-    records = fetch_all(broker, end)
-    emit(
-        {
-            "e": "readback",
-            "end": end,
-            "records": [
-                [r.offset, content_digest(r.key, r.value, r.headers), r.timestamp] for r in records
-            ],
-        }
-    )
+    emit_readback(broker)
 
 
 def fetch_all(broker: logway.Broker, end: int) -> list[logway.Record]:

@@ -25,19 +25,9 @@ from logway.broker import Broker
 from logway.server.grpc_service import LogService
 from logway.server.grpc_web import GrpcWebBridge
 from logway.server.http_app import build_app
-from logway.v1 import log_pb2_grpc
+from logway.v1 import channel, log_pb2_grpc
 
 log = logging.getLogger("logway.server")
-
-KEEPALIVE_OPTIONS = [
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_receive_message_length", 64 << 20),
-    ("grpc.max_send_message_length", 64 << 20),
-]
 
 
 class Server:
@@ -75,7 +65,7 @@ class Server:
         self._stopped = asyncio.Event()
 
     async def start(self) -> None:
-        self._grpc = grpc.aio.server(options=KEEPALIVE_OPTIONS)
+        self._grpc = grpc.aio.server(options=channel.SERVER_OPTIONS)
         for register, servicer in self.services:
             register(servicer, self._grpc)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")

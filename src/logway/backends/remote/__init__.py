@@ -28,20 +28,12 @@ from logway.records import (
     TopicPartition,
     to_millis,
 )
-from logway.v1 import convert, log_pb2_grpc
+from logway.v1 import channel, convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
 from logway.v1.status import ERROR_KEY, error_from
 
 T = TypeVar("T")
 DEFAULT_PORT = 7070
-CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_receive_message_length", 64 << 20),
-    ("grpc.max_send_message_length", 64 << 20),
-]
 
 
 def open_url(url: str, **options: Any) -> RemoteBroker:
@@ -80,7 +72,7 @@ class RemoteBroker(BrokerBase):
         self.target = target
         self.url = url or f"logway://{target}"
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        self._channel = grpc.insecure_channel(target, options=channel.OPTIONS)
         self.stub = log_pb2_grpc.LogStub(self._channel)
         self._consumers: set[RemoteConsumer] = set()
         self._closed = False
