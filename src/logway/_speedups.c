@@ -1,7 +1,7 @@
 /*
  * C loops for the Kafka RecordBatch v2 record codec and Kafka's murmur2.
  *
- * Each function matches a pure-Python reference in logway/log/codec.py and
+ * Each function matches a pure-Python reference in logway/recordbatch/codec.py and
  * logway/partitioner.py byte for byte; the test suite checks that they agree.
  * Decoding never trusts its input: every length is bounds-checked and a bad
  * record raises ValueError.

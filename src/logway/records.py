@@ -141,6 +141,11 @@ class ProducedBatch(Sequence[RecordMetadata]):
         self._parts.append((partition, base_offset, indexes))
         self._where = None
 
+    @property
+    def parts(self) -> list[tuple[int, int, list[int] | None]]:
+        """``(partition, base offset, indexes or None for all)`` per appended batch."""
+        return list(self._parts)
+
     def __len__(self) -> int:
         return len(self._items)
 

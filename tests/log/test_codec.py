@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logway.log import codec, compression
+from logway.recordbatch import codec, compression
 from logway.records import Message, Record
 
 maybe_bytes = st.none() | st.binary(max_size=300)
@@ -142,3 +142,33 @@ def test_snappy_reads_raw_and_xerial_framing() -> None:
 def test_unknown_codec_name_is_refused() -> None:
     with pytest.raises(ValueError, match="brotli"):
         compression.codec_id("brotli")
+
+
+offsets_with_gaps = st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=30)
+
+
+@given(batches, offsets_with_gaps, st.integers(min_value=0, max_value=2**40))
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+def test_wire_encoding_keeps_every_field_and_offset(
+    items: list[Message], steps: list[int], first: int
+) -> None:
+    offsets = [first]
+    for step in steps[: len(items) - 1]:
+        offsets.append(offsets[-1] + step)
+    records = [
+        Record(
+            "t", 3, o, BASE_TS if m.timestamp is None else m.timestamp, m.key, m.value, m.headers
+        )
+        for o, m in zip(offsets, items, strict=False)
+    ]
+    wire = codec.encode_wire(records)
+    assert codec.decode_wire(wire, "t", 3) == records
+
+
+def test_wire_decoding_names_the_damaged_batch() -> None:
+    records = [Record("t", 0, o, BASE_TS, None, b"v%d" % o, ()) for o in (0, 1, 5)]
+    wire = bytearray(codec.encode_wire(records))
+    first = codec.read_header(wire).size
+    wire[first + codec.HEADER_SIZE + 2] ^= 0xFF  # a record byte of the second batch
+    with pytest.raises(ValueError, match=f"record batch 1 \\(byte {first}\\).*CRC"):
+        codec.decode_wire(bytes(wire))

@@ -19,7 +19,7 @@ import logway
 HERE = Path(__file__).resolve().parent
 CLEAN_SHUTDOWN = ".clean-shutdown"
 
-# Kafka RecordBatch v2 header, spelled out independently of logway.log.codec:
+# Kafka RecordBatch v2 header, spelled out independently of logway.recordbatch.codec:
 # baseOffset, batchLength, partitionLeaderEpoch, magic, crc, attributes, lastOffsetDelta,
 # baseTimestamp, maxTimestamp, producerId, producerEpoch, baseSequence, recordCount
 BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")

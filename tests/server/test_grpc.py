@@ -10,8 +10,9 @@ import grpc
 import pytest
 
 import logway
+from logway.recordbatch import codec
+from logway.v1 import convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
-from logway.v1 import log_pb2_grpc
 from tests.servers import LogwayServer
 
 pytestmark = pytest.mark.slow  # a server process
@@ -50,6 +51,50 @@ def test_subscribe_replays_then_tails_with_heartbeats(server: LogwayServer, topi
         ]
         assert live.records[0].timestamp > 0
         stream.cancel()
+
+
+def test_batches_on_the_wire_carry_the_same_records(server: LogwayServer, topic: str) -> None:
+    """Produce, Fetch and Subscribe in RecordBatch v2, as the remote backend uses them."""
+    stub = _stub(server)
+    items = [
+        logway.Message(b"v%d" % i, key=b"k", headers={"h": b"x"}, timestamp=7) for i in range(3)
+    ]
+    data = bytes(codec.encode_batch(items, 0, 1 << 20)[0])
+    produced = stub.Produce(
+        pb.ProduceRequest(topic=topic, batches=[pb.RecordBatches(partition=1, data=data)])
+    )
+    assert [(r.partition, r.base_offset, list(r.indexes)) for r in produced.ranges] == [(1, 0, [])]
+    expected = [logway.Record(topic, 1, i, 7, b"k", b"v%d" % i, (("h", b"x"),)) for i in range(3)]
+    fetched = stub.Fetch(pb.FetchRequest(topic=topic, partition=1, offset=1, record_batches=True))
+    assert convert.records_from_batches(topic, fetched.batches) == expected[1:]
+    stream = stub.Subscribe(
+        pb.SubscribeRequest(topic=topic, partitions=[1], offset=0, record_batches=True)
+    )
+    assert convert.records_from_batches(topic, next(stream).batches) == expected
+    stream.cancel()
+
+
+def test_a_damaged_batch_is_refused_and_nothing_is_stored(server: LogwayServer, topic: str) -> None:
+    stub = _stub(server)
+    good = bytes(codec.encode_batch([b"fine"], 0, 1 << 20)[0])
+    bad = bytearray(good)
+    bad[-1] ^= 0x01
+    request = pb.ProduceRequest(
+        topic=topic,
+        batches=[pb.RecordBatches(partition=0, data=good), pb.RecordBatches(data=bytes(bad))],
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Produce(request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "batch 1 of the request" in (caught.value.details() or "")
+    assert "CRC" in (caught.value.details() or "")
+    wrong = pb.ProduceRequest(topic=topic, batches=[pb.RecordBatches(partition=9, data=good)])
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Produce(wrong)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "partition 9" in (caught.value.details() or "")
+    with logway.connect(server.url) as broker:
+        assert broker.end_offsets(topic) == {0: 0, 1: 0}
 
 
 def test_subscribe_from_group_offsets_and_timestamps(server: LogwayServer, topic: str) -> None:

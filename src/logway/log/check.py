@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from logway.log import codec
 from logway.log.log import Log
+from logway.recordbatch import codec
 
 
 class Problem(NamedTuple):

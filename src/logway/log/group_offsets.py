@@ -18,9 +18,9 @@ import time
 import urllib.parse
 
 from logway.errors import StorageError
-from logway.log import codec
 from logway.log.topic_config import fsync_dir
 from logway.names import validate_group
+from logway.recordbatch import codec
 from logway.records import TopicPartition
 
 _OFFSET = struct.Struct(">q")

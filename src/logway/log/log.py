@@ -32,13 +32,13 @@ from logway.errors import (
     TopicExistsError,
     UnknownTopicError,
 )
-from logway.log import codec
-from logway.log.compression import codec_id
 from logway.log.group_offsets import GroupOffsets
 from logway.log.lock import DirectoryLock
 from logway.log.partition import Partition, now_ms
 from logway.log.topic_config import TopicConfig, fsync_dir, write_json_atomically
 from logway.names import validate_topic_name
+from logway.recordbatch import codec
+from logway.recordbatch.compression import codec_id
 
 CLEAN_SHUTDOWN = ".clean-shutdown"
 TOPIC_FILE = "topic.json"

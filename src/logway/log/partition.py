@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 
 from logway.errors import CorruptRecordError, OffsetOutOfRangeError, StorageError
-from logway.log import codec
 from logway.log.segment import Segment
 from logway.log.topic_config import TopicConfig, fsync_dir
+from logway.recordbatch import codec
 from logway.records import Record
 
 READ_CHUNK = 256 * 1024

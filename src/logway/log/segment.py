@@ -13,9 +13,9 @@ import os
 from collections.abc import Iterator
 
 from logway.errors import CorruptRecordError, StorageError
-from logway.log import codec
 from logway.log.offset_index import OffsetIndex
 from logway.log.time_index import TimeIndex
+from logway.recordbatch import codec
 
 SCAN_CHUNK = 1 << 20
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from logway.errors import InvalidArgumentError
-from logway.log.compression import codec_id
+from logway.recordbatch.compression import codec_id
 from logway.units import parse_duration_ms, parse_size
 
 DAY_MS = 86_400_000

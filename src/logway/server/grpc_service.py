@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
 
 from logway import errors
 from logway.broker import Broker, ResetTo, Start
-from logway.records import TopicPartition
+from logway.recordbatch import codec
+from logway.records import ProducedBatch, RecordMetadata, TopicPartition
+from logway.server.fanout import Chunk, Hub
 from logway.v1 import convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
 from logway.v1.status import ERROR_KEY, code_for
 
 T = TypeVar("T")
+SERVICE = "logway.v1.Log"
+log = logging.getLogger("logway.server")
 Handler = Callable[..., Awaitable[T]]
 
 DEFAULT_HEARTBEAT_MS = 15_000
@@ -56,14 +61,62 @@ def unary(method: Handler[T]) -> Handler[T]:
     return wrapper
 
 
+def _parts(produced: Sequence[RecordMetadata]) -> list[tuple[int, int, list[int] | None]]:
+    """Where a ``produce_many`` put its records, as (partition, base offset, indexes)."""
+    if isinstance(produced, ProducedBatch):
+        return produced.parts
+    return [(m.partition, m.offset, [i]) for i, m in enumerate(produced)]
+
+
+def _batches_message(chunk: Chunk) -> bytes:
+    data = codec.encode_wire(chunk.records)
+    batch = pb.RecordBatches(partition=chunk.partition, data=data)
+    return pb.SubscribeResponse(batches=[batch]).SerializeToString()
+
+
+def _records_message(chunk: Chunk) -> bytes:
+    records = [convert.record_to_pb(r) for r in chunk.records]
+    return pb.SubscribeResponse(records=records).SerializeToString()
+
+
+def _pass_bytes(message: Any) -> bytes:
+    """Subscribe writes messages serialized once for every subscriber."""
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+class _Handlers:
+    """Receives what the generated ``add_LogServicer_to_server`` registers."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Any] = {}
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        self.handlers = dict(handlers)
+
+
+def add_log_service(servicer: LogService, server: Any) -> None:
+    """Register ``logway.v1.Log`` (as the generated code does), with Subscribe
+    sending bytes that are already serialized."""
+    found = _Handlers()
+    log_pb2_grpc.add_LogServicer_to_server(servicer, found)  # type: ignore[arg-type]
+    handlers = found.handlers
+    handlers["Subscribe"] = handlers["Subscribe"]._replace(response_serializer=_pass_bytes)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
+
+
 def _position(value: int) -> Start:
     return "latest" if value == pb.POSITION_LATEST else "earliest"
 
 
 class LogService(log_pb2_grpc.LogServicer):
-    def __init__(self, broker: Broker, *, stall_timeout: float = 30.0):
+    def __init__(self, broker: Broker, *, stall_timeout: float = 30.0, hub: Hub | None = None):
         self.broker = broker
         self.stall_timeout = stall_timeout
+        self.hub = hub or Hub(broker)
 
     # --- topics ---------------------------------------------------------------------
 
@@ -95,10 +148,49 @@ class LogService(log_pb2_grpc.LogServicer):
 
     @unary
     async def Produce(self, request: pb.ProduceRequest, context: Any) -> pb.ProduceResponse:
-        items = [convert.produce_item_from_pb(r) for r in request.records]
         partition = request.partition if request.HasField("partition") else None
+        if request.batches:
+            return self._produce_batches(request, partition)
+        items = [convert.produce_item_from_pb(r) for r in request.records]
         produced = self.broker.produce_many(request.topic, items, partition=partition)
         return pb.ProduceResponse(records=[convert.metadata_to_pb(m) for m in produced])
+
+    def _produce_batches(
+        self, request: pb.ProduceRequest, partition: int | None
+    ) -> pb.ProduceResponse:
+        """Decode (and so verify) every batch before anything is appended."""
+        if request.records:
+            raise errors.InvalidArgumentError("a produce request carries records or batches")
+        groups: list[tuple[int | None, list[Any]]] = []
+        for i, b in enumerate(request.batches):
+            try:
+                records = codec.decode_wire(b.data)
+            except ValueError as exc:
+                raise errors.InvalidArgumentError(f"batch {i} of the request: {exc}") from None
+            p = b.partition if b.HasField("partition") else partition
+            groups.append((p, [(r.value, r.key, r.headers, None, r.timestamp) for r in records]))
+        named = {p for p, _ in groups if p is not None}
+        if named:
+            count = self.broker.describe_topic(request.topic).partitions
+            for p in sorted(named):
+                if not 0 <= p < count:
+                    raise errors.InvalidArgumentError(
+                        f"records ask for partition {p}; topic {request.topic!r} has "
+                        f"partitions 0 to {count - 1}"
+                    )
+        response = pb.ProduceResponse()
+        whole = len(groups) == 1
+        first = 0
+        for p, items in groups:
+            produced = self.broker.produce_many(request.topic, items, partition=p)
+            for part, base, indexes in _parts(produced):
+                r = response.ranges.add(partition=part, base_offset=base)
+                if indexes is not None:
+                    r.indexes.extend([first + i for i in indexes])
+                elif not whole:
+                    r.indexes.extend(range(first, first + len(items)))
+            first += len(items)
+        return response
 
     @unary
     async def Fetch(self, request: pb.FetchRequest, context: Any) -> pb.FetchResponse:
@@ -109,6 +201,9 @@ class LogService(log_pb2_grpc.LogServicer):
             max_records=request.max_records or DEFAULT_MAX_BATCH,
             max_bytes=request.max_bytes or (1 << 20),
         )
+        if request.record_batches:
+            batch = pb.RecordBatches(partition=request.partition, data=codec.encode_wire(records))
+            return pb.FetchResponse(batches=[batch])
         return pb.FetchResponse(records=[convert.record_to_pb(r) for r in records])
 
     @unary
@@ -175,73 +270,67 @@ class LogService(log_pb2_grpc.LogServicer):
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
         try:
-            consumer, heartbeat_s, max_batch = self._open_subscription(request)
+            positions = self._start_positions(request)
+            subscription = self.hub.subscribe(request.topic, positions)
         except (errors.LogwayError, TypeError, ValueError) as exc:
             await abort(context, exc)
             return
+        heartbeat_s = (request.heartbeat_ms or DEFAULT_HEARTBEAT_MS) / 1000
+        max_batch = min(request.max_batch or DEFAULT_MAX_BATCH, MAX_BATCH)
+        form, build = (
+            ("pb-batches", _batches_message)
+            if request.record_batches
+            else ("pb-records", _records_message)
+        )
         try:
             while True:
                 try:
-                    records = await consumer.apoll(timeout=heartbeat_s, max_records=max_batch)
+                    chunks = await subscription.next(heartbeat_s, max_batch)
                 except errors.LogwayError as exc:
                     await abort(context, exc)
                     return
-                if records:
-                    message = pb.SubscribeResponse(
-                        records=[convert.record_to_pb(r) for r in records]
-                    )
+                if chunks:  # serialized messages concatenate into one (repeated fields merge)
+                    message = b"".join([c.form(form, build) for c in chunks])
                 else:
                     message = pb.SubscribeResponse(
                         heartbeat=pb.Heartbeat(
                             end_offsets=self.broker.end_offsets(request.topic),
                             server_time=int(time.time() * 1000),
                         )
-                    )
+                    ).SerializeToString()
                 try:
-                    await asyncio.wait_for(context.write(message), self.stall_timeout)
+                    async with asyncio.timeout(self.stall_timeout):
+                        await context.write(message)
                 except TimeoutError:
+                    log.warning(
+                        "Subscribe %s from %s: stalled %gs without reading; disconnected",
+                        request.topic,
+                        context.peer(),
+                        self.stall_timeout,
+                    )
                     await context.abort(
                         grpc.StatusCode.RESOURCE_EXHAUSTED,
                         f"subscriber stalled for {self.stall_timeout:g}s without reading; "
                         "resubscribe from the offset after the last record received",
                     )
         finally:
-            consumer.close()
+            subscription.close()
 
-    def _open_subscription(self, request: pb.SubscribeRequest) -> tuple[Any, float, int]:
-        topic = request.topic
-        count = self.broker.describe_topic(topic).partitions
-        numbers = list(request.partitions) or list(range(count))
-        for p in numbers:
-            if not 0 <= p < count:
-                raise errors.UnknownTopicError(
-                    f"topic {topic!r} has partitions 0 to {count - 1}; there is no partition {p}"
-                )
+    def _start_positions(self, request: pb.SubscribeRequest) -> dict[int, int]:
         which = request.WhichOneof("start")
-        start: Start = "earliest"
+        start: Start | int | dict[int, int] = "earliest"
         if which == "position":
             start = _position(request.position)
         elif which == "timestamp":
             start = convert.to_datetime(request.timestamp)
-        tps = [TopicPartition(topic, p) for p in numbers]
-        consumer = self.broker.consumer(topic, start=start, partitions=tps, auto_reset=False)
-        try:
-            seeks: dict[TopicPartition, int] = {}
-            if which == "offset":
-                seeks = {tp: request.offset for tp in tps}
-            elif which == "group":
-                committed = self.broker.committed(request.group, topic)
-                seeks = {tp: committed[tp] for tp in tps if tp in committed}
-            for p, offset in request.offsets.items():
-                seeks[TopicPartition(topic, p)] = offset
-            for tp, offset in seeks.items():
-                consumer.seek(tp, offset)
-        except BaseException:
-            consumer.close()
-            raise
-        heartbeat = (request.heartbeat_ms or DEFAULT_HEARTBEAT_MS) / 1000
-        max_batch = min(request.max_batch or DEFAULT_MAX_BATCH, MAX_BATCH)
-        return consumer, heartbeat, max_batch
+        elif which == "offset":
+            start = request.offset
+        elif which == "group":
+            committed = self.broker.committed(request.group, request.topic)
+            start = {tp.partition: offset for tp, offset in committed.items()}
+        return self.hub.positions(
+            request.topic, list(request.partitions) or None, start, dict(request.offsets)
+        )
 
     async def JoinGroup(  # type: ignore[override]  # streams with context.write
         self, request: pb.JoinGroupRequest, context: grpc.aio.ServicerContext[Any, Any]

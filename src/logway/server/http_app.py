@@ -10,9 +10,6 @@ comma-separated (``0:41`` on a one-partition topic). A browser reconnecting with
 from __future__ import annotations
 
 import base64
-import json
-import time
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
@@ -21,9 +18,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from logway import errors
-from logway.broker import Broker, Start
-from logway.records import Message, Record, TopicPartition
+from logway.broker import Broker
+from logway.records import Message
+from logway.server.fanout import Hub
 from logway.server.grpc_web import PREFLIGHT_HEADERS, GrpcWebBridge
+from logway.server.sse import EventStreamResponse, parse_event_id, record_json, sse_events
 
 HTTP_STATUS: dict[type[errors.LogwayError], int] = {
     errors.UnknownTopicError: 404,
@@ -126,55 +125,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def record_json(record: Record) -> dict[str, Any]:
-    """A record as JSON: text when key, value and headers are UTF-8, else base64."""
-
-    def text(data: bytes | None) -> str | None:
-        return None if data is None else data.decode()
-
-    try:
-        key, value = text(record.key), text(record.value)
-        headers = [(k, text(v)) for k, v in record.headers]
-        encoding = "utf-8"
-    except UnicodeDecodeError:
-
-        def b64(data: bytes | None) -> str | None:
-            return None if data is None else base64.b64encode(data).decode()
-
-        key, value = b64(record.key), b64(record.value)
-        headers = [(k, b64(v)) for k, v in record.headers]
-        encoding = "base64"
-    return {
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "timestamp": record.timestamp,
-        "key": key,
-        "value": value,
-        "headers": headers,
-        "encoding": encoding,
-    }
-
-
-def parse_event_id(text: str) -> dict[int, int]:
-    """``"0:41,1:7"`` -> {0: 42, 1: 8}: the offsets to resume from."""
-    out = {}
-    for part in text.split(","):
-        p, sep, o = part.strip().partition(":")
-        if not sep or not p.isdigit() or not o.lstrip("-").isdigit():
-            raise errors.InvalidArgumentError(
-                f"Last-Event-ID {text!r} is not a position such as 0:41 or 0:41,1:7"
-            )
-        out[int(p)] = int(o) + 1
-    return out
-
-
 def build_app(
     broker: Broker,
     bridge: GrpcWebBridge | None = None,
     stall_timeout: float = 30.0,
     statics: list[tuple[str, str]] | None = None,
+    hub: Hub | None = None,
 ) -> FastAPI:
+    fanout = hub or Hub(broker)
     app = FastAPI(
         title="logway",
         version="1",
@@ -292,25 +250,12 @@ def build_app(
             resume = parse_event_id(request.headers["last-event-id"])
         elif offset is not None:
             resume = {p: offset for p in numbers}
-        tps = [TopicPartition(topic, p) for p in numbers]
-        start_at: Start = start
-        consumer = broker.consumer(topic, start=start_at, partitions=tps, auto_reset=False)
-        try:
-            for p, o in resume.items():
-                if p in numbers:
-                    consumer.seek(TopicPartition(topic, p), o)
-        except BaseException:
-            consumer.close()
-            raise
-        cursor = {p: o - 1 for p, o in resume.items() if p in numbers}
-        return StreamingResponse(
-            _sse(consumer, cursor, broker, topic, stall_timeout),
-            media_type="text/event-stream",
-            headers={
-                "cache-control": "no-cache",
-                "x-accel-buffering": "no",
-                "access-control-allow-origin": "*",
-            },
+        resume = {p: o for p, o in resume.items() if p in numbers}
+        positions = fanout.positions(topic, numbers, start, resume)
+        cursor = {p: o - 1 for p, o in resume.items()}
+        return EventStreamResponse(
+            sse_events(fanout.subscribe(topic, positions), cursor, broker),
+            stall_timeout=stall_timeout,
         )
 
     if bridge is not None:
@@ -329,30 +274,3 @@ def build_app(
         app.mount(path, StaticFiles(directory=directory, html=True), name=f"static:{path}")
 
     return app
-
-
-async def _sse(
-    consumer: Any, cursor: dict[int, int], broker: Broker, topic: str, stall_timeout: float
-) -> AsyncIterator[bytes]:
-    try:
-        yield b"retry: 1000\n\n"
-        while True:
-            try:
-                records = await consumer.apoll(timeout=SSE_HEARTBEAT_S, max_records=500)
-            except errors.LogwayError as exc:
-                payload = json.dumps({"error": type(exc).__name__, "message": str(exc)})
-                yield f"event: error\ndata: {payload}\n\n".encode()
-                return
-            if not records:
-                ends = json.dumps(broker.end_offsets(topic))
-                yield f": heartbeat {int(time.time() * 1000)} end offsets {ends}\n\n".encode()
-                continue
-            chunk = []
-            for record in records:
-                cursor[record.partition] = record.offset
-                position = ",".join(f"{p}:{o}" for p, o in sorted(cursor.items()))
-                data = json.dumps(record_json(record), separators=(",", ":"))
-                chunk.append(f"id: {position}\nevent: record\ndata: {data}\n\n")
-            yield "".join(chunk).encode()
-    finally:
-        consumer.close()

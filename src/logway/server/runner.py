@@ -22,10 +22,11 @@ import uvicorn
 
 from logway.app import App
 from logway.broker import Broker
-from logway.server.grpc_service import LogService
+from logway.server.fanout import Hub
+from logway.server.grpc_service import LogService, add_log_service
 from logway.server.grpc_web import GrpcWebBridge
 from logway.server.http_app import build_app
-from logway.v1 import channel, log_pb2_grpc
+from logway.v1 import channel
 
 log = logging.getLogger("logway.server")
 
@@ -42,6 +43,7 @@ class Server:
         http_port: int | None = 8080,
         grace: float = 5.0,
         app: App | None = None,
+        stall_timeout: float = 30.0,
     ):
         self.broker = broker
         self.host = host
@@ -49,9 +51,11 @@ class Server:
         self.http_port = http_port
         self.grace = grace
         self.app = app
-        self.service = LogService(broker)
+        self.hub = Hub(broker)
+        self.service = LogService(broker, hub=self.hub, stall_timeout=stall_timeout)
+        self.stall_timeout = stall_timeout
         self.services: list[tuple[Callable[[Any, Any], None], Any]] = [
-            (log_pb2_grpc.add_LogServicer_to_server, self.service)
+            (add_log_service, self.service)
         ]
         if app is not None:
             app.ensure_topics(broker)
@@ -76,7 +80,13 @@ class Server:
             sock.bind((self.host, self.http_port))
             self.http_port = sock.getsockname()[1]
             config = uvicorn.Config(
-                build_app(self.broker, self.bridge, statics=self._statics()),
+                build_app(
+                    self.broker,
+                    self.bridge,
+                    statics=self._statics(),
+                    hub=self.hub,
+                    stall_timeout=self.stall_timeout,
+                ),
                 lifespan="off",
                 log_level="warning",
                 timeout_keep_alive=75,  # longer than a load balancer's 60 s idle timeout

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from logway.errors import CorruptRecordError
+from logway.recordbatch import codec
 from logway.records import (
     Headers,
     Message,
@@ -55,6 +57,19 @@ def record_from_pb(m: pb.Record) -> Record:
         m.value if m.HasField("value") else None,
         headers_from_pb(m.headers),
     )
+
+
+def records_from_batches(topic: str, batches: Iterable[pb.RecordBatches]) -> list[Record]:
+    """The records of RecordBatches messages; ``CorruptRecordError`` if one is damaged."""
+    out: list[Record] = []
+    for b in batches:
+        try:
+            out.extend(codec.decode_wire(b.data, topic, b.partition))
+        except ValueError as exc:
+            raise CorruptRecordError(
+                f"records of {topic}/{b.partition} arrived damaged: {exc}"
+            ) from None
+    return out
 
 
 def produce_item_to_pb(item: Any) -> pb.ProduceRecord:

@@ -342,6 +342,37 @@ class DeleteTopicResponse(_message.Message):
 Global___DeleteTopicResponse: _TypeAlias = DeleteTopicResponse  # noqa: Y015
 
 @_typing.final
+class RecordBatches(_message.Message):
+    """Records in Kafka's RecordBatch v2 format (one or more whole batches back to back),
+    logway's storage format: the remote backend sends and receives these so records
+    cross the wire without a per-record conversion.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTITION_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    partition: _builtins.int
+    """Produce: unset routes each record by its key"""
+    data: _builtins.bytes
+    """Fetch and Subscribe: the records' own offsets"""
+    def __init__(
+        self,
+        *,
+        partition: _builtins.int | None = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_partition", b"_partition", "partition", b"partition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_partition", b"_partition", "data", b"data", "partition", b"partition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__partition: _TypeAlias = _typing.Literal["partition"]  # noqa: Y015
+    _WhichOneofArgType__partition: _TypeAlias = _typing.Literal["_partition", b"_partition"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__partition) -> _WhichOneofReturnType__partition | None: ...
+
+Global___RecordBatches: _TypeAlias = RecordBatches  # noqa: Y015
+
+@_typing.final
 class ProduceRecord(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -395,21 +426,27 @@ class ProduceRequest(_message.Message):
     TOPIC_FIELD_NUMBER: _builtins.int
     RECORDS_FIELD_NUMBER: _builtins.int
     PARTITION_FIELD_NUMBER: _builtins.int
+    BATCHES_FIELD_NUMBER: _builtins.int
     topic: _builtins.str
     partition: _builtins.int
     """every record to this partition"""
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProduceRecord]: ...
+    @_builtins.property
+    def batches(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordBatches]:
+        """instead of records; offsets in them are ignored"""
+
     def __init__(
         self,
         *,
         topic: _builtins.str = ...,
         records: _abc.Iterable[Global___ProduceRecord] | None = ...,
         partition: _builtins.int | None = ...,
+        batches: _abc.Iterable[Global___RecordBatches] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_partition", b"_partition", "partition", b"partition"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_partition", b"_partition", "partition", b"partition", "records", b"records", "topic", b"topic"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_partition", b"_partition", "batches", b"batches", "partition", b"partition", "records", b"records", "topic", b"topic"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__partition: _TypeAlias = _typing.Literal["partition"]  # noqa: Y015
     _WhichOneofArgType__partition: _TypeAlias = _typing.Literal["_partition", b"_partition"]  # noqa: Y015
@@ -446,20 +483,58 @@ class RecordMetadata(_message.Message):
 Global___RecordMetadata: _TypeAlias = RecordMetadata  # noqa: Y015
 
 @_typing.final
+class ProducedRange(_message.Message):
+    """Where the records of a batches request went: the records are numbered across the
+    request's batches in order; a range with no indexes holds all of them.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTITION_FIELD_NUMBER: _builtins.int
+    BASE_OFFSET_FIELD_NUMBER: _builtins.int
+    INDEXES_FIELD_NUMBER: _builtins.int
+    partition: _builtins.int
+    base_offset: _builtins.int
+    @_builtins.property
+    def indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        partition: _builtins.int = ...,
+        base_offset: _builtins.int = ...,
+        indexes: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_offset", b"base_offset", "indexes", b"indexes", "partition", b"partition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProducedRange: _TypeAlias = ProducedRange  # noqa: Y015
+
+@_typing.final
 class ProduceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORDS_FIELD_NUMBER: _builtins.int
+    RANGES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordMetadata]: ...
+    def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordMetadata]:
+        """for a records request"""
+
+    @_builtins.property
+    def ranges(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProducedRange]:
+        """for a batches request"""
+
     def __init__(
         self,
         *,
         records: _abc.Iterable[Global___RecordMetadata] | None = ...,
+        ranges: _abc.Iterable[Global___ProducedRange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ranges", b"ranges", "records", b"records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -474,6 +549,7 @@ class FetchRequest(_message.Message):
     OFFSET_FIELD_NUMBER: _builtins.int
     MAX_RECORDS_FIELD_NUMBER: _builtins.int
     MAX_BYTES_FIELD_NUMBER: _builtins.int
+    RECORD_BATCHES_FIELD_NUMBER: _builtins.int
     topic: _builtins.str
     partition: _builtins.int
     offset: _builtins.int
@@ -481,6 +557,8 @@ class FetchRequest(_message.Message):
     """0: the server's default (500)"""
     max_bytes: _builtins.int
     """0: the server's default (1 MiB)"""
+    record_batches: _builtins.bool
+    """answer in batches instead of records"""
     def __init__(
         self,
         *,
@@ -489,10 +567,11 @@ class FetchRequest(_message.Message):
         offset: _builtins.int = ...,
         max_records: _builtins.int = ...,
         max_bytes: _builtins.int = ...,
+        record_batches: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_bytes", b"max_bytes", "max_records", b"max_records", "offset", b"offset", "partition", b"partition", "topic", b"topic"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_bytes", b"max_bytes", "max_records", b"max_records", "offset", b"offset", "partition", b"partition", "record_batches", b"record_batches", "topic", b"topic"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -503,16 +582,20 @@ class FetchResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORDS_FIELD_NUMBER: _builtins.int
+    BATCHES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___Record]: ...
+    @_builtins.property
+    def batches(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordBatches]: ...
     def __init__(
         self,
         *,
         records: _abc.Iterable[Global___Record] | None = ...,
+        batches: _abc.Iterable[Global___RecordBatches] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batches", b"batches", "records", b"records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -680,6 +763,7 @@ class SubscribeRequest(_message.Message):
     OFFSETS_FIELD_NUMBER: _builtins.int
     HEARTBEAT_MS_FIELD_NUMBER: _builtins.int
     MAX_BATCH_FIELD_NUMBER: _builtins.int
+    RECORD_BATCHES_FIELD_NUMBER: _builtins.int
     topic: _builtins.str
     position: Global___Position.ValueType
     offset: _builtins.int
@@ -692,6 +776,8 @@ class SubscribeRequest(_message.Message):
     """0: the server's default"""
     max_batch: _builtins.int
     """records per message; 0: the server's default"""
+    record_batches: _builtins.bool
+    """send RecordBatches instead of Records"""
     @_builtins.property
     def partitions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """empty: every partition"""
@@ -712,10 +798,11 @@ class SubscribeRequest(_message.Message):
         offsets: _abc.Mapping[_builtins.int, _builtins.int] | None = ...,
         heartbeat_ms: _builtins.int = ...,
         max_batch: _builtins.int = ...,
+        record_batches: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "offset", b"offset", "position", b"position", "start", b"start", "timestamp", b"timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "heartbeat_ms", b"heartbeat_ms", "max_batch", b"max_batch", "offset", b"offset", "offsets", b"offsets", "partitions", b"partitions", "position", b"position", "start", b"start", "timestamp", b"timestamp", "topic", b"topic"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "heartbeat_ms", b"heartbeat_ms", "max_batch", b"max_batch", "offset", b"offset", "offsets", b"offsets", "partitions", b"partitions", "position", b"position", "record_batches", b"record_batches", "start", b"start", "timestamp", b"timestamp", "topic", b"topic"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_start: _TypeAlias = _typing.Literal["position", "offset", "timestamp", "group"]  # noqa: Y015
     _WhichOneofArgType_start: _TypeAlias = _typing.Literal["start", b"start"]  # noqa: Y015
@@ -768,23 +855,31 @@ Global___Heartbeat: _TypeAlias = Heartbeat  # noqa: Y015
 
 @_typing.final
 class SubscribeResponse(_message.Message):
+    """Consecutive messages may be concatenated by the server (protobuf merges repeated
+    fields), so one message can carry several partitions' records.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORDS_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
+    BATCHES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def records(self) -> _containers.RepeatedCompositeFieldContainer[Global___Record]: ...
     @_builtins.property
     def heartbeat(self) -> Global___Heartbeat: ...
+    @_builtins.property
+    def batches(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordBatches]: ...
     def __init__(
         self,
         *,
         records: _abc.Iterable[Global___Record] | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
+        batches: _abc.Iterable[Global___RecordBatches] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat", b"heartbeat", "records", b"records"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batches", b"batches", "heartbeat", b"heartbeat", "records", b"records"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -20,8 +21,10 @@ from logway.broker import (
     consumer_arguments,
 )
 from logway.errors import ClosedError, InvalidArgumentError, LogwayError
+from logway.recordbatch import codec
 from logway.records import (
     PartitionLag,
+    ProducedBatch,
     Record,
     RecordMetadata,
     TopicInfo,
@@ -49,6 +52,19 @@ def open_url(url: str, **options: Any) -> RemoteBroker:
             f"logway:// takes no options ({', '.join(options)}); topic settings go to create_topic"
         )
     return RemoteBroker(target, url=url)
+
+
+def _explicit_partitions(items: Sequence[Any]) -> dict[int | None, list[int] | None]:
+    """Indexes of the records per partition named in them (None: routed by the server)."""
+    groups: dict[int | None, list[int]] = {}
+    for i, item in enumerate(items):
+        p = item[3] if isinstance(item, tuple) and len(item) > 3 else None
+        if p is not None and (isinstance(p, bool) or not isinstance(p, int)):
+            raise InvalidArgumentError(f"record {i} asks for partition {p!r}; use an integer")
+        groups.setdefault(p, []).append(i)
+    if len(groups) == 1:
+        return {next(iter(groups)): None}
+    return dict(groups)
 
 
 def raise_rpc_error(exc: BaseException) -> None:
@@ -116,18 +132,35 @@ class RemoteBroker(BrokerBase):
         topic: str,
         records: Iterable[ProduceItem],
         partition: int | None = None,
-    ) -> list[RecordMetadata]:
+    ) -> Sequence[RecordMetadata]:
+        """Encode the records as RecordBatch v2 here (in C), one batch per partition
+        the caller names; the server routes the rest by key, as the embedded log does."""
+        items = records if isinstance(records, list | tuple) else list(records)
+        default_ts = int(time.time() * 1000)
+        result = ProducedBatch(topic, items, default_ts)
+        if not items:
+            return result
+        groups = _explicit_partitions(items) if partition is None else {partition: None}
+        order: list[int] = []
+        request = pb.ProduceRequest(topic=topic)
         try:
-            items = [convert.produce_item_to_pb(item) for item in records]
-            request = pb.ProduceRequest(topic=topic, records=items)
-            if partition is not None:
-                request.partition = partition
+            for p, indexes in groups.items():
+                chosen = items if indexes is None else [items[i] for i in indexes]
+                data = codec.encode_batch(chosen, default_ts, codec.WIRE_RECORD_LIMIT)[0]
+                batch = request.batches.add(data=bytes(data))
+                if p is not None:
+                    batch.partition = p
+                order.extend(range(len(items)) if indexes is None else indexes)
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(str(exc)) from None
-        if not items:
-            return []
         response = self.call(self.stub.Produce, request)
-        return [convert.metadata_from_pb(m) for m in response.records]
+        identity = len(groups) == 1
+        for r in response.ranges:
+            where = None
+            if r.indexes:
+                where = list(r.indexes) if identity else [order[i] for i in r.indexes]
+            result.add(r.partition, r.base_offset, where)
+        return result
 
     # --- reading --------------------------------------------------------------------
 
@@ -150,7 +183,9 @@ class RemoteBroker(BrokerBase):
             max_records=max_records,
             max_bytes=min(max_bytes, 1 << 30),
         )
-        return [convert.record_from_pb(r) for r in self.call(self.stub.Fetch, request).records]
+        request.record_batches = True
+        response = self.call(self.stub.Fetch, request)
+        return convert.records_from_batches(topic, response.batches)
 
     def _offsets(self, topic: str) -> pb.OffsetsResponse:
         return self.call(self.stub.Offsets, pb.OffsetsRequest(topic=topic))

@@ -130,20 +130,31 @@ class RemoteConsumer(BaseConsumer):
             by_topic.setdefault(tp.topic, {})[tp.partition] = self._positions[tp]
         for topic, offsets in by_topic.items():
             request = pb.SubscribeRequest(
-                topic=topic, partitions=sorted(offsets), offsets=offsets, max_batch=500
+                topic=topic,
+                partitions=sorted(offsets),
+                offsets=offsets,
+                max_batch=500,
+                record_batches=True,
             )
             call = self._remote.stub.Subscribe(request)
             self._calls.append(call)
             threading.Thread(
-                target=self._read, args=(epoch, call), daemon=True, name=f"logway-subscribe {topic}"
+                target=self._read,
+                args=(epoch, call, topic),
+                daemon=True,
+                name=f"logway-subscribe {topic}",
             ).start()
 
-    def _read(self, epoch: int, call: Any) -> None:
+    def _read(self, epoch: int, call: Any, call_topic: str) -> None:
         try:
+            topic = call_topic
             for response in call:
-                if not response.records:
+                if response.batches:
+                    records = convert.records_from_batches(topic, response.batches)
+                elif response.records:
+                    records = [convert.record_from_pb(r) for r in response.records]
+                else:
                     continue  # a heartbeat
-                records = [convert.record_from_pb(r) for r in response.records]
                 with self._space:
                     while len(self._pending) >= MAX_PENDING and epoch == self._epoch:
                         self._space.wait()
@@ -151,8 +162,10 @@ class RemoteConsumer(BaseConsumer):
                         return
                     self._pending.append((epoch, records))
                 self._notify()
-        except grpc.RpcError as exc:
-            if cast(grpc.Call, exc).code() == grpc.StatusCode.CANCELLED:
+        except (grpc.RpcError, LogwayError) as exc:
+            if isinstance(exc, grpc.RpcError) and (
+                cast(grpc.Call, exc).code() == grpc.StatusCode.CANCELLED
+            ):
                 return
             with self._space:
                 if epoch == self._epoch:
@@ -193,6 +206,8 @@ class RemoteConsumer(BaseConsumer):
     def _handle_failure(self, failure: BaseException) -> None:
         from logway.backends.remote import raise_rpc_error
 
+        if isinstance(failure, LogwayError):
+            raise failure
         try:
             raise_rpc_error(failure)
         except OffsetOutOfRangeError:

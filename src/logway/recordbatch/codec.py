@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import crc32c as _crc32c
 
-from logway.log import compression
+from logway.recordbatch import compression
 from logway.records import Record, normalize_headers, to_bytes, to_millis
 
 HEADER = struct.Struct(">qiiBIhiqqqhii")
@@ -195,6 +195,46 @@ _BASE_OFFSET = struct.Struct(">q")
 
 def set_base_offset(batch: bytearray, base_offset: int) -> None:
     _BASE_OFFSET.pack_into(batch, 0, base_offset)
+
+
+# --- on the wire -------------------------------------------------------------------
+
+WIRE_RECORD_LIMIT = (1 << 31) - 1  # records on the wire were checked by whoever stored them
+
+
+def encode_wire(records: Sequence[Record]) -> bytes:
+    """Records of one partition as RecordBatch v2 carrying their own offsets: one
+    uncompressed batch per run of consecutive offsets."""
+    out = bytearray()
+    start, n = 0, len(records)
+    while start < n:
+        end = n
+        if records[-1].offset - records[start].offset != n - 1 - start:
+            end = start + 1
+            while end < n and records[end].offset == records[end - 1].offset + 1:
+                end += 1
+        items = [(r.value, r.key, r.headers, None, r.timestamp) for r in records[start:end]]
+        batch = encode_batch(items, 0, WIRE_RECORD_LIMIT)[0]
+        set_base_offset(batch, records[start].offset)
+        out += batch
+        start = end
+    return bytes(out)
+
+
+def decode_wire(data: bytes, topic: str = "", partition: int = 0) -> list[Record]:
+    """Every record of whole batches laid back to back; ``ValueError`` names the first
+    damaged batch."""
+    out: list[Record] = []
+    pos = index = 0
+    while pos < len(data):
+        try:
+            header, records = decode_batch(data, pos, topic, partition)
+        except ValueError as exc:
+            raise ValueError(f"record batch {index} (byte {pos}): {exc}") from None
+        out.extend(records)
+        pos += header.size
+        index += 1
+    return out
 
 
 # --- pure-Python record loops (reference implementation) ----------------------------

@@ -1,0 +1,247 @@
+"""Live subscriptions fanned out from one reader per partition.
+
+A subscriber is a cursor: the next offset on each of its partitions, a few bytes.
+One that is behind reads the log at its cursor with ``fetch``. One that has caught
+up takes the newest records from its partition's ``Tail``, which reads each record
+from the log once, keeps the last few thousand, and caches every chunk in the forms
+subscribers send (a serialized gRPC message, SSE text). A thousand live subscribers
+so cost one read and one encoding per chunk, and a subscriber that falls behind
+costs no memory: it drops back to reading the log at its own pace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from logway.broker import Broker, Start
+from logway.errors import OffsetOutOfRangeError, UnknownTopicError
+from logway.records import Record, TopicPartition
+
+T = TypeVar("T")
+
+TAIL_RECORDS = 4096  # the newest records a tail keeps for subscribers that caught up
+CHUNK_RECORDS = 500  # records a tail reads at a time
+FETCH_BYTES = 1 << 20
+TAIL_POLL_S = 5.0
+
+
+class Chunk:
+    """Consecutive records of one partition, with their encodings cached by name."""
+
+    __slots__ = ("_forms", "first", "next", "partition", "records")
+
+    def __init__(self, partition: int, records: list[Record]):
+        self.partition = partition
+        self.records = records
+        self.first = records[0].offset
+        self.next = records[-1].offset + 1
+        self._forms: dict[str, Any] = {}
+
+    def form(self, name: str, build: Callable[[Chunk], T]) -> T:
+        try:
+            return self._forms[name]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._forms[name] = build(self)
+            return value
+
+    def since(self, offset: int) -> Chunk:
+        """This chunk from ``offset`` on (itself, when it starts there)."""
+        if offset <= self.first:
+            return self
+        return Chunk(self.partition, [r for r in self.records if r.offset >= offset])
+
+    def head(self, count: int) -> Chunk:
+        return self if count >= len(self.records) else Chunk(self.partition, self.records[:count])
+
+
+class Tail:
+    """The newest records of one partition, read once for every caught-up subscriber."""
+
+    def __init__(self, broker: Broker, tp: TopicPartition):
+        self.tp = tp
+        self.chunks: deque[Chunk] = deque()
+        self.kept = 0
+        self.wakers: set[asyncio.Event] = set()
+        self.error: Exception | None = None
+        self._consumer = broker.consumer(
+            tp.topic, start="latest", partitions=[tp], auto_reset=False
+        )
+        self.start = self.end = self._consumer.position()[tp]
+        self._task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                records = await self._consumer.apoll(timeout=TAIL_POLL_S, max_records=CHUNK_RECORDS)
+                if not records:
+                    continue
+                chunk = Chunk(self.tp.partition, records)
+                self.chunks.append(chunk)
+                self.kept += len(records)
+                while self.kept - len(self.chunks[0].records) >= TAIL_RECORDS:
+                    self.kept -= len(self.chunks.popleft().records)
+                self.start = self.chunks[0].first
+                self.end = chunk.next
+                for waker in self.wakers:
+                    waker.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the topic was deleted, the log closed, ...
+            self.error = exc
+            for waker in self.wakers:
+                waker.set()
+
+    def take(self, offset: int) -> list[Chunk] | None:
+        """The chunks from ``offset`` on, or None when ``offset`` is older than the tail."""
+        if self.error is not None:
+            raise self.error
+        if offset < self.start:
+            return None
+        if offset >= self.end:
+            return []
+        out = []
+        for chunk in reversed(self.chunks):
+            if chunk.next <= offset:
+                break
+            out.append(chunk)
+        out.reverse()
+        out[0] = out[0].since(offset)
+        return out
+
+    def close(self) -> None:
+        self._task.cancel()
+        self._consumer.close()
+
+
+class Hub:
+    """The tails of one broker, each alive while someone subscribes to its partition."""
+
+    def __init__(self, broker: Broker):
+        self.broker = broker
+        self._tails: dict[TopicPartition, Tail] = {}
+
+    def tail(self, tp: TopicPartition, waker: asyncio.Event) -> Tail:
+        tail = self._tails.get(tp)
+        if tail is None:
+            tail = self._tails[tp] = Tail(self.broker, tp)
+        tail.wakers.add(waker)
+        return tail
+
+    def release(self, tp: TopicPartition, waker: asyncio.Event) -> None:
+        tail = self._tails.get(tp)
+        if tail is None:
+            return
+        tail.wakers.discard(waker)
+        if not tail.wakers:
+            del self._tails[tp]
+            tail.close()
+
+    def positions(
+        self,
+        topic: str,
+        partitions: list[int] | None,
+        start: Start | int | Mapping[int, int] = "earliest",
+        overrides: Mapping[int, int] | None = None,
+    ) -> dict[int, int]:
+        """Where a subscription starts on each partition: ``start`` is "earliest",
+        "latest", a datetime, one offset for all, or offsets per partition (earliest
+        where missing);
+        ``overrides`` win. Every position must lie in the log."""
+        count = self.broker.describe_topic(topic).partitions
+        numbers = list(range(count)) if partitions is None else partitions
+        for p in numbers:
+            if not 0 <= p < count:
+                raise UnknownTopicError(
+                    f"topic {topic!r} has partitions 0 to {count - 1}; there is no partition {p}"
+                )
+        first = self.broker.start_offsets(topic)
+        end = self.broker.end_offsets(topic)
+        out: dict[int, int] = {}
+        for p in numbers:
+            if isinstance(start, Mapping):
+                out[p] = start.get(p, first[p])
+            elif isinstance(start, int) and not isinstance(start, bool):
+                out[p] = start
+            elif start == "earliest":
+                out[p] = first[p]
+            elif start == "latest":
+                out[p] = end[p]
+            else:
+                found = self.broker.offset_for_time(topic, p, start)
+                out[p] = end[p] if found is None else found
+        for p, offset in (overrides or {}).items():
+            if p in out:
+                out[p] = offset
+        for p, offset in out.items():
+            if not first[p] <= offset <= end[p]:
+                raise OffsetOutOfRangeError(
+                    f"offset {offset} is out of range for {topic}/{p}: valid offsets are "
+                    f"{first[p]} to {end[p]} (start offset to end offset)"
+                )
+        return out
+
+    def subscribe(self, topic: str, positions: Mapping[int, int]) -> Subscription:
+        return Subscription(self, topic, positions)
+
+
+class Subscription:
+    """One subscriber's cursor over some partitions of a topic."""
+
+    def __init__(self, hub: Hub, topic: str, positions: Mapping[int, int]):
+        self.hub = hub
+        self.topic = topic
+        self.positions = dict(positions)
+        self.waker = asyncio.Event()
+        self._tails: dict[int, Tail] = {}
+        try:
+            for p in self.positions:
+                self._tails[p] = hub.tail(TopicPartition(topic, p), self.waker)
+        except BaseException:
+            self.close()
+            raise
+
+    async def next(self, timeout: float, max_records: int) -> list[Chunk]:
+        """The next records (at most ``max_records``), waiting up to ``timeout``
+        seconds; [] when none came (time for a heartbeat)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self.waker.clear()
+            out = self._available(max_records)
+            if out:
+                return out
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            try:
+                async with asyncio.timeout(remaining):
+                    await self.waker.wait()
+            except TimeoutError:
+                return []
+
+    def _available(self, budget: int) -> list[Chunk]:
+        out: list[Chunk] = []
+        for p, tail in self._tails.items():
+            position = self.positions[p]
+            chunks = tail.take(position)
+            if chunks is None:  # behind the tail: read the log at our own cursor
+                records = self.hub.broker.fetch(
+                    self.topic, p, position, max_records=budget, max_bytes=FETCH_BYTES
+                )
+                chunks = [Chunk(p, records)] if records else []
+            for chunk in chunks:
+                if budget <= 0:
+                    return out
+                chunk = chunk.head(budget)
+                out.append(chunk)
+                budget -= len(chunk.records)
+                self.positions[p] = chunk.next
+        return out
+
+    def close(self) -> None:
+        for p in list(self._tails):
+            self.hub.release(TopicPartition(self.topic, p), self.waker)
+        self._tails.clear()
