@@ -36,7 +36,7 @@ from common import (
     scratch_root,
 )
 from latency import Latencies, produce_latency
-from logway.log import codec
+from logway.recordbatch import codec
 from report import Check, Target, table, write_json
 from suite import (
     FLOOR,
