@@ -11,6 +11,15 @@ from typing import Any
 
 import logway
 from logway.errors import InvalidArgumentError
+from logway.units import parse_duration_ms
+
+
+def seconds(text: str) -> float:
+    """A duration flag ("30s", "2m", or milliseconds) in seconds."""
+    value = parse_duration_ms(text, "--stall-timeout") / 1000
+    if value <= 0:
+        raise InvalidArgumentError("--stall-timeout must be more than 0")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,6 +54,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="a logway.App to serve: its topics, gRPC services and pages "
         "(e.g. examples.microblog.app:app)",
     )
+    serve.add_argument(
+        "--stall-timeout",
+        type=seconds,
+        default=env("LOGWAY_STALL_TIMEOUT", "30s"),
+        help="disconnect a subscriber that reads nothing for this long (default 30s); "
+        "it can resume from its last offset",
+    )
     serve.set_defaults(run=run)
 
 
@@ -77,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
                 http_port=args.http_port,
                 ready=ready,
                 app=app,
+                stall_timeout=args.stall_timeout,
             )
         )
     print("logway stopped", file=sys.stderr)

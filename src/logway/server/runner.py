@@ -126,8 +126,16 @@ async def serve(
     http_port: int | None,
     ready: Callable[[Server], None] | None = None,
     app: App | None = None,
+    stall_timeout: float = 30.0,
 ) -> None:
-    server = Server(broker, host=host, grpc_port=grpc_port, http_port=http_port, app=app)
+    server = Server(
+        broker,
+        host=host,
+        grpc_port=grpc_port,
+        http_port=http_port,
+        app=app,
+        stall_timeout=stall_timeout,
+    )
     await server.start()
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []
