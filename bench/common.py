@@ -34,6 +34,10 @@ class Sizes:
     latency_warmup: int = 100
     sqlite_records: int = 2_000_000  # 100-byte rows SQLite inserts and selects
     redis_records: int = 300_000  # fewer: redis-py moves ~50k XADDs/s, a minute for 2M
+    serve_records: int = 500_000  # 100-byte records produced and read over gRPC
+    fanout_grpc: int = 1_000  # live subscribers of each kind
+    fanout_sse: int = 1_000
+    fanout_records: int = 10_000  # at 1,000/s
 
     def scaled(self, factor: float) -> Sizes:
         """The same shape with record counts multiplied by ``factor`` (whole batches)."""
@@ -50,6 +54,10 @@ class Sizes:
             latency_warmup=max(10, round(self.latency_warmup * factor)),
             sqlite_records=batches(self.sqlite_records),
             redis_records=batches(self.redis_records),
+            serve_records=batches(self.serve_records),
+            fanout_grpc=max(10, round(self.fanout_grpc * factor)),
+            fanout_sse=max(10, round(self.fanout_sse * factor)),
+            fanout_records=max(1_000, round(self.fanout_records * factor)),
         )
 
 

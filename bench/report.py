@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-TargetKind = Literal["figure_at_least", "ratio_at_least", "ratio_at_most", "info"]
+TargetKind = Literal["figure_at_least", "figure_at_most", "ratio_at_least", "ratio_at_most", "info"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class Target:
     def met(self, figure: float, ratio: float) -> bool | None:
         if self.kind == "figure_at_least":
             return figure >= self.bound
+        if self.kind == "figure_at_most":
+            return figure <= self.bound
         if self.kind == "ratio_at_least":
             return ratio >= self.bound
         if self.kind == "ratio_at_most":
@@ -30,6 +32,8 @@ class Target:
     def describe(self, unit: str) -> str:
         if self.kind == "figure_at_least":
             return f">= {fmt(self.bound, unit)} {unit}"
+        if self.kind == "figure_at_most":
+            return f"<= {fmt(self.bound, unit)} {unit}"
         if self.kind == "ratio_at_least":
             return f"ratio >= {self.bound:g}"
         if self.kind == "ratio_at_most":
@@ -57,9 +61,11 @@ class Check:
 
     @property
     def result(self) -> str:
-        if self.error is not None or self.figure is None or self.ratio is None:
+        if self.error is not None or self.figure is None:
             return "ERROR"
-        met = self.target.met(self.figure, self.ratio)
+        if self.ratio is None and self.target.kind.startswith("ratio"):
+            return "ERROR"
+        met = self.target.met(self.figure, self.ratio or 0.0)
         return "info" if met is None else "PASS" if met else "FAIL"
 
     def to_json(self) -> dict[str, Any]:
@@ -80,7 +86,7 @@ def fmt(value: float | None, unit: str) -> str:
     """A figure in its unit's usual precision."""
     if value is None:
         return "-"
-    if unit == "rec/s":
+    if unit in ("rec/s", "subs"):
         return f"{value:,.0f}"
     if unit == "ms":
         return f"{value:.3f}"

@@ -38,6 +38,8 @@ from common import (
 from latency import Latencies, produce_latency
 from logway.recordbatch import codec
 from report import Check, Target, table, write_json
+from serving import BATCH as SERVE_BATCH
+from serving import Fanout, ServingThroughput, fanout, serving_throughput
 from suite import (
     FLOOR,
     LOGWAY,
@@ -63,6 +65,13 @@ VS_PEER = 3.0
 SUITE = "100-byte suite"
 LARGE = "append 1 KiB"
 LATENCY = "produce latency"
+SERVING = "serving throughput"
+FANOUT = "fan-out"
+SERVE_PRODUCE_PER_S = 200_000
+SERVE_READ_PER_S = 300_000
+FANOUT_P99_MS = 50.0
+FANOUT_KB = 50.0
+FANOUT_RATE = 1_000.0
 
 
 class OtherCpu:
@@ -141,10 +150,19 @@ def throughput_check(
     return check
 
 
-def build_checks(
-    s: Sections, suite: SuiteResult, large: LargeAppend | None, latency: Latencies | None
-) -> list[Check]:
+@dataclasses.dataclass
+class Measured:
+    s: Sections
+    suite: SuiteResult
+    large: LargeAppend | None
+    latency: Latencies | None
+    serving: ServingThroughput | None
+    fan: Fanout | None
+
+
+def build_checks(m: Measured) -> list[Check]:
     """The rows of the table, in the order of the project's targets."""
+    s, suite, large, latency = m.s, m.suite, m.large, m.latency
     appended, read = suite.append, suite.read
     checks = [
         throughput_check(
@@ -211,12 +229,58 @@ def build_checks(
                     (SUITE, LOGWAY, peer),
                 )
             )
+    return checks + serving_checks(m)
+
+
+def serving_checks(m: Measured) -> list[Check]:
+    """``logway serve``: gRPC throughput against the embedded backend, and fan-out."""
+    t = m.serving
+    checks = [
+        throughput_check(
+            m.s,
+            "gRPC produce 1,000 x 100 B",
+            "rec/s",
+            Target("figure_at_least", SERVE_PRODUCE_PER_S),
+            t.produce if t else None,
+            t.embedded_produce if t else None,
+            "embedded produce_many",
+            (SERVING,),
+        ),
+        throughput_check(
+            m.s,
+            "gRPC subscribe-read",
+            "rec/s",
+            Target("figure_at_least", SERVE_READ_PER_S),
+            t.read if t else None,
+            t.embedded_read if t else None,
+            "embedded consumer",
+            (SERVING,),
+        ),
+    ]
+    fan = m.fan
+    rows = [
+        ("fan-out subscribers complete, in order", "subs", Target("figure_at_least", 0)),
+        ("fan-out latency p50", "ms", Target("info")),
+        ("fan-out latency p99", "ms", Target("figure_at_most", FANOUT_P99_MS)),
+        ("fan-out server memory per subscriber", "KB", Target("figure_at_most", FANOUT_KB)),
+    ]
+    for name, unit, target in rows:
+        check = Check(name, unit, target)
+        if fan is None:
+            check.error = m.s.why(FANOUT)
+        elif unit == "subs":
+            total = fan.grpc_subscribers + fan.sse_subscribers
+            check.target = Target("figure_at_least", total)
+            check.figure = fan.complete
+        elif unit == "KB":
+            check.figure = fan.bytes_per_subscriber / 1000
+        else:
+            check.figure = fan.percentile(50 if name.endswith("p50") else 99)
+        checks.append(check)
     return checks
 
 
-def measure(
-    sizes: Sizes, reps: int
-) -> tuple[Sections, SuiteResult, LargeAppend | None, Latencies | None]:
+def measure(sizes: Sizes, reps: int) -> Measured:
     """Run every section in a scratch directory on the repository's disk, removed after."""
     s = Sections()
     with scratch_dir("run") as root:
@@ -238,7 +302,18 @@ def measure(
                 root, sizes.small_bytes, sizes.latency_samples, sizes.latency_warmup
             ),
         )
-    return s, suite, large, latency
+        serving = s.run(SERVING, lambda: serving_throughput(root, sizes.serve_records, reps))
+        fan = s.run(
+            FANOUT,
+            lambda: fanout(
+                root,
+                sizes.fanout_grpc,
+                sizes.fanout_sse,
+                sizes.fanout_records,
+                FANOUT_RATE,
+            ),
+        )
+    return Measured(s, suite, large, latency, serving, fan)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,33 +330,29 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
     started, others = time.perf_counter(), OtherCpu()
-    s, suite, large, latency = measure(sizes, reps)
+    m = measure(sizes, reps)
     elapsed, other_cpu_s = time.perf_counter() - started, others.seconds()
 
-    checks = build_checks(s, suite, large, latency)
+    checks = build_checks(m)
     print()
     print(table(checks))
     print()
-    print(notes(sizes, large, latency, elapsed, other_cpu_s))
-    write_json(
-        args.json, document(sizes, reps, s, suite, large, latency, checks, elapsed, other_cpu_s)
-    )
+    print(notes(sizes, m, elapsed, other_cpu_s))
+    write_json(args.json, document(sizes, reps, m, checks, elapsed, other_cpu_s))
     print(f"results: {os.path.relpath(args.json)}")
-    return 1 if s.errors else 0
+    return 1 if m.s.errors else 0
 
 
 def document(
     sizes: Sizes,
     reps: int,
-    s: Sections,
-    suite: SuiteResult,
-    large: LargeAppend | None,
-    latency: Latencies | None,
+    m: Measured,
     checks: list[Check],
     elapsed: float,
     other_cpu_s: float | None,
 ) -> dict[str, Any]:
     """Everything measured, for bench/results/latest.json."""
+    s, suite, large, latency = m.s, m.suite, m.large, m.latency
     measurements: dict[str, Any] = {
         "append_100b": {name: t.to_json() for name, t in suite.append.items()},
         "read_100b": {name: t.to_json() for name, t in suite.read.items()},
@@ -298,6 +369,15 @@ def document(
             "bytes_per_write": latency.nbytes,
             "samples": len(latency.logway),
         }
+    if m.serving:
+        measurements["serving_100b"] = {
+            "grpc_produce": m.serving.produce.to_json(),
+            "grpc_subscribe_read": m.serving.read.to_json(),
+            "embedded_produce": m.serving.embedded_produce.to_json(),
+            "embedded_read": m.serving.embedded_read.to_json(),
+        }
+    if m.fan:
+        measurements["fanout"] = m.fan.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
@@ -321,14 +401,9 @@ def document(
     }
 
 
-def notes(
-    sizes: Sizes,
-    large: LargeAppend | None,
-    latency: Latencies | None,
-    elapsed: float,
-    other_cpu_s: float | None,
-) -> str:
+def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) -> str:
     """What the references are, in a few lines under the table."""
+    large, latency, fan = m.large, m.latency, m.fan
     lines = [
         f"throughput: best of {REPETITIONS} interleaved repetitions; batches of {BATCH:,} "
         "records, one fdatasync (or durable commit) per batch; logway: 1 partition, "
@@ -351,6 +426,20 @@ def notes(
             f"latency: {len(latency.logway):,} single-record produces vs bare appends of "
             f"{latency.nbytes} B, interleaved"
         )
+    lines.append(
+        f"serving: a logway serve process and a client in this process, batches of "
+        f"{SERVE_BATCH:,} x 100 B, {sizes.serve_records:,} records; reference: the same "
+        "against the embedded backend in this process"
+    )
+    if fan:
+        lines.append(
+            f"fan-out: {fan.grpc_subscribers:,} gRPC + {fan.sse_subscribers:,} SSE subscribers "
+            f"from offset 0, {fan.records:,} records of 100 B at {fan.rate:,.0f}/s (open loop); "
+            f"{fan.messages:,} messages received; CPU: server {fan.server_cpu_s:.1f} s, "
+            f"clients {fan.clients_cpu_s:.1f} s over {fan.produce_seconds:.1f} s"
+        )
+        if fan.errors:
+            lines.append(f"fan-out errors: {'; '.join(fan.errors)}")
     lines.append(f"elapsed: {elapsed:.0f} s")
     # the kernel's own I/O work shows up here too: about a tenth of the elapsed time
     if other_cpu_s is not None and other_cpu_s > 0.25 * elapsed:
