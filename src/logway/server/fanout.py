@@ -24,20 +24,23 @@ T = TypeVar("T")
 
 TAIL_RECORDS = 4096  # the newest records a tail keeps for subscribers that caught up
 CHUNK_RECORDS = 500  # records a tail reads at a time
+CHUNK_BYTES = 1 << 20  # and bytes per chunk (a single larger record makes its own)
 FETCH_BYTES = 1 << 20
+MESSAGE_BYTES = 1 << 20  # what a subscriber takes at once, beyond its first chunk
 TAIL_POLL_S = 5.0
 
 
 class Chunk:
     """Consecutive records of one partition, with their encodings cached by name."""
 
-    __slots__ = ("_forms", "first", "next", "partition", "records")
+    __slots__ = ("_forms", "first", "nbytes", "next", "partition", "records")
 
     def __init__(self, partition: int, records: list[Record]):
         self.partition = partition
         self.records = records
         self.first = records[0].offset
         self.next = records[-1].offset + 1
+        self.nbytes = sum(_size(r) for r in records)
         self._forms: dict[str, Any] = {}
 
     def form(self, name: str, build: Callable[[Chunk], T]) -> T:
@@ -55,6 +58,24 @@ class Chunk:
 
     def head(self, count: int) -> Chunk:
         return self if count >= len(self.records) else Chunk(self.partition, self.records[:count])
+
+
+def _size(record: Record) -> int:
+    return len(record.value or b"") + len(record.key or b"") + 20
+
+
+def split(partition: int, records: list[Record]) -> list[Chunk]:
+    """Records as chunks of at most ``CHUNK_BYTES`` (at least one record each)."""
+    out: list[Chunk] = []
+    start, size = 0, 0
+    for i, record in enumerate(records):
+        n = _size(record)
+        if size and size + n > CHUNK_BYTES:
+            out.append(Chunk(partition, records[start:i]))
+            start, size = i, 0
+        size += n
+    out.append(Chunk(partition, records[start:] if start else records))
+    return out
 
 
 class Tail:
@@ -78,13 +99,15 @@ class Tail:
                 records = await self._consumer.apoll(timeout=TAIL_POLL_S, max_records=CHUNK_RECORDS)
                 if not records:
                     continue
-                chunk = Chunk(self.tp.partition, records)
-                self.chunks.append(chunk)
-                self.kept += len(records)
-                while self.kept - len(self.chunks[0].records) >= TAIL_RECORDS:
+                for chunk in split(self.tp.partition, records):
+                    self.chunks.append(chunk)
+                    self.kept += len(chunk.records)
+                while len(self.chunks) > 1 and (
+                    self.kept - len(self.chunks[0].records) >= TAIL_RECORDS
+                ):
                     self.kept -= len(self.chunks.popleft().records)
                 self.start = self.chunks[0].first
-                self.end = chunk.next
+                self.end = self.chunks[-1].next
                 for waker in self.wakers:
                     waker.set()
         except asyncio.CancelledError:
@@ -224,6 +247,7 @@ class Subscription:
 
     def _available(self, budget: int) -> list[Chunk]:
         out: list[Chunk] = []
+        nbytes = 0
         for p, tail in self._tails.items():
             position = self.positions[p]
             chunks = tail.take(position)
@@ -231,13 +255,14 @@ class Subscription:
                 records = self.hub.broker.fetch(
                     self.topic, p, position, max_records=budget, max_bytes=FETCH_BYTES
                 )
-                chunks = [Chunk(p, records)] if records else []
+                chunks = split(p, records) if records else []
             for chunk in chunks:
-                if budget <= 0:
+                if budget <= 0 or (out and nbytes + chunk.nbytes > MESSAGE_BYTES):
                     return out
                 chunk = chunk.head(budget)
                 out.append(chunk)
                 budget -= len(chunk.records)
+                nbytes += chunk.nbytes
                 self.positions[p] = chunk.next
         return out
 

@@ -283,6 +283,8 @@ class LogService(log_pb2_grpc.LogServicer):
             else ("pb-records", _records_message)
         )
         try:
+            # sent now, so a first write that stalls can still end with a status
+            await context.send_initial_metadata(())
             while True:
                 try:
                     chunks = await subscription.next(heartbeat_s, max_batch)

@@ -66,6 +66,9 @@ class WebContext:
     def set_trailing_metadata(self, metadata: Any) -> None:
         self.trailing = [(str(k), str(v)) for k, v in metadata]
 
+    async def send_initial_metadata(self, metadata: Any) -> None:
+        pass  # gRPC-Web sends its headers with the response
+
     async def write(self, message: Any) -> None:
         await self.outbox.put(message)
 

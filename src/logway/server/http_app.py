@@ -10,6 +10,7 @@ comma-separated (``0:41`` on a one-partition topic). A browser reconnecting with
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Request
@@ -131,7 +132,10 @@ def build_app(
     stall_timeout: float = 30.0,
     statics: list[tuple[str, str]] | None = None,
     hub: Hub | None = None,
+    drop_client: Callable[[Any], None] | None = None,
 ) -> FastAPI:
+    """``drop_client(scope["client"])`` closes a client's connection at once (the
+    server running the app provides it)."""
     fanout = hub or Hub(broker)
     app = FastAPI(
         title="logway",
@@ -253,9 +257,11 @@ def build_app(
         resume = {p: o for p, o in resume.items() if p in numbers}
         positions = fanout.positions(topic, numbers, start, resume)
         cursor = {p: o - 1 for p, o in resume.items()}
+        client = request.scope.get("client")
         return EventStreamResponse(
             sse_events(fanout.subscribe(topic, positions), cursor, broker),
             stall_timeout=stall_timeout,
+            drop=None if drop_client is None else lambda: drop_client(client),
         )
 
     if bridge is not None:

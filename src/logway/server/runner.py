@@ -86,6 +86,7 @@ class Server:
                     statics=self._statics(),
                     hub=self.hub,
                     stall_timeout=self.stall_timeout,
+                    drop_client=self._drop_http_client,
                 ),
                 lifespan="off",
                 log_level="warning",
@@ -99,6 +100,17 @@ class Server:
                     self._http_task.result()
                     raise RuntimeError("the HTTP server stopped during start-up")
                 await asyncio.sleep(0.01)
+
+    def _drop_http_client(self, client: Any) -> None:
+        """Abort an HTTP client's connection, discarding what it has not read: closing
+        would wait for a reader that stopped reading."""
+        if self._http is None or not client:
+            return
+        for protocol in list(self._http.server_state.connections):
+            if getattr(protocol, "client", None) == tuple(client):
+                transport = getattr(protocol, "transport", None)
+                if transport is not None:
+                    transport.abort()
 
     def _statics(self) -> list[tuple[str, str]]:
         if self.app is None:

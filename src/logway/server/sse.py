@@ -14,7 +14,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.responses import StreamingResponse
@@ -125,7 +125,12 @@ async def sse_events(
 class EventStreamResponse(StreamingResponse):
     """``text/event-stream`` that disconnects a client which stops reading."""
 
-    def __init__(self, events: AsyncIterator[bytes], stall_timeout: float):
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        stall_timeout: float,
+        drop: Callable[[], None] | None = None,
+    ):
         super().__init__(
             events,
             media_type="text/event-stream",
@@ -137,6 +142,7 @@ class EventStreamResponse(StreamingResponse):
         )
         self.events = events
         self.stall_timeout = stall_timeout
+        self.drop = drop  # closes the connection at once, unsent data and all
 
     async def stream_response(self, send: Send) -> None:
         try:
@@ -152,11 +158,12 @@ class EventStreamResponse(StreamingResponse):
                     async with asyncio.timeout(self.stall_timeout):
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 except TimeoutError:
-                    # Returning without ending the body makes the server drop the connection.
                     log.warning(
                         "SSE stream stalled %gs without reading; disconnected", self.stall_timeout
                     )
-                    return
+                    if self.drop is not None:
+                        self.drop()
+                    return  # without ending the body: the server closes the connection
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await self.events.aclose()  # type: ignore[attr-defined]
