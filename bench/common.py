@@ -38,6 +38,8 @@ class Sizes:
     fanout_grpc: int = 1_000  # live subscribers of each kind
     fanout_sse: int = 1_000
     fanout_records: int = 10_000  # at 1,000/s
+    function_records: int = 1_000_000  # a no-op function and a consume+commit loop read
+    function_latency_samples: int = 500
 
     def scaled(self, factor: float) -> Sizes:
         """The same shape with record counts multiplied by ``factor`` (whole batches)."""
@@ -58,6 +60,8 @@ class Sizes:
             fanout_grpc=max(10, round(self.fanout_grpc * factor)),
             fanout_sse=max(10, round(self.fanout_sse * factor)),
             fanout_records=max(1_000, round(self.fanout_records * factor)),
+            function_records=batches(self.function_records),
+            function_latency_samples=max(50, round(self.function_latency_samples * factor)),
         )
 
 

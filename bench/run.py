@@ -35,6 +35,7 @@ from common import (
     scratch_dir,
     scratch_root,
 )
+from functions import FunctionFigures, measure_functions
 from latency import Latencies, produce_latency
 from logway.recordbatch import codec
 from report import Check, Target, table, write_json
@@ -72,6 +73,11 @@ SERVE_READ_PER_S = 300_000
 FANOUT_P99_MS = 50.0
 FANOUT_KB = 50.0
 FANOUT_RATE = 1_000.0
+FUNCTIONS = "functions"
+FUNCTION_PER_S = 500_000
+FUNCTION_VS_LOOP = 0.8
+MATCHER_PER_S = 300_000
+FUNCTION_P99_MS = 20.0
 
 
 class OtherCpu:
@@ -158,6 +164,7 @@ class Measured:
     latency: Latencies | None
     serving: ServingThroughput | None
     fan: Fanout | None
+    functions: FunctionFigures | None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -229,7 +236,49 @@ def build_checks(m: Measured) -> list[Check]:
                     (SUITE, LOGWAY, peer),
                 )
             )
-    return checks + serving_checks(m)
+    return checks + serving_checks(m) + function_checks(m)
+
+
+def function_checks(m: Measured) -> list[Check]:
+    """Functions on the embedded backend: no-op throughput, the matcher, latency."""
+    f = m.functions
+    checks = [
+        throughput_check(
+            m.s,
+            "no-op function, batch_size 1,000",
+            "rec/s",
+            Target("figure_at_least", FUNCTION_PER_S),
+            f.noop if f else None,
+            f.loop if f else None,
+            "consume+commit loop",
+            (FUNCTIONS,),
+        ),
+        throughput_check(
+            m.s,
+            "no-op function vs hand-written loop",
+            "rec/s",
+            Target("ratio_at_least", FUNCTION_VS_LOOP),
+            f.noop if f else None,
+            f.loop if f else None,
+            "consume+commit loop",
+            (FUNCTIONS,),
+        ),
+    ]
+    rows = [
+        ("filter matcher, 5 fields", "rec/s", Target("figure_at_least", MATCHER_PER_S)),
+        ("produce to handler start p50", "ms", Target("info")),
+        ("produce to handler start p99", "ms", Target("figure_at_most", FUNCTION_P99_MS)),
+    ]
+    for name, unit, target in rows:
+        check = Check(name, unit, target)
+        if f is None:
+            check.error = m.s.why(FUNCTIONS)
+        elif unit == "rec/s":
+            check.figure = f.matcher_per_s
+        else:
+            check.figure = f.latency_ms(50 if name.endswith("p50") else 99)
+        checks.append(check)
+    return checks
 
 
 def serving_checks(m: Measured) -> list[Check]:
@@ -313,7 +362,13 @@ def measure(sizes: Sizes, reps: int) -> Measured:
                 FANOUT_RATE,
             ),
         )
-    return Measured(s, suite, large, latency, serving, fan)
+        functions = s.run(
+            FUNCTIONS,
+            lambda: measure_functions(
+                root, sizes.function_records, reps, sizes.function_latency_samples
+            ),
+        )
+    return Measured(s, suite, large, latency, serving, fan, functions)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -378,6 +433,8 @@ def document(
         }
     if m.fan:
         measurements["fanout"] = m.fan.to_json()
+    if m.functions:
+        measurements["functions"] = m.functions.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
@@ -440,6 +497,12 @@ def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) 
         )
         if fan.errors:
             lines.append(f"fan-out errors: {'; '.join(fan.errors)}")
+    if m.functions:
+        lines.append(
+            f"functions: embedded, {sizes.function_records:,} x 100 B; a no-op sync handler "
+            f"vs poll(1,000) + commit() per batch; matcher: {m.functions.matcher_records:,} "
+            f"decoded events; latency: {sizes.function_latency_samples} single records, 5 ms apart"
+        )
     lines.append(f"elapsed: {elapsed:.0f} s")
     # the kernel's own I/O work shows up here too: about a tenth of the elapsed time
     if other_cpu_s is not None and other_cpu_s > 0.25 * elapsed:

@@ -5,6 +5,7 @@ produce records to and consume them from, embedded on a local directory by
 default.
 """
 
+from logway.app import App
 from logway.broker import Broker, Consumer, connect
 from logway.errors import (
     ClosedError,
@@ -21,6 +22,7 @@ from logway.errors import (
     UnknownSchemeError,
     UnknownTopicError,
 )
+from logway.functions.batch import Batch
 from logway.records import (
     Message,
     PartitionLag,
@@ -34,6 +36,8 @@ from logway.records import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "App",
+    "Batch",
     "Broker",
     "ClosedError",
     "Consumer",

@@ -1,12 +1,16 @@
-"""``logway.App``: what an application adds to a logway server — the topics it
-needs, its own gRPC services (served over gRPC and gRPC-Web), and static files.
+"""``logway.App``: an application — the topics it needs, the functions it runs on
+their records, its own gRPC services (served over gRPC and gRPC-Web), static files.
 
-    app = logway.App("microblog")
+    app = logway.App("microblog", url="file:./logway-data")
     app.topic("articles", partitions=1)
     app.service(add_MicroblogServicer_to_server, MicroblogService)  # factory(broker)
     app.static("/", "static/")
 
-``logway serve --app module:app`` creates the missing topics and serves the rest.
+    @app.function("articles", batch_size=100, filters=[{"value": {"author": ["ada"]}}])
+    def index(batch): ...
+
+``logway run module:app`` runs the functions; ``logway serve --app module:app``
+creates the missing topics, serves the rest and runs the functions too.
 """
 
 from __future__ import annotations
@@ -16,10 +20,15 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from logway.broker import Broker
 from logway.errors import InvalidArgumentError, TopicExistsError
+from logway.functions.runner import FunctionSpec
+from logway.functions.settings import FunctionSettings
+from logway.names import validate_group, validate_topic_name
+
+H = TypeVar("H", bound=Callable[..., Any])
 
 
 @dataclass
@@ -36,11 +45,36 @@ class ServiceSpec:
 
 
 class App:
-    def __init__(self, name: str):
+    def __init__(self, name: str, url: str | None = None):
+        validate_group(name)
         self.name = name
+        self.url = url  # where ``logway run`` connects (else --url, $LOGWAY_URL, the default)
         self.topics: list[TopicSpec] = []
         self.services: list[ServiceSpec] = []
         self.statics: list[tuple[str, str]] = []
+        self.functions: list[FunctionSpec] = []
+
+    def function(
+        self, source: str, *, name: str | None = None, **settings: Any
+    ) -> Callable[[H], H]:
+        """Run the decorated ``handler(batch)`` (or ``async def``) on the records of
+        ``source``, as an event source mapping with ``settings`` (see
+        ``logway.functions.settings``); each function is the consumer group
+        ``<app>.<function>``. Bad settings are refused here, with the reason."""
+        validate_topic_name(source)
+        checked = FunctionSettings.build(**settings)
+
+        def register(handler: H) -> H:
+            if not callable(handler):
+                raise InvalidArgumentError(f"@app.function decorates a function, not {handler!r}")
+            fname: str = name or str(getattr(handler, "__name__", ""))
+            validate_group(f"{self.name}.{fname}")
+            if any(f.name == fname for f in self.functions):
+                raise InvalidArgumentError(f"app {self.name!r} already has a function {fname!r}")
+            self.functions.append(FunctionSpec(fname, source, handler, checked))
+            return handler
+
+        return register
 
     def topic(self, name: str, partitions: int = 1, **config: Any) -> str:
         """Declare a topic the app needs; created with these settings when missing."""

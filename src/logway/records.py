@@ -9,10 +9,12 @@ Headers are a tuple of ``(name, value)`` pairs, names ``str`` and values
 from __future__ import annotations
 
 import datetime as _dt
+import json as _json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
+M = TypeVar("M")
 Header = tuple[str, bytes | None]
 Headers = tuple[Header, ...]
 HeadersInput = Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]] | None
@@ -44,6 +46,14 @@ class Record(NamedTuple):
             if key == name:
                 return value
         return default
+
+    def json(self) -> Any:
+        """The value parsed as JSON (``ValueError`` if it is not JSON; None for no value)."""
+        return None if self.value is None else _json.loads(self.value)
+
+    def decode(self, message_type: type[M]) -> M:
+        """The value parsed as a Protobuf message of ``message_type`` (its ``FromString``)."""
+        return message_type.FromString(self.value or b"")  # type: ignore[attr-defined,no-any-return]
 
 
 class Message(NamedTuple):

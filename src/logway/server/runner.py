@@ -67,8 +67,16 @@ class Server:
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
+        self._functions_stop = asyncio.Event()
+        self._functions: asyncio.Task[Any] | None = None
 
     async def start(self) -> None:
+        if self.app is not None and self.app.functions:
+            from logway.functions.runner import run_functions
+
+            self._functions = asyncio.ensure_future(
+                run_functions(self.broker, self.app.name, self.app.functions, self._functions_stop)
+            )
         self._grpc = grpc.aio.server(options=channel.SERVER_OPTIONS)
         for register, servicer in self.services:
             register(servicer, self._grpc)
@@ -119,6 +127,9 @@ class Server:
         return [(path, os.path.join(base, directory)) for path, directory in self.app.statics]
 
     async def stop(self) -> None:
+        if self._functions is not None:  # finish the batches in flight and commit
+            self._functions_stop.set()
+            await self._functions
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
             await self._http_task

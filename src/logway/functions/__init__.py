@@ -1,0 +1,1 @@
+"""Functions: run user code on batches of records (event source mappings)."""

@@ -1,0 +1,519 @@
+"""Run functions over a ``Broker``: AWS Lambda's event source mapping semantics.
+
+Each function is its own consumer group, ``<app>.<function>``: two functions read a
+topic independently, and two processes running the same app share its partitions.
+A ``Lane`` per assigned partition reads at its own cursor, builds batches (size,
+batching window, payload bytes), drops records no filter matches, invokes the
+handler, and commits only once the batch succeeded or its failed records went to
+the ``on_failure`` topic: at-least-once, in order per partition. A failing batch is
+retried with exponential backoff, split in halves with ``bisect_on_error``, or
+resumed from the lowest failed offset with ``report_item_failures``; without an
+``on_failure`` topic a partition whose retries are exhausted stays blocked, retrying,
+rather than break its order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+from logway.broker import Broker, Consumer
+from logway.errors import ClosedError, InvalidArgumentError, TopicExistsError
+from logway.functions.batch import Batch
+from logway.functions.settings import FunctionSettings
+from logway.partitioner import partition_for_key
+from logway.records import Message, Record, TopicPartition, to_millis
+
+log = logging.getLogger("logway.functions")
+
+ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its group membership
+IDLE_POLL_S = 0.5  # the longest a lane waits for records before checking for a stop
+
+
+@dataclass
+class FunctionSpec:
+    """A function of an app: its handler, the topic it reads and its settings."""
+
+    name: str
+    source: str
+    handler: Callable[[Batch], Any]
+    settings: FunctionSettings
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.handler)
+
+
+@dataclass
+class FunctionStats:
+    """What a running function has done, for status and metrics."""
+
+    state: str = "starting"
+    invocations: int = 0
+    errors: int = 0
+    records_in: int = 0
+    records_filtered: int = 0
+    records_dead_lettered: int = 0
+    last_error: str | None = None
+    durations: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+class _Stopped(Exception):
+    """The runner is stopping: leave the batch uncommitted, to be read again."""
+
+
+class FunctionRunner:
+    def __init__(self, broker: Broker, app_name: str, spec: FunctionSpec):
+        self.broker = broker
+        self.spec = spec
+        self.settings = spec.settings
+        self.group = f"{app_name}.{spec.name}"
+        self.stats = FunctionStats()
+        self._lanes: dict[TopicPartition, tuple[asyncio.Future[None], Lane]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Follow the group's assignment until ``stopping`` is set, then let every lane
+        finish its batch in flight and commit."""
+        if self.settings.on_failure:
+            _ensure_topic(self.broker, self.settings.on_failure)
+        self.loop = asyncio.get_running_loop()
+        member = self.broker.consumer(self.spec.source, group=self.group)
+        self.stats.state = "running"
+        try:
+            while not stopping.is_set():
+                assigned = set(member.assignment())
+                for tp in sorted(assigned - set(self._lanes)):
+                    self._lanes[tp] = self._start_lane(tp)
+                for tp in set(self._lanes) - assigned:
+                    await self._stop_lane(tp)
+                for tp, (task, _stop) in list(self._lanes.items()):
+                    if task.done():  # a lane died: report and restart it
+                        del self._lanes[tp]
+                        if not task.cancelled() and task.exception() is not None:
+                            self._failed("lane stopped", task.exception())
+                try:
+                    await asyncio.wait_for(stopping.wait(), ASSIGNMENT_CHECK_S)
+                except TimeoutError:
+                    pass
+        finally:
+            for tp in list(self._lanes):
+                await self._stop_lane(tp)
+            member.close()
+            self.stats.state = "stopped"
+
+    def _start_lane(self, tp: TopicPartition) -> tuple[asyncio.Future[None], Lane]:
+        assert self.loop is not None
+        loop, lane = self.loop, Lane(self, tp)
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def run() -> None:
+            try:
+                lane.run()
+            except BaseException as exc:
+                loop.call_soon_threadsafe(_settle, finished, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, finished, None)
+
+        name = f"logway-fn {self.group} {tp.topic}/{tp.partition}"
+        threading.Thread(target=run, name=name, daemon=True).start()
+        return finished, lane
+
+    async def _stop_lane(self, tp: TopicPartition) -> None:
+        task, lane = self._lanes.pop(tp)
+        lane.stop()
+        try:
+            await task
+        except Exception as exc:
+            self._failed("lane stopped", exc)
+
+    def _failed(self, what: str, exc: BaseException | None) -> None:
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log.error("%s: %s: %s", self.group, what, self.stats.last_error)
+
+    # --- starting positions -------------------------------------------------------
+
+    def start_offset(self, tp: TopicPartition) -> int:
+        """The group's committed offset, else ``starting_position`` (committed at once,
+        so that "latest" means the moment the function first ran)."""
+        committed = self.broker.committed(self.group, tp.topic).get(tp)
+        if committed is not None:
+            return committed
+        start = self.settings.starting_position
+        if start == "earliest":
+            offset = self.broker.start_offsets(tp.topic)[tp.partition]
+        elif start == "latest":
+            offset = self.broker.end_offsets(tp.topic)[tp.partition]
+        else:
+            found = self.broker.offset_for_time(tp.topic, tp.partition, to_millis(start) or 0)
+            offset = self.broker.end_offsets(tp.topic)[tp.partition] if found is None else found
+        self.broker.commit(self.group, {tp: offset})
+        return offset
+
+
+class Lane:
+    """One partition of a function: read, batch, filter, invoke, retry, commit."""
+
+    def __init__(self, runner: FunctionRunner, tp: TopicPartition):
+        self.runner = runner
+        self.tp = tp
+        self.settings = runner.settings
+        self.stats = runner.stats
+        self.committed = -1
+        self._pool: ThreadPoolExecutor | None = None  # with a parallelization factor
+        self._stop = threading.Event()
+        self._consumer = runner.broker.consumer(tp.topic, partitions=[tp], start="earliest")
+
+    def stop(self) -> None:
+        """Finish the batch in hand, commit it, and end (a waiting read ends at once)."""
+        self._stop.set()
+        self._consumer.close()
+
+    def run(self) -> None:
+        """The lane's thread: the same loop as a hand-written consume-and-commit one, so a
+        batch costs no hop between threads (async handlers go to the runner's loop)."""
+        consumer, stop = self._consumer, self._stop
+        try:
+            self.committed = self.runner.start_offset(self.tp)
+            consumer.seek(self.tp, self.committed)
+            pending: list[Record] = []
+            while not stop.is_set():
+                records, pending = self._next_batch(consumer, pending, stop)
+                if records:
+                    self._commit(self._process(records, stop))
+        except _Stopped:
+            pass
+        except ClosedError:
+            if not stop.is_set():
+                raise
+        finally:
+            consumer.close()
+            if self._pool is not None:
+                self._pool.shutdown()
+
+    def _next_batch(
+        self, consumer: Consumer, pending: list[Record], stop: threading.Event
+    ) -> tuple[list[Record], list[Record]]:
+        """A batch when the first of batch size, batching window or payload bytes is
+        reached; never an empty one. Returns (batch, records left for the next)."""
+        s = self.settings
+        records = pending or consumer.poll(timeout=IDLE_POLL_S, max_records=s.batch_size)
+        if not records:
+            return [], []
+        deadline = time.monotonic() + s.batching_window
+        size = _payload(records)
+        while len(records) < s.batch_size and size < s.max_batch_bytes:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stop.is_set():
+                break
+            more = consumer.poll(
+                timeout=min(remaining, IDLE_POLL_S), max_records=s.batch_size - len(records)
+            )
+            records += more
+            size += _payload(more)
+        if len(records) <= s.batch_size and size <= s.max_batch_bytes:
+            return records, []
+        take, size = 0, 0
+        for r in records[: s.batch_size]:
+            n = _size(r)
+            if take and size + n > s.max_batch_bytes:
+                break
+            size += n
+            take += 1
+        return records[:take], records[take:]
+
+    def _process(self, records: list[Record], stop: threading.Event) -> int:
+        """Handle a batch; returns the offset to commit once it is done."""
+        s = self.settings
+        self.stats.records_in += len(records)
+        chosen = records
+        if s.filters:
+            chosen = [r for r in records if s.matcher.matches(filter_event(r))]
+            self.stats.records_filtered += len(records) - len(chosen)
+        if chosen:
+            if s.parallelization_factor > 1:
+                lanes = _by_key(chosen, s.parallelization_factor)
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(s.parallelization_factor)
+                pool = self._pool
+                for done in [pool.submit(self._deliver, lane, stop, False) for lane in lanes]:
+                    done.result()
+            else:
+                self._deliver(chosen, stop, True)
+        return records[-1].offset + 1
+
+    def _commit(self, offset: int) -> None:
+        if offset > self.committed:
+            self.runner.broker.commit(self.runner.group, {self.tp: offset})
+            self.committed = offset
+
+    # --- invoking and retrying ----------------------------------------------------
+
+    def _deliver(self, records: list[Record], stop: threading.Event, checkpoint: bool) -> None:
+        """Hand ``records`` to the handler until they succeed or are dead-lettered."""
+        s = self.settings
+        attempts = 0
+        while True:
+            error: BaseException
+            try:
+                failed = self._invoke(records)
+            except Exception as exc:
+                error = exc
+                self._log_failure(records, attempts + 1, exc)
+                if s.bisect_on_error and len(records) > 1:
+                    half = len(records) // 2
+                    self._deliver(records[:half], stop, checkpoint)
+                    self._deliver(records[half:], stop, checkpoint)
+                    return
+            else:
+                if not failed:
+                    if self.stats.state == "retrying":
+                        self.stats.state = "running"
+                    return
+                lowest = min(failed)
+                if checkpoint:  # resume just before the lowest failed record
+                    self._commit(lowest)
+                records = [r for r in records if r.offset >= lowest]
+                error = ItemFailures(sorted(failed))
+                self._log_failure(records, attempts + 1, error)
+            attempts += 1
+            if self._exhausted(records, attempts):
+                if s.on_failure:
+                    self._dead_letter(records, error, attempts)
+                    return
+                self.stats.state = "blocked"
+                log.error(
+                    "%s: %s/%d offset %d: retries exhausted and no on_failure topic; the "
+                    "partition stays here, retrying, so that its order is kept",
+                    self.runner.group,
+                    self.tp.topic,
+                    self.tp.partition,
+                    records[0].offset,
+                )
+            else:
+                self.stats.state = "retrying"
+            self._backoff(attempts, stop)
+
+    def _invoke(self, records: list[Record]) -> set[int]:
+        spec = self.runner.spec
+        batch = Batch(spec.name, records, self.tp)
+        started = time.perf_counter()
+        self.stats.invocations += 1
+        try:
+            if spec.is_async:
+                loop = self.runner.loop
+                assert loop is not None
+                running = asyncio.run_coroutine_threadsafe(spec.handler(batch), loop)
+                result = running.result()
+            else:
+                result = spec.handler(batch)
+        except Exception:
+            self.stats.errors += 1
+            raise
+        finally:
+            self.stats.durations.append(time.perf_counter() - started)
+        if not self.settings.report_item_failures or not result:
+            return set()
+        return _failed_offsets(result, records)
+
+    def _exhausted(self, records: list[Record], attempts: int) -> bool:
+        s = self.settings
+        if s.retry_attempts is not None and attempts > s.retry_attempts:
+            return True
+        if s.max_record_age is not None:
+            oldest = min(r.timestamp for r in records)
+            return time.time() * 1000 - oldest > s.max_record_age * 1000
+        return False
+
+    def _backoff(self, attempts: int, stop: threading.Event) -> None:
+        s = self.settings
+        if stop.wait(min(s.retry_backoff * 2 ** (attempts - 1), s.retry_backoff_max)):
+            raise _Stopped()
+
+    def _log_failure(self, records: list[Record], attempt: int, exc: BaseException) -> None:
+        """One log line (with the traceback) per failed attempt, never one per record."""
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        trace = (
+            ""
+            if isinstance(exc, ItemFailures)
+            else "\n" + "".join(traceback.format_exception(exc)).rstrip()
+        )
+        log.warning(
+            "%s: %s/%d offsets %d..%d failed (attempt %d): %s%s",
+            self.runner.group,
+            self.tp.topic,
+            self.tp.partition,
+            records[0].offset,
+            records[-1].offset,
+            attempt,
+            self.stats.last_error,
+            trace,
+        )
+
+    def _dead_letter(self, records: list[Record], error: BaseException, attempts: int) -> None:
+        """Write the failed records to ``on_failure`` with where they came from and why."""
+        topic = self.settings.on_failure
+        assert topic is not None
+        reason = (
+            ("logway.error.type", type(error).__name__),
+            ("logway.error.message", str(error)),
+            ("logway.attempts", str(attempts)),
+            ("logway.function", self.runner.group),
+        )
+        messages = [
+            Message(
+                r.value,
+                r.key,
+                (
+                    *r.headers,
+                    ("logway.source.topic", r.topic),
+                    ("logway.source.partition", str(r.partition)),
+                    ("logway.source.offset", str(r.offset)),
+                    ("logway.source.timestamp", str(r.timestamp)),
+                    *reason,
+                ),
+                None,
+                r.timestamp,
+            )
+            for r in records
+        ]
+        self.runner.broker.produce_many(topic, messages)
+        self.stats.records_dead_lettered += len(records)
+        log.warning(
+            "%s: %d records of %s/%d (offsets %d..%d) went to %s after %d attempts",
+            self.runner.group,
+            len(records),
+            self.tp.topic,
+            self.tp.partition,
+            records[0].offset,
+            records[-1].offset,
+            topic,
+            attempts,
+        )
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
+
+
+class ItemFailures(Exception):
+    """The handler reported some records of its batch as failed."""
+
+    def __init__(self, offsets: list[int]):
+        super().__init__(f"the handler reported offsets {offsets} as failed")
+        self.offsets = offsets
+
+
+def filter_event(record: Record) -> dict[str, Any]:
+    """What filters match: the record's metadata, and ``value`` when it is JSON (as
+    Lambda's Kafka filtering nests the value; a non-JSON value never matches)."""
+    event: dict[str, Any] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "headers": {k: _text(v) for k, v in record.headers},
+    }
+    if record.key is not None:
+        event["key"] = _text(record.key)
+    if record.value is not None:
+        try:
+            event["value"] = json.loads(record.value)
+        except ValueError:
+            pass
+    return event
+
+
+def _text(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _failed_offsets(result: Any, records: list[Record]) -> set[int]:
+    """The offsets a handler reported as failed: offsets, records, or Lambda's
+    ``{"batchItemFailures": [{"itemIdentifier": offset}]}``."""
+    if isinstance(result, dict):
+        result = [item.get("itemIdentifier") for item in result.get("batchItemFailures", [])]
+    if not isinstance(result, Iterable) or isinstance(result, str | bytes):
+        raise InvalidArgumentError(
+            f"with report_item_failures the handler returns the failed offsets, not {result!r}"
+        )
+    offsets = {r.offset for r in records}
+    failed = set()
+    for item in result:
+        offset = item.offset if isinstance(item, Record) else item
+        if isinstance(offset, str) and offset.isdigit():
+            offset = int(offset)
+        if offset not in offsets:
+            raise InvalidArgumentError(
+                f"the handler reported {item!r} as failed, which is not an offset of its batch"
+            )
+        failed.add(offset)
+    return failed
+
+
+def _size(record: Record) -> int:
+    return (
+        len(record.value or b"")
+        + len(record.key or b"")
+        + sum(len(k) + len(v or b"") for k, v in record.headers)
+    )
+
+
+_VALUE, _KEY, _HEADERS = itemgetter(5), itemgetter(4), itemgetter(6)
+
+
+def _payload(records: list[Record]) -> int:
+    """The bytes of keys, values and headers (C-speed unless there are headers)."""
+    size = sum(map(len, filter(None, map(_VALUE, records))))
+    size += sum(map(len, filter(None, map(_KEY, records))))
+    if any(map(_HEADERS, records)):
+        size += sum(len(k) + len(v or b"") for r in records for k, v in r.headers)
+    return size
+
+
+def _by_key(records: list[Record], lanes: int) -> list[list[Record]]:
+    """Records split into ``lanes`` by key (Kafka's partitioner), keyless ones spread
+    by offset: the order of each key is kept within its lane."""
+    out: list[list[Record]] = [[] for _ in range(lanes)]
+    for r in records:
+        i = r.offset % lanes if r.key is None else partition_for_key(r.key, lanes)
+        out[i].append(r)
+    return [lane for lane in out if lane]
+
+
+def _ensure_topic(broker: Broker, name: str) -> None:
+    if name not in broker.list_topics():
+        try:
+            broker.create_topic(name, 1)
+        except TopicExistsError:
+            pass
+
+
+async def run_functions(
+    broker: Broker, app_name: str, specs: list[FunctionSpec], stopping: asyncio.Event
+) -> list[FunctionRunner]:
+    """Run every enabled function until ``stopping`` is set."""
+    runners = [FunctionRunner(broker, app_name, s) for s in specs if s.settings.enabled]
+    await asyncio.gather(*(r.run(stopping) for r in runners))
+    return runners

@@ -1,0 +1,125 @@
+"""The settings of an event source mapping, checked when the app is declared.
+
+Names are Pythonic; meanings, defaults and limits are AWS Lambda's for Kafka and
+Kinesis event source mappings (``BatchSize``, ``MaximumBatchingWindowInSeconds``,
+``StartingPosition``, ``MaximumRetryAttempts``, ``MaximumRecordAgeInSeconds``,
+``BisectBatchOnFunctionError``, ``FunctionResponseTypes``, ``DestinationConfig``,
+``ParallelizationFactor``, ``TumblingWindowInSeconds``, ``FilterCriteria``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from logway.errors import InvalidArgumentError
+from logway.functions.patterns import Filter, compile_filters
+from logway.names import validate_topic_name
+from logway.records import to_millis
+from logway.units import parse_duration_ms, parse_size
+
+StartingPosition = Literal["latest", "earliest"] | dt.datetime | int
+
+MAX_BATCH_SIZE = 10_000
+MAX_WINDOW_S = 300.0
+MAX_BATCH_BYTES = 6 * 1024 * 1024  # Lambda's invocation payload limit
+MAX_RETRIES = 10_000
+MIN_RECORD_AGE_S, MAX_RECORD_AGE_S = 60.0, 604_800.0
+MAX_PARALLELIZATION = 10
+MAX_TUMBLING_WINDOW_S = 900.0
+MAX_FILTERS = 10
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    starting_position: StartingPosition = "latest"
+    batch_size: int = 100
+    batching_window: float = 0.0  # seconds
+    max_batch_bytes: int = MAX_BATCH_BYTES
+    filters: tuple[Any, ...] = ()
+    retry_attempts: int | None = None  # None: until success or the record expires
+    max_record_age: float | None = None  # seconds; None: records never expire
+    retry_backoff: float = 1.0  # seconds before the first retry, doubling
+    retry_backoff_max: float = 60.0
+    bisect_on_error: bool = False
+    report_item_failures: bool = False
+    on_failure: str | None = None  # a topic for records that exhausted their retries
+    parallelization_factor: int = 1
+    tumbling_window: float | None = None  # seconds
+    enabled: bool = True
+    matcher: Filter = field(default=compile_filters([]), compare=False, repr=False)
+
+    @classmethod
+    def build(cls, **options: Any) -> FunctionSettings:
+        """Check every option and convert sizes and durations; ``InvalidArgumentError``
+        names the option, the value and the allowed range."""
+        known = set(cls.__dataclass_fields__) - {"matcher"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown function settings {unknown}; known: {', '.join(sorted(known))}"
+            )
+        o = dict(options)
+        start = o.get("starting_position", "latest")
+        if start not in ("latest", "earliest"):
+            try:
+                to_millis(start)
+            except TypeError:
+                raise InvalidArgumentError(
+                    "starting_position must be 'latest', 'earliest', a datetime or "
+                    f"milliseconds since the epoch, not {start!r}"
+                ) from None
+        o["batch_size"] = _int(o, "batch_size", 100, 1, MAX_BATCH_SIZE)
+        o["batching_window"] = _seconds(o, "batching_window", 0.0, 0.0, MAX_WINDOW_S)
+        size = o.get("max_batch_bytes", MAX_BATCH_BYTES)
+        o["max_batch_bytes"] = parse_size(size, "max_batch_bytes")
+        if not 1 <= o["max_batch_bytes"] <= MAX_BATCH_BYTES:
+            raise InvalidArgumentError(
+                f"max_batch_bytes must be 1 B to 6 MB (Lambda's payload limit), not {size!r}"
+            )
+        filters = o.get("filters") or ()
+        if isinstance(filters, dict | str):
+            filters = (filters,)
+        if len(filters) > MAX_FILTERS:
+            raise InvalidArgumentError(f"at most {MAX_FILTERS} filters, not {len(filters)}")
+        o["filters"] = tuple(filters)
+        o["matcher"] = compile_filters(list(filters))
+        if o.get("retry_attempts") is not None:
+            o["retry_attempts"] = _int(o, "retry_attempts", 0, 0, MAX_RETRIES)
+        if o.get("max_record_age") is not None:
+            o["max_record_age"] = _seconds(
+                o, "max_record_age", 0.0, MIN_RECORD_AGE_S, MAX_RECORD_AGE_S
+            )
+        o["retry_backoff"] = _seconds(o, "retry_backoff", 1.0, 0.0, 3600.0)
+        o["retry_backoff_max"] = _seconds(o, "retry_backoff_max", 60.0, 0.0, 3600.0)
+        for flag in ("bisect_on_error", "report_item_failures", "enabled"):
+            if flag in o and not isinstance(o[flag], bool):
+                raise InvalidArgumentError(f"{flag} must be True or False, not {o[flag]!r}")
+        if o.get("on_failure") is not None:
+            validate_topic_name(o["on_failure"])
+        o["parallelization_factor"] = _int(o, "parallelization_factor", 1, 1, MAX_PARALLELIZATION)
+        if o.get("tumbling_window") is not None:
+            o["tumbling_window"] = _seconds(o, "tumbling_window", 0.0, 0.0, MAX_TUMBLING_WINDOW_S)
+        return cls(**o)
+
+
+def _int(o: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = o.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgumentError(f"{name} must be an integer from {low} to {high}, not {value!r}")
+    return value
+
+
+def _seconds(o: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
+    """A duration given as seconds (int/float) or text ("500ms", "5s", "2m")."""
+    value = o.get(name, default)
+    if isinstance(value, str):
+        seconds = parse_duration_ms(value, name) / 1000
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(f"{name} must be seconds or a duration such as '5s'")
+    else:
+        seconds = float(value)
+    if not low <= seconds <= high:
+        raise InvalidArgumentError(f"{name} must be from {low:g} s to {high:g} s, not {value!r}")
+    return seconds
