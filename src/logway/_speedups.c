@@ -472,6 +472,41 @@ static PyObject *murmur2(PyObject *self, PyObject *arg) {
     return PyLong_FromLong(h);
 }
 
+/* ---- sizes ------------------------------------------------------------------ */
+
+static Py_ssize_t nullable_size(PyObject *o) {
+    return PyBytes_Check(o) ? PyBytes_GET_SIZE(o) : 0;
+}
+
+/* Bytes of the keys, values and headers (names in UTF-8) of a list of Records. */
+static PyObject *records_size(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "records_size takes a list of records");
+        return NULL;
+    }
+    long long total = 0;
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *r = PyList_GET_ITEM(arg, i);
+        if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) < 7) {
+            PyErr_SetString(PyExc_TypeError, "records_size takes Records");
+            return NULL;
+        }
+        total += nullable_size(PyTuple_GET_ITEM(r, 4)) + nullable_size(PyTuple_GET_ITEM(r, 5));
+        PyObject *headers = PyTuple_GET_ITEM(r, 6);
+        if (!PyTuple_Check(headers)) continue;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(headers); j++) {
+            PyObject *pair = PyTuple_GET_ITEM(headers, j);
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) continue;
+            Py_ssize_t len = 0;
+            PyObject *name = PyTuple_GET_ITEM(pair, 0);
+            if (PyUnicode_Check(name) && !PyUnicode_AsUTF8AndSize(name, &len)) return NULL;
+            total += len + nullable_size(PyTuple_GET_ITEM(pair, 1));
+        }
+    }
+    return PyLong_FromLongLong(total);
+}
+
 /* ---- module ----------------------------------------------------------------- */
 
 static PyObject *init(PyObject *self, PyObject *args) {
@@ -498,6 +533,8 @@ static PyMethodDef methods[] = {
      "decode_records(blob, base_offset, first_timestamp, count, append_time, topic, "
      "partition, min_offset, max_count) -> list[Record]"},
     {"murmur2", murmur2, METH_O, "Kafka's murmur2 hash of a bytes-like object, signed 32-bit."},
+    {"records_size", records_size, METH_O,
+     "records_size(list[Record]) -> bytes of their keys, values and headers"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -172,3 +172,16 @@ def test_wire_decoding_names_the_damaged_batch() -> None:
     wire[first + codec.HEADER_SIZE + 2] ^= 0xFF  # a record byte of the second batch
     with pytest.raises(ValueError, match=f"record batch 1 \\(byte {first}\\).*CRC"):
         codec.decode_wire(bytes(wire))
+
+
+@given(st.lists(messages, max_size=20))
+def test_records_size_agrees_between_c_and_python(items: list[Message]) -> None:
+    records = [Record("t", 0, i, 0, m.key, m.value, m.headers) for i, m in enumerate(items)]
+    expected = sum(
+        len(r.key or b"")
+        + len(r.value or b"")
+        + sum(len(k.encode()) + len(v or b"") for k, v in r.headers)
+        for r in records
+    )
+    assert codec.py_records_size(records) == expected
+    assert codec.records_size(records) == expected

@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from logway.broker import Broker, Consumer
@@ -33,6 +32,7 @@ from logway.errors import ClosedError, InvalidArgumentError, TopicExistsError
 from logway.functions.batch import Batch
 from logway.functions.settings import FunctionSettings
 from logway.partitioner import partition_for_key
+from logway.recordbatch import codec
 from logway.records import Message, Record, TopicPartition, to_millis
 
 log = logging.getLogger("logway.functions")
@@ -226,7 +226,7 @@ class Lane:
             return records, []
         take, size = 0, 0
         for r in records[: s.batch_size]:
-            n = _size(r)
+            n = _payload([r])
             if take and size + n > s.max_batch_bytes:
                 break
             size += n
@@ -472,24 +472,9 @@ def _failed_offsets(result: Any, records: list[Record]) -> set[int]:
     return failed
 
 
-def _size(record: Record) -> int:
-    return (
-        len(record.value or b"")
-        + len(record.key or b"")
-        + sum(len(k) + len(v or b"") for k, v in record.headers)
-    )
-
-
-_VALUE, _KEY, _HEADERS = itemgetter(5), itemgetter(4), itemgetter(6)
-
-
 def _payload(records: list[Record]) -> int:
-    """The bytes of keys, values and headers (C-speed unless there are headers)."""
-    size = sum(map(len, filter(None, map(_VALUE, records))))
-    size += sum(map(len, filter(None, map(_KEY, records))))
-    if any(map(_HEADERS, records)):
-        size += sum(len(k) + len(v or b"") for r in records for k, v in r.headers)
-    return size
+    """The bytes of keys, values and headers."""
+    return codec.records_size(records)
 
 
 def _by_key(records: list[Record], lanes: int) -> list[list[Record]]:

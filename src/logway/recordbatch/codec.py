@@ -392,6 +392,17 @@ def py_decode_records(
     return out
 
 
+def py_records_size(records: list[Record]) -> int:
+    """Bytes of the records' keys, values and headers (header names in UTF-8)."""
+    total = 0
+    for r in records:
+        total += len(r.key or b"") + len(r.value or b"")
+        for name, value in r.headers:
+            total += len(name.encode()) + len(value or b"")
+    return total
+
+
+records_size: Callable[[list[Record]], int] = py_records_size
 encode_records: Callable[..., tuple[bytearray, int, int, int]] = py_encode_records
 decode_records: Callable[..., list[Record]] = py_decode_records
 ACCELERATED = False
@@ -405,4 +416,5 @@ if not os.environ.get("LOGWAY_PURE_PYTHON"):
         _speedups.init(Record, to_millis, normalize_headers)
         encode_records = _speedups.encode_records
         decode_records = _speedups.decode_records
+        records_size = _speedups.records_size
         ACCELERATED = True
