@@ -339,6 +339,7 @@ def test_parallelization_keeps_the_order_of_each_key(broker: logway.Broker, topi
         ({"batchsize": 10}, "unknown function settings ['batchsize']"),
         ({"on_failure": "bad topic!"}, "topic"),
         ({"filters": [{"value": {"n": [{"numeric": [">"]}]}}]}, "numeric"),
+        ({"tumbling_window": 60}, "tumbling_window is not supported yet"),
     ],
 )
 def test_bad_settings_are_refused_when_the_app_is_declared(

@@ -27,7 +27,6 @@ MAX_BATCH_BYTES = 6 * 1024 * 1024  # Lambda's invocation payload limit
 MAX_RETRIES = 10_000
 MIN_RECORD_AGE_S, MAX_RECORD_AGE_S = 60.0, 604_800.0
 MAX_PARALLELIZATION = 10
-MAX_TUMBLING_WINDOW_S = 900.0
 MAX_FILTERS = 10
 
 
@@ -100,7 +99,10 @@ class FunctionSettings:
             validate_topic_name(o["on_failure"])
         o["parallelization_factor"] = _int(o, "parallelization_factor", 1, 1, MAX_PARALLELIZATION)
         if o.get("tumbling_window") is not None:
-            o["tumbling_window"] = _seconds(o, "tumbling_window", 0.0, 0.0, MAX_TUMBLING_WINDOW_S)
+            raise InvalidArgumentError(
+                "tumbling_window is not supported yet: aggregate in the handler, or use a "
+                "topic of results"
+            )
         return cls(**o)
 
 
