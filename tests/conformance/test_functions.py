@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import logway
+from logway.functions import control
 from logway.functions.batch import Batch
 from logway.functions.runner import FunctionRunner, run_functions
 from tests.conformance.conftest import BrokerFactory
@@ -349,3 +350,44 @@ def test_bad_settings_are_refused_when_the_app_is_declared(
     with pytest.raises(logway.errors.InvalidArgumentError, match=message.replace("[", "\\[")):
         app.function("t", **settings)(lambda batch: None)
     assert app.functions == []
+
+
+def test_a_function_switched_off_and_on_keeps_its_position(
+    broker: logway.Broker, topic: str
+) -> None:
+    broker.create_topic(topic)
+    app = logway.App("switch")
+    got: list[bytes | None] = []
+
+    @app.function(topic, starting_position="earliest")
+    def f(batch: Batch) -> None:
+        got.extend(r.value for r in batch)
+
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+
+    async def until(condition: Callable[[], bool]) -> None:
+        end = time.monotonic() + DEADLINE
+        while not condition():
+            assert time.monotonic() < end, "the condition did not hold in time"
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(runner.run(stopping))
+        await asyncio.to_thread(broker.produce_many, topic, [b"a", b"b"])
+        await until(lambda: got == [b"a", b"b"])
+        await asyncio.to_thread(control.set_enabled, broker, "switch.f", False)
+        await until(lambda: runner.stats.state == "disabled" and not runner.status()["partitions"])
+        await asyncio.to_thread(broker.produce, topic, b"while off")
+        assert got == [b"a", b"b"]  # no lane runs while the function is off
+        await asyncio.to_thread(control.set_enabled, broker, "switch.f", True)
+        await until(lambda: got == [b"a", b"b", b"while off"])
+        stopping.set()
+        await task
+
+    asyncio.run(scenario())
+    assert broker.committed("switch.f", topic) == {logway.TopicPartition(topic, 0): 3}
+    statuses = control.latest_status(broker)
+    (status,) = [s for (name, _), s in statuses.items() if name == "switch.f"]
+    assert status["state"] == "stopped" and status["records_in"] == 3
+    assert status["invocations"] >= 2 and status["errors"] == 0

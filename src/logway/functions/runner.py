@@ -29,6 +29,7 @@ from typing import Any
 
 from logway.broker import Broker, Consumer
 from logway.errors import ClosedError, InvalidArgumentError, TopicExistsError
+from logway.functions import control
 from logway.functions.batch import Batch
 from logway.functions.settings import FunctionSettings
 from logway.partitioner import partition_for_key
@@ -37,7 +38,8 @@ from logway.records import Message, Record, TopicPartition, to_millis
 
 log = logging.getLogger("logway.functions")
 
-ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its group membership
+ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its membership and its switch
+STATUS_INTERVAL_S = 5.0  # how often it publishes its figures
 IDLE_POLL_S = 0.5  # the longest a lane waits for records before checking for a stop
 
 
@@ -82,18 +84,28 @@ class FunctionRunner:
         self.stats = FunctionStats()
         self._lanes: dict[TopicPartition, tuple[asyncio.Future[None], Lane]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.enabled = spec.settings.enabled
+        self._control_offset = 0
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Follow the group's assignment until ``stopping`` is set, then let every lane
-        finish its batch in flight and commit."""
+        """Follow the group's assignment (and the function's on/off switch) until
+        ``stopping`` is set, then let every lane finish its batch in flight and commit."""
         if self.settings.on_failure:
             _ensure_topic(self.broker, self.settings.on_failure)
+        control.ensure_topics(self.broker)
+        self.enabled = control.latest_commands(self.broker).get(self.group, self.settings.enabled)
+        _, self._control_offset = control.read_all(self.broker, control.CONTROL_TOPIC)
         self.loop = asyncio.get_running_loop()
         member = self.broker.consumer(self.spec.source, group=self.group)
-        self.stats.state = "running"
+        published, reported = 0.0, ("", False)
         try:
             while not stopping.is_set():
-                assigned = set(member.assignment())
+                self._follow_switch()
+                assigned = set(member.assignment()) if self.enabled else set()
+                if not self.enabled:
+                    self.stats.state = "disabled"
+                elif self.stats.state in ("starting", "disabled"):
+                    self.stats.state = "running"
                 for tp in sorted(assigned - set(self._lanes)):
                     self._lanes[tp] = self._start_lane(tp)
                 for tp in set(self._lanes) - assigned:
@@ -103,6 +115,10 @@ class FunctionRunner:
                         del self._lanes[tp]
                         if not task.cancelled() and task.exception() is not None:
                             self._failed("lane stopped", task.exception())
+                changed = (self.stats.state, self.enabled) != reported
+                if changed or time.monotonic() - published >= STATUS_INTERVAL_S:
+                    self.publish_status()
+                    published, reported = time.monotonic(), (self.stats.state, self.enabled)
                 try:
                     await asyncio.wait_for(stopping.wait(), ASSIGNMENT_CHECK_S)
                 except TimeoutError:
@@ -112,6 +128,53 @@ class FunctionRunner:
                 await self._stop_lane(tp)
             member.close()
             self.stats.state = "stopped"
+            self.publish_status()
+
+    def _follow_switch(self) -> None:
+        """Apply ``logway functions enable|disable`` commands given since the last look."""
+        commands, self._control_offset = control.read_all(
+            self.broker, control.CONTROL_TOPIC, self._control_offset
+        )
+        for key, command in commands:
+            if key == self.group:
+                enabled = bool(command.get("enabled", True))
+                if enabled != self.enabled:
+                    log.info("%s: %s", self.group, "enabled" if enabled else "disabled")
+                self.enabled = enabled
+
+    def status(self) -> dict[str, Any]:
+        """What this process's runner of the function has done so far."""
+        s = self.stats
+        durations = sorted(s.durations)
+
+        def pct(q: float) -> float | None:
+            if not durations:
+                return None
+            return round(durations[min(len(durations) - 1, int(len(durations) * q))] * 1000, 3)
+
+        return {
+            "function": self.group,
+            "source": self.spec.source,
+            "process": control.PROCESS,
+            "state": s.state,
+            "enabled": self.enabled,
+            "partitions": sorted(tp.partition for tp in self._lanes),
+            "invocations": s.invocations,
+            "errors": s.errors,
+            "records_in": s.records_in,
+            "records_filtered": s.records_filtered,
+            "records_dead_lettered": s.records_dead_lettered,
+            "last_error": s.last_error,
+            "duration_ms_p50": pct(0.5),
+            "duration_ms_p99": pct(0.99),
+            "updated": int(time.time() * 1000),
+        }
+
+    def publish_status(self) -> None:
+        try:
+            self.broker.produce(control.STATUS_TOPIC, json.dumps(self.status()), key=self.group)
+        except Exception as exc:  # figures are best effort; the function goes on
+            log.warning("%s: could not publish its status: %s", self.group, exc)
 
     def _start_lane(self, tp: TopicPartition) -> tuple[asyncio.Future[None], Lane]:
         assert self.loop is not None
@@ -498,7 +561,8 @@ def _ensure_topic(broker: Broker, name: str) -> None:
 async def run_functions(
     broker: Broker, app_name: str, specs: list[FunctionSpec], stopping: asyncio.Event
 ) -> list[FunctionRunner]:
-    """Run every enabled function until ``stopping`` is set."""
-    runners = [FunctionRunner(broker, app_name, s) for s in specs if s.settings.enabled]
+    """Run every function until ``stopping`` is set; a disabled one waits for
+    ``logway functions enable``."""
+    runners = [FunctionRunner(broker, app_name, s) for s in specs]
     await asyncio.gather(*(r.run(stopping) for r in runners))
     return runners

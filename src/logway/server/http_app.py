@@ -133,6 +133,7 @@ def build_app(
     statics: list[tuple[str, str]] | None = None,
     hub: Hub | None = None,
     drop_client: Callable[[Any], None] | None = None,
+    metrics: Callable[[], str] | None = None,
 ) -> FastAPI:
     """``drop_client(scope["client"])`` closes a client's connection at once (the
     server running the app provides it)."""
@@ -271,6 +272,14 @@ def build_app(
 
         for path in bridge.methods:
             app.add_route(path, grpc_web, methods=["POST", "OPTIONS"], include_in_schema=False)
+
+    if metrics is not None:
+        render = metrics
+
+        @app.get("/metrics", include_in_schema=False)
+        def prometheus() -> Response:
+            """The server's figures for Prometheus."""
+            return Response(render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.options("/v1/{rest:path}", include_in_schema=False)
     def preflight(rest: str) -> Response:

@@ -22,6 +22,8 @@ import uvicorn
 
 from logway.app import App
 from logway.broker import Broker
+from logway.functions.runner import FunctionRunner
+from logway.server import metrics
 from logway.server.fanout import Hub
 from logway.server.grpc_service import LogService, add_log_service
 from logway.server.grpc_web import GrpcWebBridge
@@ -68,15 +70,14 @@ class Server:
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._functions_stop = asyncio.Event()
-        self._functions: asyncio.Task[Any] | None = None
+        self._functions: asyncio.Future[Any] | None = None
+        self.runners: list[FunctionRunner] = []
+        if app is not None:
+            self.runners = [FunctionRunner(broker, app.name, spec) for spec in app.functions]
 
     async def start(self) -> None:
-        if self.app is not None and self.app.functions:
-            from logway.functions.runner import run_functions
-
-            self._functions = asyncio.ensure_future(
-                run_functions(self.broker, self.app.name, self.app.functions, self._functions_stop)
-            )
+        if self.runners:
+            self._functions = asyncio.gather(*(r.run(self._functions_stop) for r in self.runners))
         self._grpc = grpc.aio.server(options=channel.SERVER_OPTIONS)
         for register, servicer in self.services:
             register(servicer, self._grpc)
@@ -95,6 +96,7 @@ class Server:
                     hub=self.hub,
                     stall_timeout=self.stall_timeout,
                     drop_client=self._drop_http_client,
+                    metrics=lambda: metrics.render(self.broker, self.runners),
                 ),
                 lifespan="off",
                 log_level="warning",

@@ -1,0 +1,68 @@
+"""``GET /metrics``: the server's figures in the Prometheus text format (0.0.4):
+the functions it runs (invocations, errors, records, durations, lag) and the end
+offset of every topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from logway.broker import Broker
+from logway.errors import LogwayError
+from logway.functions.runner import FunctionRunner
+
+COUNTERS = (
+    ("invocations", "handler invocations"),
+    ("errors", "handler invocations that raised"),
+    ("records_in", "records read"),
+    ("records_filtered", "records no filter matched (skipped and committed)"),
+    ("records_dead_lettered", "records written to the on_failure topic"),
+)
+
+
+def _labels(**labels: Any) -> str:
+    def escape(value: Any) -> str:
+        return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{k}="{escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def render(broker: Broker, runners: Sequence[FunctionRunner]) -> str:
+    out: list[str] = []
+
+    def family(name: str, kind: str, help_text: str) -> None:
+        out.append(f"# HELP {name} {help_text}")
+        out.append(f"# TYPE {name} {kind}")
+
+    statuses = [r.status() for r in runners]
+    for field, help_text in COUNTERS:
+        family(f"logway_function_{field}_total", "counter", help_text)
+        for s in statuses:
+            out.append(f"logway_function_{field}_total{_labels(function=s['function'])} {s[field]}")
+    family("logway_function_enabled", "gauge", "1 when the function is switched on")
+    for s in statuses:
+        out.append(f"logway_function_enabled{_labels(function=s['function'])} {int(s['enabled'])}")
+    family("logway_function_duration_seconds", "summary", "handler duration, recent invocations")
+    for s in statuses:
+        for q, key in (("0.5", "duration_ms_p50"), ("0.99", "duration_ms_p99")):
+            if s[key] is not None:
+                labels = _labels(function=s["function"], quantile=q)
+                out.append(f"logway_function_duration_seconds{labels} {s[key] / 1000:g}")
+    family("logway_function_lag", "gauge", "records not yet committed, per partition")
+    for r in runners:
+        try:
+            lags = broker.lag(r.group, r.spec.source)
+        except LogwayError:
+            continue
+        for x in lags:
+            labels = _labels(function=r.group, topic=x.topic, partition=x.partition)
+            out.append(f"logway_function_lag{labels} {x.lag}")
+    family("logway_topic_end_offset", "gauge", "the offset the next record will get")
+    for topic in broker.list_topics():
+        try:
+            ends = broker.end_offsets(topic)
+        except LogwayError:  # deleted meanwhile
+            continue
+        for p, end in sorted(ends.items()):
+            out.append(f"logway_topic_end_offset{_labels(topic=topic, partition=p)} {end}")
+    return "\n".join(out) + "\n"
