@@ -16,7 +16,9 @@ creates the missing topics, serves the rest and runs the functions too.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
+import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +71,8 @@ class App:
                 raise InvalidArgumentError(f"@app.function decorates a function, not {handler!r}")
             fname: str = name or str(getattr(handler, "__name__", ""))
             validate_group(f"{self.name}.{fname}")
+            if checked.workers == "process":
+                _check_process_handler(handler)
             if any(f.name == fname for f in self.functions):
                 raise InvalidArgumentError(f"app {self.name!r} already has a function {fname!r}")
             self.functions.append(FunctionSpec(fname, source, handler, checked))
@@ -100,6 +104,19 @@ class App:
                 broker.create_topic(spec.name, spec.partitions, **spec.config)
             except TopicExistsError:
                 pass  # created meanwhile by another process
+
+
+def _check_process_handler(handler: Any) -> None:
+    """``workers="process"`` sends the handler to other processes by name."""
+    if inspect.iscoroutinefunction(handler):
+        raise InvalidArgumentError("workers='process' runs plain functions, not async ones")
+    try:
+        pickle.dumps(handler)
+    except Exception:
+        raise InvalidArgumentError(
+            f"workers='process' needs a function defined at the top of a module, so that "
+            f"other processes can import it; {handler!r} is not"
+        ) from None
 
 
 def load_app(target: str) -> App:

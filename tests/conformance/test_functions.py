@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -341,6 +343,7 @@ def test_parallelization_keeps_the_order_of_each_key(broker: logway.Broker, topi
         ({"on_failure": "bad topic!"}, "topic"),
         ({"filters": [{"value": {"n": [{"numeric": [">"]}]}}]}, "numeric"),
         ({"tumbling_window": 60}, "tumbling_window is not supported yet"),
+        ({"workers": "fibers"}, "workers must be 'thread' or 'process'"),
     ],
 )
 def test_bad_settings_are_refused_when_the_app_is_declared(
@@ -391,3 +394,38 @@ def test_a_function_switched_off_and_on_keeps_its_position(
     (status,) = [s for (name, _), s in statuses.items() if name == "switch.f"]
     assert status["state"] == "stopped" and status["records_in"] == 3
     assert status["invocations"] >= 2 and status["errors"] == 0
+
+
+def note_in_a_file(batch: Batch) -> None:
+    """A handler other processes can import (workers="process")."""
+    for r in batch:
+        with open(r.header("out") or b"", "a") as f:
+            f.write(f"{os.getpid()} {r.offset} {(r.value or b'').decode()}\n")
+
+
+def test_process_workers_run_the_handler_in_other_processes(
+    broker: logway.Broker, topic: str, tmp_path: Path
+) -> None:
+    broker.create_topic(topic)
+    out = tmp_path / "notes.txt"
+    app = logway.App("procs")
+    app.function(topic, starting_position="earliest", workers="process")(note_in_a_file)
+    broker.produce_many(
+        topic, [logway.Message(f"v{i}", headers={"out": str(out)}) for i in range(5)]
+    )
+    run_app(broker, app, until=committed(broker, "procs.note_in_a_file", topic, 5))
+    lines = [line.split() for line in out.read_text().splitlines()]
+    assert [(int(o), v) for _, o, v in lines] == [(i, f"v{i}") for i in range(5)]
+    assert {int(pid) for pid, _, _ in lines} != {os.getpid()}
+
+
+def test_process_workers_need_an_importable_plain_function() -> None:
+    app = logway.App("procs")
+    with pytest.raises(logway.InvalidArgumentError, match="top of a module"):
+        app.function("t", workers="process")(lambda batch: None)
+
+    async def handler(batch: Batch) -> None:
+        pass
+
+    with pytest.raises(logway.InvalidArgumentError, match="not async ones"):
+        app.function("t", workers="process")(handler)

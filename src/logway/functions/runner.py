@@ -18,12 +18,13 @@ import asyncio
 import inspect
 import json
 import logging
+import multiprocessing
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,7 @@ class FunctionRunner:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.enabled = spec.settings.enabled
         self._control_offset = 0
+        self.processes: ProcessPoolExecutor | None = None  # workers="process"
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Follow the group's assignment (and the function's on/off switch) until
@@ -96,6 +98,8 @@ class FunctionRunner:
         self.enabled = control.latest_commands(self.broker).get(self.group, self.settings.enabled)
         _, self._control_offset = control.read_all(self.broker, control.CONTROL_TOPIC)
         self.loop = asyncio.get_running_loop()
+        if self.settings.workers == "process":
+            self.processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
         member = self.broker.consumer(self.spec.source, group=self.group)
         published, reported = 0.0, ("", False)
         try:
@@ -127,6 +131,8 @@ class FunctionRunner:
             for tp in list(self._lanes):
                 await self._stop_lane(tp)
             member.close()
+            if self.processes is not None:
+                await asyncio.to_thread(self.processes.shutdown)
             self.stats.state = "stopped"
             self.publish_status()
 
@@ -379,6 +385,8 @@ class Lane:
                 assert loop is not None
                 running = asyncio.run_coroutine_threadsafe(spec.handler(batch), loop)
                 result = running.result()
+            elif self.runner.processes is not None:
+                result = self.runner.processes.submit(spec.handler, batch).result()
             else:
                 result = spec.handler(batch)
         except Exception:

@@ -47,6 +47,7 @@ class FunctionSettings:
     parallelization_factor: int = 1
     tumbling_window: float | None = None  # seconds
     enabled: bool = True
+    workers: Literal["thread", "process"] = "thread"  # where sync handlers run
     matcher: Filter = field(default=compile_filters([]), compare=False, repr=False)
 
     @classmethod
@@ -95,6 +96,10 @@ class FunctionSettings:
         for flag in ("bisect_on_error", "report_item_failures", "enabled"):
             if flag in o and not isinstance(o[flag], bool):
                 raise InvalidArgumentError(f"{flag} must be True or False, not {o[flag]!r}")
+        if o.get("workers", "thread") not in ("thread", "process"):
+            raise InvalidArgumentError(
+                f"workers must be 'thread' or 'process', not {o['workers']!r}"
+            )
         if o.get("on_failure") is not None:
             validate_topic_name(o["on_failure"])
         o["parallelization_factor"] = _int(o, "parallelization_factor", 1, 1, MAX_PARALLELIZATION)
