@@ -342,7 +342,8 @@ def test_parallelization_keeps_the_order_of_each_key(broker: logway.Broker, topi
         ({"batchsize": 10}, "unknown function settings ['batchsize']"),
         ({"on_failure": "bad topic!"}, "topic"),
         ({"filters": [{"value": {"n": [{"numeric": [">"]}]}}]}, "numeric"),
-        ({"tumbling_window": 60}, "tumbling_window is not supported yet"),
+        ({"tumbling_window": 901}, "tumbling_window must be from 1 s to 900 s"),
+        ({"tumbling_window": 60, "report_item_failures": True}, "does not combine"),
         ({"workers": "fibers"}, "workers must be 'thread' or 'process'"),
     ],
 )
@@ -429,3 +430,34 @@ def test_process_workers_need_an_importable_plain_function() -> None:
 
     with pytest.raises(logway.InvalidArgumentError, match="not async ones"):
         app.function("t", workers="process")(handler)
+
+
+def test_tumbling_windows_carry_state_and_end_with_a_final_invocation(
+    broker: logway.Broker, topic: str
+) -> None:
+    broker.create_topic(topic)
+    app = logway.App("windows")
+    results: list[tuple[int, int, bool]] = []  # (window start, running sum, final)
+    calls: list[list[int]] = []
+
+    @app.function(topic, starting_position="earliest", batch_size=2, tumbling_window=60)
+    def total(batch: Batch) -> dict[str, int]:
+        assert batch.window is not None
+        calls.append([r.offset for r in batch])
+        running = batch.window.state.get("sum", 0) + sum(int(r.value or b"0") for r in batch)
+        results.append((batch.window.start, running, batch.window.is_final))
+        return {"sum": running}
+
+    minute = 60_000
+    base = (int(time.time() * 1000) // minute - 10) * minute  # ten minutes ago, aligned
+    stamps = [base + 1, base + 2, base + 30_000, base + minute + 5, base + minute + 6]
+    broker.produce_many(
+        topic, [logway.Message(str(i + 1), timestamp=t) for i, t in enumerate(stamps)]
+    )
+    # the second window ends by the clock, as no later record comes to close it
+    run_app(broker, app, until=lambda: sum(1 for r in results if r[2]) == 2)
+    finals = [(start, total) for start, total, final in results if final]
+    assert finals == [(base, 1 + 2 + 3), (base + minute, 4 + 5)]
+    assert all(len(c) <= 2 for c in calls)
+    assert [o for c in calls for o in c] == [0, 1, 2, 3, 4]  # finals hold no records
+    assert broker.committed("windows.total", topic) == {logway.TopicPartition(topic, 0): 5}

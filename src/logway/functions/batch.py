@@ -4,9 +4,23 @@ Lambda Kafka event groups them (``records["orders-0"]``), in offset order."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 from logway.records import Record, TopicPartition
+
+
+@dataclass
+class Window:
+    """A tumbling window (as Kinesis mappings have them): ``[start, end)`` in ms since
+    the epoch, by record timestamp. ``state`` is what the handler returned last in this
+    window ({} at its start); the last invocation of a window has ``is_final`` set and
+    may hold no records: the moment to emit the window's result."""
+
+    start: int
+    end: int
+    state: dict[str, Any] = field(default_factory=dict)
+    is_final: bool = False
 
 
 class Batch(Sequence[Record]):
@@ -14,10 +28,15 @@ class Batch(Sequence[Record]):
     ``partitions`` for the records of each topic-partition."""
 
     def __init__(
-        self, function: str, records: Sequence[Record], partition: TopicPartition | None = None
+        self,
+        function: str,
+        records: Sequence[Record],
+        partition: TopicPartition | None = None,
+        window: Window | None = None,
     ):
         self.function = function
         self.records = list(records)
+        self.window = window  # with tumbling_window: the window and its state
         self._partitions: dict[TopicPartition, list[Record]] | None = (
             None if partition is None else {partition: self.records}
         )

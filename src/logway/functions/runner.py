@@ -31,7 +31,7 @@ from typing import Any
 from logway.broker import Broker, Consumer
 from logway.errors import ClosedError, InvalidArgumentError, TopicExistsError
 from logway.functions import control
-from logway.functions.batch import Batch
+from logway.functions.batch import Batch, Window
 from logway.functions.settings import FunctionSettings
 from logway.partitioner import partition_for_key
 from logway.recordbatch import codec
@@ -243,6 +243,9 @@ class Lane:
         self._pool: ThreadPoolExecutor | None = None  # with a parallelization factor
         self._stop = threading.Event()
         self._consumer = runner.broker.consumer(tp.topic, partitions=[tp], start="earliest")
+        self.window: Window | None = None  # with tumbling_window: the open one
+        self._window_from = 0  # the offset its first record had
+        self._next = 0  # the offset after the last record taken
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and end (a waiting read ends at once)."""
@@ -260,7 +263,11 @@ class Lane:
             while not stop.is_set():
                 records, pending = self._next_batch(consumer, pending, stop)
                 if records:
+                    self._next = records[-1].offset + 1
                     self._commit(self._process(records, stop))
+                elif self.window is not None and time.time() * 1000 >= self.window.end:
+                    self._close_window(stop)  # nothing came to close it: time did
+                    self._commit(self._next)
         except _Stopped:
             pass
         except ClosedError:
@@ -310,6 +317,8 @@ class Lane:
         if s.filters:
             chosen = [r for r in records if s.matcher.matches(filter_event(r))]
             self.stats.records_filtered += len(records) - len(chosen)
+        if s.tumbling_window is not None:
+            return self._process_windows(records, chosen, stop)
         if chosen:
             if s.parallelization_factor > 1:
                 lanes = _by_key(chosen, s.parallelization_factor)
@@ -321,6 +330,43 @@ class Lane:
             else:
                 self._deliver(chosen, stop, True)
         return records[-1].offset + 1
+
+    def _process_windows(
+        self, records: list[Record], chosen: list[Record], stop: threading.Event
+    ) -> int:
+        """Tumbling windows: invoke per window in order, carrying its state; close a
+        window when a later one begins. Offsets are committed only up to the open
+        window, so after a restart its records are read again and its state rebuilt."""
+        assert self.settings.tumbling_window is not None
+        size = int(self.settings.tumbling_window * 1000)
+        if self.window is None:
+            self._window_from = records[0].offset
+        taken: dict[int, list[Record]] = {}
+        wanted = {r.offset for r in chosen}
+        for r in records:
+            floor = self.window.start if self.window is not None else 0
+            start = max(r.timestamp, floor) // size * size  # late records join the open one
+            if self.window is None or start >= self.window.end:
+                self._deliver_window(taken, stop)
+                if self.window is not None:
+                    self._close_window(stop)
+                self.window = Window(start, start + size)
+                self._window_from = r.offset
+            if r.offset in wanted:
+                taken.setdefault(self.window.start, []).append(r)
+        self._deliver_window(taken, stop)
+        return self._window_from
+
+    def _deliver_window(self, taken: dict[int, list[Record]], stop: threading.Event) -> None:
+        if self.window is not None and taken.get(self.window.start):
+            self._deliver(taken.pop(self.window.start), stop, False)
+
+    def _close_window(self, stop: threading.Event) -> None:
+        """The final invocation of the open window (it may hold no records)."""
+        assert self.window is not None
+        self.window.is_final = True
+        self._deliver([], stop, False)
+        self.window = None
 
     def _commit(self, offset: int) -> None:
         if offset > self.committed:
@@ -363,12 +409,12 @@ class Lane:
                     return
                 self.stats.state = "blocked"
                 log.error(
-                    "%s: %s/%d offset %d: retries exhausted and no on_failure topic; the "
+                    "%s: %s/%d %s: retries exhausted and no on_failure topic; the "
                     "partition stays here, retrying, so that its order is kept",
                     self.runner.group,
                     self.tp.topic,
                     self.tp.partition,
-                    records[0].offset,
+                    _span(records),
                 )
             else:
                 self.stats.state = "retrying"
@@ -376,7 +422,7 @@ class Lane:
 
     def _invoke(self, records: list[Record]) -> set[int]:
         spec = self.runner.spec
-        batch = Batch(spec.name, records, self.tp)
+        batch = Batch(spec.name, records, self.tp, self.window)
         started = time.perf_counter()
         self.stats.invocations += 1
         try:
@@ -394,6 +440,8 @@ class Lane:
             raise
         finally:
             self.stats.durations.append(time.perf_counter() - started)
+        if self.window is not None and isinstance(result, dict):
+            self.window.state = result  # what the next invocation of the window gets
         if not self.settings.report_item_failures or not result:
             return set()
         return _failed_offsets(result, records)
@@ -402,7 +450,7 @@ class Lane:
         s = self.settings
         if s.retry_attempts is not None and attempts > s.retry_attempts:
             return True
-        if s.max_record_age is not None:
+        if s.max_record_age is not None and records:
             oldest = min(r.timestamp for r in records)
             return time.time() * 1000 - oldest > s.max_record_age * 1000
         return False
@@ -421,12 +469,11 @@ class Lane:
             else "\n" + "".join(traceback.format_exception(exc)).rstrip()
         )
         log.warning(
-            "%s: %s/%d offsets %d..%d failed (attempt %d): %s%s",
+            "%s: %s/%d %s failed (attempt %d): %s%s",
             self.runner.group,
             self.tp.topic,
             self.tp.partition,
-            records[0].offset,
-            records[-1].offset,
+            _span(records),
             attempt,
             self.stats.last_error,
             trace,
@@ -436,6 +483,9 @@ class Lane:
         """Write the failed records to ``on_failure`` with where they came from and why."""
         topic = self.settings.on_failure
         assert topic is not None
+        if not records:  # a window's final invocation: nothing to keep, the window ends
+            log.warning("%s: gave up on the final invocation of a window", self.runner.group)
+            return
         reason = (
             ("logway.error.type", type(error).__name__),
             ("logway.error.message", str(error)),
@@ -472,6 +522,12 @@ class Lane:
             topic,
             attempts,
         )
+
+
+def _span(records: list[Record]) -> str:
+    if not records:
+        return "the final invocation of a window"
+    return f"offsets {records[0].offset}..{records[-1].offset}"
 
 
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:

@@ -28,6 +28,7 @@ MAX_RETRIES = 10_000
 MIN_RECORD_AGE_S, MAX_RECORD_AGE_S = 60.0, 604_800.0
 MAX_PARALLELIZATION = 10
 MAX_FILTERS = 10
+MAX_TUMBLING_WINDOW_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,12 @@ class FunctionSettings:
             validate_topic_name(o["on_failure"])
         o["parallelization_factor"] = _int(o, "parallelization_factor", 1, 1, MAX_PARALLELIZATION)
         if o.get("tumbling_window") is not None:
-            raise InvalidArgumentError(
-                "tumbling_window is not supported yet: aggregate in the handler, or use a "
-                "topic of results"
-            )
+            o["tumbling_window"] = _seconds(o, "tumbling_window", 0.0, 1.0, MAX_TUMBLING_WINDOW_S)
+            if o.get("report_item_failures") or o.get("parallelization_factor", 1) > 1:
+                raise InvalidArgumentError(
+                    "tumbling_window carries one state through a window's batches in order; "
+                    "it does not combine with report_item_failures or parallelization_factor"
+                )
         return cls(**o)
 
 
