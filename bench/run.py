@@ -239,94 +239,107 @@ def build_checks(m: Measured) -> list[Check]:
     return checks + serving_checks(m) + function_checks(m)
 
 
+def figure_check(
+    m: Measured,
+    name: str,
+    unit: str,
+    target: Target,
+    section: str,
+    figure: Callable[[], float | None] | None,
+) -> Check:
+    """A check of a figure alone (no reference); ``figure`` is None when its section
+    did not run."""
+    check = Check(name, unit, target)
+    if figure is None:
+        check.error = m.s.why(section)
+    else:
+        check.figure = figure()
+    return check
+
+
 def function_checks(m: Measured) -> list[Check]:
     """Functions on the embedded backend: no-op throughput, the matcher, latency."""
     f = m.functions
-    checks = [
+    noop = [
         throughput_check(
             m.s,
-            "no-op function, batch_size 1,000",
+            name,
             "rec/s",
-            Target("figure_at_least", FUNCTION_PER_S),
+            target,
             f.noop if f else None,
             f.loop if f else None,
             "consume+commit loop",
             (FUNCTIONS,),
-        ),
-        throughput_check(
-            m.s,
-            "no-op function vs hand-written loop",
+        )
+        for name, target in (
+            ("no-op function, batch_size 1,000", Target("figure_at_least", FUNCTION_PER_S)),
+            ("no-op function vs hand-written loop", Target("ratio_at_least", FUNCTION_VS_LOOP)),
+        )
+    ]
+    rows: list[tuple[str, str, Target, Callable[[], float | None] | None]] = [
+        (
+            "filter matcher, 5 fields",
             "rec/s",
-            Target("ratio_at_least", FUNCTION_VS_LOOP),
-            f.noop if f else None,
-            f.loop if f else None,
-            "consume+commit loop",
-            (FUNCTIONS,),
+            Target("figure_at_least", MATCHER_PER_S),
+            f and (lambda: f.matcher_per_s),
+        ),
+        ("produce to handler start p50", "ms", Target("info"), f and (lambda: f.latency_ms(50))),
+        (
+            "produce to handler start p99",
+            "ms",
+            Target("figure_at_most", FUNCTION_P99_MS),
+            f and (lambda: f.latency_ms(99)),
         ),
     ]
-    rows = [
-        ("filter matcher, 5 fields", "rec/s", Target("figure_at_least", MATCHER_PER_S)),
-        ("produce to handler start p50", "ms", Target("info")),
-        ("produce to handler start p99", "ms", Target("figure_at_most", FUNCTION_P99_MS)),
-    ]
-    for name, unit, target in rows:
-        check = Check(name, unit, target)
-        if f is None:
-            check.error = m.s.why(FUNCTIONS)
-        elif unit == "rec/s":
-            check.figure = f.matcher_per_s
-        else:
-            check.figure = f.latency_ms(50 if name.endswith("p50") else 99)
-        checks.append(check)
-    return checks
+    return noop + [figure_check(m, *row[:3], FUNCTIONS, row[3]) for row in rows]
 
 
 def serving_checks(m: Measured) -> list[Check]:
     """``logway serve``: gRPC throughput against the embedded backend, and fan-out."""
     t = m.serving
     checks = [
-        throughput_check(
-            m.s,
-            "gRPC produce 1,000 x 100 B",
-            "rec/s",
-            Target("figure_at_least", SERVE_PRODUCE_PER_S),
-            t.produce if t else None,
-            t.embedded_produce if t else None,
-            "embedded produce_many",
-            (SERVING,),
-        ),
-        throughput_check(
-            m.s,
-            "gRPC subscribe-read",
-            "rec/s",
-            Target("figure_at_least", SERVE_READ_PER_S),
-            t.read if t else None,
-            t.embedded_read if t else None,
-            "embedded consumer",
-            (SERVING,),
-        ),
+        throughput_check(m.s, name, "rec/s", target, figure, reference, reference_name, (SERVING,))
+        for name, target, figure, reference, reference_name in (
+            (
+                "gRPC produce 1,000 x 100 B",
+                Target("figure_at_least", SERVE_PRODUCE_PER_S),
+                t.produce if t else None,
+                t.embedded_produce if t else None,
+                "embedded produce_many",
+            ),
+            (
+                "gRPC subscribe-read",
+                Target("figure_at_least", SERVE_READ_PER_S),
+                t.read if t else None,
+                t.embedded_read if t else None,
+                "embedded consumer",
+            ),
+        )
     ]
     fan = m.fan
-    rows = [
-        ("fan-out subscribers complete, in order", "subs", Target("figure_at_least", 0)),
-        ("fan-out latency p50", "ms", Target("info")),
-        ("fan-out latency p99", "ms", Target("figure_at_most", FANOUT_P99_MS)),
-        ("fan-out server memory per subscriber", "KB", Target("figure_at_most", FANOUT_KB)),
+    total = fan.grpc_subscribers + fan.sse_subscribers if fan else 0
+    rows: list[tuple[str, str, Target, Callable[[], float | None] | None]] = [
+        (
+            "fan-out subscribers complete, in order",
+            "subs",
+            Target("figure_at_least", total),
+            fan and (lambda: fan.complete),
+        ),
+        ("fan-out latency p50", "ms", Target("info"), fan and (lambda: fan.percentile(50))),
+        (
+            "fan-out latency p99",
+            "ms",
+            Target("figure_at_most", FANOUT_P99_MS),
+            fan and (lambda: fan.percentile(99)),
+        ),
+        (
+            "fan-out server memory per subscriber",
+            "KB",
+            Target("figure_at_most", FANOUT_KB),
+            fan and (lambda: fan.bytes_per_subscriber / 1000),
+        ),
     ]
-    for name, unit, target in rows:
-        check = Check(name, unit, target)
-        if fan is None:
-            check.error = m.s.why(FANOUT)
-        elif unit == "subs":
-            total = fan.grpc_subscribers + fan.sse_subscribers
-            check.target = Target("figure_at_least", total)
-            check.figure = fan.complete
-        elif unit == "KB":
-            check.figure = fan.bytes_per_subscriber / 1000
-        else:
-            check.figure = fan.percentile(50 if name.endswith("p50") else 99)
-        checks.append(check)
-    return checks
+    return checks + [figure_check(m, *row[:3], FANOUT, row[3]) for row in rows]
 
 
 def measure(sizes: Sizes, reps: int) -> Measured:

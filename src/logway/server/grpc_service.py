@@ -23,6 +23,7 @@ from logway.broker import Broker, ResetTo, Start
 from logway.recordbatch import codec
 from logway.records import ProducedBatch, RecordMetadata, TopicPartition
 from logway.server.fanout import Chunk, Hub
+from logway.server.grpc_web import HandlerCapture
 from logway.v1 import convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
 from logway.v1.status import ERROR_KEY, code_for
@@ -84,25 +85,12 @@ def _pass_bytes(message: Any) -> bytes:
     return message if isinstance(message, bytes) else message.SerializeToString()
 
 
-class _Handlers:
-    """Receives what the generated ``add_LogServicer_to_server`` registers."""
-
-    def __init__(self) -> None:
-        self.handlers: dict[str, Any] = {}
-
-    def add_generic_rpc_handlers(self, handlers: Any) -> None:
-        pass
-
-    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
-        self.handlers = dict(handlers)
-
-
 def add_log_service(servicer: LogService, server: Any) -> None:
     """Register ``logway.v1.Log`` (as the generated code does), with Subscribe
     sending bytes that are already serialized."""
-    found = _Handlers()
+    found = HandlerCapture()
     log_pb2_grpc.add_LogServicer_to_server(servicer, found)  # type: ignore[arg-type]
-    handlers = found.handlers
+    handlers = found.services[SERVICE]
     handlers["Subscribe"] = handlers["Subscribe"]._replace(response_serializer=_pass_bytes)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)

@@ -79,16 +79,19 @@ class WebContext:
         return self._metadata
 
 
-class _Capture:
-    """Receives what a generated ``add_XServicer_to_server`` registers."""
+class HandlerCapture:
+    """Stands in for a server to receive what a generated ``add_XServicer_to_server``
+    registers: the method handlers, by path and by service."""
 
     def __init__(self) -> None:
         self.methods: dict[str, Any] = {}
+        self.services: dict[str, dict[str, Any]] = {}
 
     def add_generic_rpc_handlers(self, handlers: Any) -> None:
         pass
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        self.services[service] = dict(handlers)
         for name, handler in handlers.items():
             self.methods[f"/{service}/{name}"] = handler
 
@@ -117,7 +120,7 @@ class GrpcWebBridge:
 
     def add(self, register: Callable[[Any, Any], None], servicer: Any) -> None:
         """``bridge.add(add_LogServicer_to_server, servicer)``, as with a grpc server."""
-        capture = _Capture()
+        capture = HandlerCapture()
         register(servicer, capture)
         self.methods.update(capture.methods)
 
