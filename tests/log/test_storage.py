@@ -241,8 +241,8 @@ def test_a_topic_that_cannot_be_opened_is_not_created(tmp_path: Path) -> None:
     """Out of file descriptors half-way: a clear error, no topic, no leaked files."""
     code = f"""
 import resource, sys, logway
-resource.setrlimit(resource.RLIMIT_NOFILE, (200, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
-with logway.connect("file:{tmp_path}") as broker:
+with logway.connect("file:{tmp_path}") as broker:  # its partition limit: half of today's
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     try:
         broker.create_topic("huge", 1000)
     except logway.StorageError as exc:
@@ -255,3 +255,21 @@ with logway.connect("file:{tmp_path}") as broker:
     assert result.returncode == 0, result.stderr
     assert "nothing was created" in result.stdout and "ulimit -n" in result.stdout
     assert sorted(p.name for p in (tmp_path / "topics").iterdir()) == ["fits"]
+
+
+def test_partitions_beyond_half_the_open_files_limit_are_refused(tmp_path: Path) -> None:
+    code = f"""
+import resource, logway
+resource.setrlimit(resource.RLIMIT_NOFILE, (400, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+with logway.connect("file:{tmp_path}") as broker:
+    broker.create_topic("a", 150)
+    try:
+        broker.create_topic("b", 51)
+    except logway.InvalidArgumentError as exc:
+        print(exc)
+    assert broker.list_topics() == ["a"], broker.list_topics()
+    broker.create_topic("b", 50)  # exactly the limit: 200
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "holds 150 of at most 200" in result.stdout and "ulimit -n" in result.stdout

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import shutil
 import threading
 import time
@@ -51,9 +52,14 @@ class Log:
         *,
         defaults: TopicConfig | None = None,
         retention_check_ms: int = 300_000,
+        max_partitions: int | None = None,
     ):
         self.path = os.path.abspath(path)
         self.defaults = defaults or TopicConfig()
+        # a partition holds a file open: keep half the open-files limit for the rest
+        self.max_partitions = max_partitions or max(
+            1, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2
+        )
         os.makedirs(os.path.join(self.path, "topics"), exist_ok=True)
         self._dir_lock = DirectoryLock(self.path)
         self._lock = threading.RLock()
@@ -106,6 +112,14 @@ class Log:
             self._check_open()
             if name in self.topics:
                 raise TopicExistsError(f"topic {name!r} already exists")
+            held = sum(len(parts) for parts in self.topics.values())
+            if held + config.partitions > self.max_partitions:
+                raise InvalidArgumentError(
+                    f"cannot create topic {name!r} with {config.partitions} partitions: this "
+                    f"log holds {held} of at most {self.max_partitions} (half the open-files "
+                    "limit, as each partition keeps a file open); delete topics, use fewer "
+                    "partitions, or raise ulimit -n"
+                )
             staging = os.path.join(self._topics_dir(), f"#creating-{uuid.uuid4().hex}")
             tdir = os.path.join(self._topics_dir(), name)
             opened: list[Partition] = []
