@@ -13,6 +13,7 @@ import ipaddress
 import json
 import math
 import re
+import sys
 from itertools import pairwise
 from typing import Any
 
@@ -1800,6 +1801,8 @@ OPS = {
 
 @given(st.sampled_from(sorted(OPS)), numbers, numbers)
 def test_numeric_comparison_agrees_with_python(op: str, bound: Any, value: Any) -> None:
+    # at the ends of the double range a comparison can name no value or one: refused
+    assume(abs(float(bound)) < sys.float_info.max)
     assert matches({"n": [{"numeric": [op, bound]}]}, {"n": value}) is OPS[op](value, bound)
 
 
