@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -345,6 +346,7 @@ def test_parallelization_keeps_the_order_of_each_key(broker: logway.Broker, topi
         ({"tumbling_window": 901}, "tumbling_window must be from 1 s to 900 s"),
         ({"tumbling_window": 60, "report_item_failures": True}, "does not combine"),
         ({"workers": "fibers"}, "workers must be 'thread' or 'process'"),
+        ({"min_workers": 3, "max_workers": 2}, "max_workers must be an integer from 3"),
     ],
 )
 def test_bad_settings_are_refused_when_the_app_is_declared(
@@ -461,3 +463,27 @@ def test_tumbling_windows_carry_state_and_end_with_a_final_invocation(
     assert all(len(c) <= 2 for c in calls)
     assert [o for c in calls for o in c] == [0, 1, 2, 3, 4]  # finals hold no records
     assert broker.committed("windows.total", topic) == {logway.TopicPartition(topic, 0): 5}
+
+
+def test_workers_stay_within_bounds_and_grow_with_the_lag(
+    broker: logway.Broker, topic: str
+) -> None:
+    broker.create_topic(topic, partitions=4)
+    app = logway.App("scaled")
+    lock = threading.Lock()
+    active, most, handled = [0], [0], [0]
+
+    @app.function(topic, starting_position="earliest", batch_size=5, min_workers=1, max_workers=2)
+    def work(batch: Batch) -> None:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.01)  # the handler's own work, so that the backlog lasts
+        with lock:
+            active[0] -= 1
+            handled[0] += len(batch)
+
+    for p in range(4):
+        broker.produce_many(topic, [b"x"] * 250, partition=p)
+    run_app(broker, app, until=lambda: handled[0] == 1000)
+    assert most[0] == 2  # the lag raised it from one worker to the most allowed, never beyond

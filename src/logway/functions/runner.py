@@ -15,6 +15,7 @@ rather than break its order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -29,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logway.broker import Broker, Consumer
-from logway.errors import ClosedError, InvalidArgumentError, TopicExistsError
+from logway.errors import ClosedError, InvalidArgumentError, LogwayError, TopicExistsError
 from logway.functions import control
 from logway.functions.batch import Batch, Window
-from logway.functions.settings import FunctionSettings
+from logway.functions.settings import MAX_WORKERS, FunctionSettings
 from logway.partitioner import partition_for_key
 from logway.recordbatch import codec
 from logway.records import Message, Record, TopicPartition, to_millis
@@ -41,6 +42,7 @@ log = logging.getLogger("logway.functions")
 
 ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its membership and its switch
 STATUS_INTERVAL_S = 5.0  # how often it publishes its figures
+SCALE_CHECK_S = 1.0  # how often it weighs its workers against the lag
 IDLE_POLL_S = 0.5  # the longest a lane waits for records before checking for a stop
 
 
@@ -72,6 +74,36 @@ class FunctionStats:
     durations: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
 
 
+class Workers:
+    """How many handler invocations may run at once across a function's partitions:
+    between ``min_workers`` and ``max_workers``, raised while the lag grows (as
+    Lambda scales a Kafka mapping's pollers) and lowered once it is gone."""
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high, self.limit = low, high, low
+        self.active = 0
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._changed:
+            while self.active >= self.limit:
+                self._changed.wait()
+            self.active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self.active -= 1
+            self._changed.notify()
+
+    def scale(self, lag: int, batch_size: int) -> None:
+        with self._changed:
+            if lag > self.limit * batch_size and self.limit < self.high:
+                self.limit += 1
+                self._changed.notify_all()
+            elif lag < batch_size and self.limit > self.low:
+                self.limit -= 1
+
+
 class _Stopped(Exception):
     """The runner is stopping: leave the batch uncommitted, to be read again."""
 
@@ -88,6 +120,12 @@ class FunctionRunner:
         self.enabled = spec.settings.enabled
         self._control_offset = 0
         self.processes: ProcessPoolExecutor | None = None  # workers="process"
+        s = spec.settings
+        self.workers = (
+            Workers(s.min_workers, s.max_workers or MAX_WORKERS)
+            if s.max_workers is not None or s.min_workers > 1
+            else None
+        )
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Follow the group's assignment (and the function's on/off switch) until
@@ -101,7 +139,7 @@ class FunctionRunner:
         if self.settings.workers == "process":
             self.processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
         member = self.broker.consumer(self.spec.source, group=self.group)
-        published, reported = 0.0, ("", False)
+        published, reported, scaled = 0.0, ("", False), time.monotonic()
         try:
             while not stopping.is_set():
                 self._follow_switch()
@@ -119,6 +157,9 @@ class FunctionRunner:
                         del self._lanes[tp]
                         if not task.cancelled() and task.exception() is not None:
                             self._failed("lane stopped", task.exception())
+                if self.workers is not None and time.monotonic() - scaled >= SCALE_CHECK_S:
+                    self._scale()
+                    scaled = time.monotonic()
                 changed = (self.stats.state, self.enabled) != reported
                 if changed or time.monotonic() - published >= STATUS_INTERVAL_S:
                     self.publish_status()
@@ -135,6 +176,18 @@ class FunctionRunner:
                 await asyncio.to_thread(self.processes.shutdown)
             self.stats.state = "stopped"
             self.publish_status()
+
+    def _scale(self) -> None:
+        assert self.workers is not None
+        try:
+            lag = sum(x.lag for x in self.broker.lag(self.group, self.spec.source))
+        except LogwayError as exc:
+            log.warning("%s: could not read its lag to scale: %s", self.group, exc)
+            return
+        before = self.workers.limit
+        self.workers.scale(lag, self.settings.batch_size)
+        if self.workers.limit != before:
+            log.info("%s: %d workers (lag %d)", self.group, self.workers.limit, lag)
 
     def _follow_switch(self) -> None:
         """Apply ``logway functions enable|disable`` commands given since the last look."""
@@ -165,6 +218,7 @@ class FunctionRunner:
             "state": s.state,
             "enabled": self.enabled,
             "partitions": sorted(tp.partition for tp in self._lanes),
+            "workers": None if self.workers is None else self.workers.limit,
             "invocations": s.invocations,
             "errors": s.errors,
             "records_in": s.records_in,
@@ -423,6 +477,12 @@ class Lane:
     def _invoke(self, records: list[Record]) -> set[int]:
         spec = self.runner.spec
         batch = Batch(spec.name, records, self.tp, self.window)
+        workers = self.runner.workers or contextlib.nullcontext()
+        with workers:
+            return self._invoke_now(records, batch)
+
+    def _invoke_now(self, records: list[Record], batch: Batch) -> set[int]:
+        spec = self.runner.spec
         started = time.perf_counter()
         self.stats.invocations += 1
         try:

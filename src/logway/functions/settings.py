@@ -28,6 +28,7 @@ MAX_RETRIES = 10_000
 MIN_RECORD_AGE_S, MAX_RECORD_AGE_S = 60.0, 604_800.0
 MAX_PARALLELIZATION = 10
 MAX_FILTERS = 10
+MAX_WORKERS = 1000
 MAX_TUMBLING_WINDOW_S = 900.0
 
 
@@ -49,6 +50,8 @@ class FunctionSettings:
     tumbling_window: float | None = None  # seconds
     enabled: bool = True
     workers: Literal["thread", "process"] = "thread"  # where sync handlers run
+    min_workers: int = 1  # handler invocations at once across partitions, scaled with lag
+    max_workers: int | None = None  # None: one per partition
     matcher: Filter = field(default=compile_filters([]), compare=False, repr=False)
 
     @classmethod
@@ -101,6 +104,9 @@ class FunctionSettings:
             raise InvalidArgumentError(
                 f"workers must be 'thread' or 'process', not {o['workers']!r}"
             )
+        o["min_workers"] = _int(o, "min_workers", 1, 1, MAX_WORKERS)
+        if o.get("max_workers") is not None:
+            o["max_workers"] = _int(o, "max_workers", 1, o["min_workers"], MAX_WORKERS)
         if o.get("on_failure") is not None:
             validate_topic_name(o["on_failure"])
         o["parallelization_factor"] = _int(o, "parallelization_factor", 1, 1, MAX_PARALLELIZATION)
