@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 import logway
+from logway.functions import control
 from tests.servers import LogwayServer
 
 pytestmark = pytest.mark.slow  # a server process
@@ -86,3 +90,80 @@ def test_served_app_runs_its_functions_and_commits_on_sigterm(
         ends = broker.end_offsets("clicks")
         committed = broker.committed("served.count", "clicks")
         assert {tp.partition: o for tp, o in committed.items()} == ends
+
+
+COMPETING = """
+import os
+import logway
+
+app = logway.App("pool")
+
+
+@app.function("jobs", starting_position="earliest", batch_size=10)
+def take(batch):
+    with open({out!r}, "a") as f:
+        f.writelines(f"{{os.getpid()}} {{r.partition}} {{r.offset}}\\n" for r in batch)
+"""
+
+
+def test_two_runners_of_one_app_share_partitions_and_one_takes_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "taken.txt"
+    (tmp_path / "poolapp.py").write_text(COMPETING.format(out=str(out)))
+    server = LogwayServer(tmp_path / "data")
+    server.start()
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "LOGWAY_URL": server.url}
+    command = [sys.executable, "-m", "logway.cli.main", "run", "poolapp:app"]
+    runners: list[subprocess.Popen[str]] = []
+
+    def taken() -> list[tuple[int, int, int]]:
+        if not out.exists():
+            return []
+        return [tuple(map(int, line.split())) for line in out.read_text().splitlines()]  # type: ignore[misc]
+
+    def wait_for(condition: Any, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)  # the runners work meanwhile
+
+    try:
+        with logway.connect(server.url) as broker:
+            broker.create_topic("jobs", partitions=4)
+            for _ in range(2):
+                runners.append(
+                    subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+                )
+            for runner in runners:
+                assert runner.stdout is not None
+                assert "logway running pool" in runner.stdout.readline()
+
+            def split() -> bool:  # each process reports two partitions of its own
+                statuses = control.latest_status(broker)
+                mine = [s["partitions"] for (name, _), s in statuses.items() if name == "pool.take"]
+                return sorted(len(p) for p in mine) == [2, 2]
+
+            wait_for(split, "the two runners to share the partitions")
+            for p in range(4):
+                broker.produce_many("jobs", [b"j"] * 20, partition=p)
+            wait_for(lambda: len({(p, o) for _, p, o in taken()}) == 80, "the first 80 jobs")
+            first = taken()
+            by_pid: dict[int, set[int]] = {}
+            for pid, p, _ in first:
+                by_pid.setdefault(pid, set()).add(p)
+            assert len(by_pid) == 2, by_pid  # both worked...
+            assert not set.intersection(*by_pid.values()), by_pid  # ...on different partitions
+            runners[0].send_signal(signal.SIGTERM)  # one leaves: the other takes over
+            assert runners[0].wait(30) == 0
+            for p in range(4):
+                broker.produce_many("jobs", [b"k"] * 20, partition=p)
+            wait_for(lambda: len({(p, o) for _, p, o in taken()}) == 160, "every job")
+            late = {pid for pid, _, o in taken() if o >= 20}
+            assert late == {runners[1].pid}
+    finally:
+        for runner in runners:
+            if runner.poll() is None:
+                runner.terminate()
+                runner.wait(30)
+        assert server.stop() == 0, "".join(server.output)

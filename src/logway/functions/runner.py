@@ -139,7 +139,8 @@ class FunctionRunner:
         if self.settings.workers == "process":
             self.processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
         member = self.broker.consumer(self.spec.source, group=self.group)
-        published, reported, scaled = 0.0, ("", False), time.monotonic()
+        published, scaled = 0.0, time.monotonic()
+        reported: tuple[Any, ...] = ()
         try:
             while not stopping.is_set():
                 self._follow_switch()
@@ -160,10 +161,11 @@ class FunctionRunner:
                 if self.workers is not None and time.monotonic() - scaled >= SCALE_CHECK_S:
                     self._scale()
                     scaled = time.monotonic()
-                changed = (self.stats.state, self.enabled) != reported
+                now = (self.stats.state, self.enabled, tuple(sorted(self._lanes)))
+                changed = now != reported
                 if changed or time.monotonic() - published >= STATUS_INTERVAL_S:
                     self.publish_status()
-                    published, reported = time.monotonic(), (self.stats.state, self.enabled)
+                    published, reported = time.monotonic(), now
                 try:
                     await asyncio.wait_for(stopping.wait(), ASSIGNMENT_CHECK_S)
                 except TimeoutError:
