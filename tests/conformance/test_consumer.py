@@ -142,7 +142,9 @@ def test_group_members_share_partitions_and_rebalance(broker: logway.Broker, top
     a = broker.consumer(topic, group="g")
     assert len(a.assignment()) == 4
     b = broker.consumer(topic, group="g")
-    settle(lambda: len(a.assignment()) == len(b.assignment()) == 2)
+    settle(lambda: len(a.assignment()) == 2)  # a learns it loses two partitions...
+    assert b.assignment() == []  # ...which reach b only once a has let them go
+    settle(lambda: len(a.assignment()) == len(b.assignment()) == 2)  # a asking again does
     pa, pb = set(a.assignment()), set(b.assignment())
     assert len(pa) == len(pb) == 2 and pa.isdisjoint(pb)
     assert pa | pb == {TopicPartition(topic, p) for p in range(4)}

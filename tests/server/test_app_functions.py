@@ -131,36 +131,39 @@ def test_two_runners_of_one_app_share_partitions_and_one_takes_over(
     try:
         with logway.connect(server.url) as broker:
             broker.create_topic("jobs", partitions=4)
-            for _ in range(2):
-                runners.append(
-                    subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-                )
-            for runner in runners:
+
+            def start() -> None:
+                runner = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+                runners.append(runner)
                 assert runner.stdout is not None
                 assert "logway running pool" in runner.stdout.readline()
 
-            def split() -> bool:  # each process reports two partitions of its own
+            def shares() -> list[int]:
                 statuses = control.latest_status(broker)
-                mine = [s["partitions"] for (name, _), s in statuses.items() if name == "pool.take"]
-                return sorted(len(p) for p in mine) == [2, 2]
+                mine = [s for (name, _), s in statuses.items() if name == "pool.take"]
+                return sorted(len(s["partitions"]) for s in mine if s["state"] != "stopped")
 
-            wait_for(split, "the two runners to share the partitions")
+            start()
+            wait_for(lambda: shares() == [4], "the first runner to take every partition")
             for p in range(4):
-                broker.produce_many("jobs", [b"j"] * 20, partition=p)
-            wait_for(lambda: len({(p, o) for _, p, o in taken()}) == 80, "the first 80 jobs")
-            first = taken()
-            by_pid: dict[int, set[int]] = {}
-            for pid, p, _ in first:
-                by_pid.setdefault(pid, set()).add(p)
-            assert len(by_pid) == 2, by_pid  # both worked...
-            assert not set.intersection(*by_pid.values()), by_pid  # ...on different partitions
+                broker.produce_many("jobs", [b"j"] * 100, partition=p)
+            start()  # joins while the first is busy: partitions move only once let go
+            wait_for(lambda: shares() == [2, 2], "the two runners to share the partitions")
+            for p in range(4):
+                broker.produce_many("jobs", [b"k"] * 20, partition=p)
+            wait_for(lambda: len({(p, o) for _, p, o in taken()}) == 480, "every job")
             runners[0].send_signal(signal.SIGTERM)  # one leaves: the other takes over
             assert runners[0].wait(30) == 0
             for p in range(4):
-                broker.produce_many("jobs", [b"k"] * 20, partition=p)
-            wait_for(lambda: len({(p, o) for _, p, o in taken()}) == 160, "every job")
-            late = {pid for pid, _, o in taken() if o >= 20}
-            assert late == {runners[1].pid}
+                broker.produce_many("jobs", [b"l"] * 20, partition=p)
+            wait_for(lambda: len({(p, o) for _, p, o in taken()}) == 560, "the last jobs")
+        jobs = taken()
+        assert len(jobs) == 560  # handed over cleanly: no job was handled twice
+        for p in range(4):
+            assert [o for _, q, o in jobs if q == p] == list(range(140))  # in order
+        pids = {pid for pid, _, o in jobs if 100 <= o < 120}
+        assert pids == {runners[0].pid, runners[1].pid}
+        assert {pid for pid, _, o in jobs if o >= 120} == {runners[1].pid}
     finally:
         for runner in runners:
             if runner.poll() is None:

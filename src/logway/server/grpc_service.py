@@ -69,6 +69,14 @@ def _parts(produced: Sequence[RecordMetadata]) -> list[tuple[int, int, list[int]
     return [(m.partition, m.offset, [i]) for i, m in enumerate(produced)]
 
 
+class _Acks:
+    """The last assignment generation a remote member has applied."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.changed = asyncio.Event()
+
+
 def _batches_message(chunk: Chunk) -> bytes:
     data = codec.encode_wire(chunk.records)
     batch = pb.RecordBatches(partition=chunk.partition, data=data)
@@ -105,6 +113,7 @@ class LogService(log_pb2_grpc.LogServicer):
         self.broker = broker
         self.stall_timeout = stall_timeout
         self.hub = hub or Hub(broker)
+        self._acks: dict[str, _Acks] = {}  # JoinGroup members: what they have applied
 
     # --- topics ---------------------------------------------------------------------
 
@@ -334,24 +343,45 @@ class LogService(log_pb2_grpc.LogServicer):
             await abort(context, exc)
             return
         member_id = f"{context.peer()}/{id(member):x}"
+        acked = self._acks[member_id] = _Acks()
         generation = 0
         try:
             last: list[TopicPartition] | None = None
             while True:
-                assigned = member.assignment()
-                if assigned != last:
-                    generation += 1
-                    last = assigned
-                    await context.write(
-                        pb.Assignment(
-                            member_id=member_id,
-                            generation=generation,
-                            partitions=[
-                                pb.TopicPartition(topic=t.topic, partition=t.partition)
-                                for t in assigned
-                            ],
+                if acked.generation >= generation:  # it let go of what it no longer has
+                    assigned = member.assignment()
+                    if assigned != last:
+                        generation += 1
+                        last = assigned
+                        await context.write(
+                            pb.Assignment(
+                                member_id=member_id,
+                                generation=generation,
+                                partitions=[
+                                    pb.TopicPartition(topic=t.topic, partition=t.partition)
+                                    for t in assigned
+                                ],
+                            )
                         )
-                    )
-                await asyncio.sleep(0.2)  # membership changes are rare; checking is cheap
+                acked.changed.clear()
+                try:  # membership changes are rare: a look every 0.2 s, or at an ack
+                    async with asyncio.timeout(0.2):
+                        await acked.changed.wait()
+                except TimeoutError:
+                    pass
         finally:
+            self._acks.pop(member_id, None)
             member.close()
+
+    @unary
+    async def AcknowledgeAssignment(
+        self, request: pb.AcknowledgeAssignmentRequest, context: Any
+    ) -> pb.AcknowledgeAssignmentResponse:
+        acked = self._acks.get(request.member_id)
+        if acked is None:
+            raise errors.UnknownGroupError(
+                f"no member {request.member_id!r}: its JoinGroup stream has ended"
+            )
+        acked.generation = max(acked.generation, request.generation)
+        acked.changed.set()
+        return pb.AcknowledgeAssignmentResponse()

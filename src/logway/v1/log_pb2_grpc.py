@@ -109,6 +109,11 @@ class LogStub:
                 request_serializer=logway_dot_v1_dot_log__pb2.JoinGroupRequest.SerializeToString,
                 response_deserializer=logway_dot_v1_dot_log__pb2.Assignment.FromString,
                 _registered_method=True)
+        self.AcknowledgeAssignment = channel.unary_unary(
+                '/logway.v1.Log/AcknowledgeAssignment',
+                request_serializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentRequest.SerializeToString,
+                response_deserializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentResponse.FromString,
+                _registered_method=True)
 
 
 class LogServicer:
@@ -209,6 +214,14 @@ class LogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcknowledgeAssignment(self, request, context):
+        """The member applied an assignment and no longer uses the partitions it lacks:
+        only then may they go to other members (Kafka's revoke-before-assign).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +299,11 @@ def add_LogServicer_to_server(servicer, server):
                     servicer.JoinGroup,
                     request_deserializer=logway_dot_v1_dot_log__pb2.JoinGroupRequest.FromString,
                     response_serializer=logway_dot_v1_dot_log__pb2.Assignment.SerializeToString,
+            ),
+            'AcknowledgeAssignment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAssignment,
+                    request_deserializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentRequest.FromString,
+                    response_serializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -693,6 +711,33 @@ class Log:
             '/logway.v1.Log/JoinGroup',
             logway_dot_v1_dot_log__pb2.JoinGroupRequest.SerializeToString,
             logway_dot_v1_dot_log__pb2.Assignment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAssignment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/logway.v1.Log/AcknowledgeAssignment',
+            logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentRequest.SerializeToString,
+            logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,6 +56,10 @@ class LogStub:
     """Membership of a consumer group: the member is in the group while this stream
     is open; the server sends the member's assignment now and after each rebalance.
     """
+    AcknowledgeAssignment: _grpc.UnaryUnaryMultiCallable[_log_pb2.AcknowledgeAssignmentRequest, _log_pb2.AcknowledgeAssignmentResponse]
+    """The member applied an assignment and no longer uses the partitions it lacks:
+    only then may they go to other members (Kafka's revoke-before-assign).
+    """
 
 @_typing.type_check_only
 class LogAsyncStub(LogStub):
@@ -81,6 +85,10 @@ class LogAsyncStub(LogStub):
     JoinGroup: _aio.UnaryStreamMultiCallable[_log_pb2.JoinGroupRequest, _log_pb2.Assignment]  # type: ignore[assignment]
     """Membership of a consumer group: the member is in the group while this stream
     is open; the server sends the member's assignment now and after each rebalance.
+    """
+    AcknowledgeAssignment: _aio.UnaryUnaryMultiCallable[_log_pb2.AcknowledgeAssignmentRequest, _log_pb2.AcknowledgeAssignmentResponse]  # type: ignore[assignment]
+    """The member applied an assignment and no longer uses the partitions it lacks:
+    only then may they go to other members (Kafka's revoke-before-assign).
     """
 
 class LogServicer(metaclass=_abc_1.ABCMeta):
@@ -194,6 +202,16 @@ class LogServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_log_pb2.Assignment], _abc.AsyncIterator[_log_pb2.Assignment]]:
         """Membership of a consumer group: the member is in the group while this stream
         is open; the server sends the member's assignment now and after each rebalance.
+        """
+
+    @_abc_1.abstractmethod
+    def AcknowledgeAssignment(
+        self,
+        request: _log_pb2.AcknowledgeAssignmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_log_pb2.AcknowledgeAssignmentResponse, _abc.Awaitable[_log_pb2.AcknowledgeAssignmentResponse]]:
+        """The member applied an assignment and no longer uses the partitions it lacks:
+        only then may they go to other members (Kafka's revoke-before-assign).
         """
 
 def add_LogServicer_to_server(servicer: LogServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,15 +1,25 @@
 """In-process group membership: consumers of one group in this process share the
 group's partitions and are reassigned whenever one joins or leaves (or a topic's
-partitions change), as a Kafka group coordinator would do across processes."""
+partitions change), as a Kafka group coordinator would do across processes.
+
+A partition moves only once its previous owner has let it go, as in Kafka's eager
+rebalance (revoke, then assign): a member's call of ``assignment`` says it no
+longer uses the partitions that its previous call did not return, so a partition
+taken from one member reaches the next only after the first asked again. A member
+that does not ask within ``revoke_timeout`` seconds loses the partition anyway.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logway.assignors import ASSIGNORS
 from logway.records import TopicPartition
+
+REVOKE_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -17,13 +27,20 @@ class _Group:
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     assignor: str = "range"
     generation: int = 0
-    assignment: dict[str, list[TopicPartition]] = field(default_factory=dict)
+    assignment: dict[str, list[TopicPartition]] = field(default_factory=dict)  # the target
     partition_counts: dict[str, int] = field(default_factory=dict)
+    owners: dict[TopicPartition, str] = field(default_factory=dict)  # who may use it now
+    handed: dict[str, list[TopicPartition]] = field(default_factory=dict)  # last answers
+    versions: dict[str, int] = field(default_factory=dict)
+    revoked_at: float = 0.0  # when the target last changed
 
 
 class GroupCoordinator:
-    def __init__(self, partition_count: Callable[[str], int]):
+    def __init__(
+        self, partition_count: Callable[[str], int], revoke_timeout: float = REVOKE_TIMEOUT_S
+    ):
         self._partition_count = partition_count
+        self._revoke_timeout = revoke_timeout
         self._lock = threading.Lock()
         self._groups: dict[str, _Group] = {}
 
@@ -39,19 +56,38 @@ class GroupCoordinator:
             if state is None or member not in state.members:
                 return
             del state.members[member]
+            state.handed.pop(member, None)
+            state.versions.pop(member, None)
+            state.owners = {tp: m for tp, m in state.owners.items() if m != member}
             if state.members:
                 self._rebalance(state)
             else:
                 del self._groups[group]
 
     def assignment(self, group: str, member: str) -> tuple[int, list[TopicPartition]]:
-        """The member's current ``(generation, partitions)``."""
+        """The member's ``(version, partitions)``: what its target assignment holds,
+        less partitions another member has not let go of yet. The version changes
+        whenever the partitions do."""
         with self._lock:
             state = self._groups[group]
             counts = self._counts(state)
             if counts != state.partition_counts:
                 self._rebalance(state)
-            return state.generation, list(state.assignment.get(member, []))
+            before = state.handed.get(member, [])
+            for tp, owner in list(state.owners.items()):  # let go of what it no longer has
+                if owner == member and tp not in before:
+                    del state.owners[tp]
+            overdue = time.monotonic() - state.revoked_at > self._revoke_timeout
+            now = []
+            for tp in state.assignment.get(member, []):
+                holder = state.owners.get(tp)
+                if holder is None or holder == member or overdue:
+                    state.owners[tp] = member
+                    now.append(tp)
+            if now != before or member not in state.versions:
+                state.versions[member] = state.versions.get(member, 0) + 1
+            state.handed[member] = now
+            return state.versions[member], list(now)
 
     def members(self, group: str) -> list[str]:
         with self._lock:
@@ -72,3 +108,4 @@ class GroupCoordinator:
         state.partition_counts = self._counts(state)
         state.assignment = ASSIGNORS[state.assignor](state.members, state.partition_counts)
         state.generation += 1
+        state.revoked_at = time.monotonic()

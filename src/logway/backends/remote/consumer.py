@@ -49,6 +49,8 @@ class RemoteConsumer(BaseConsumer):
         self._membership: tuple[int, list[TopicPartition]] | None = None
         self._membership_error: BaseException | None = None
         self._generation = -1
+        self._acked = 0  # the last generation it told the server it had applied
+        self._member_id = ""
         self._join_call: Any = None
         if group is not None and manual is None:
             self._join(assignor)
@@ -84,6 +86,7 @@ class RemoteConsumer(BaseConsumer):
         try:
             for assignment in call:
                 parts = [TopicPartition(p.topic, p.partition) for p in assignment.partitions]
+                self._member_id = assignment.member_id
                 self._membership = (assignment.generation, parts)
                 first.set()
                 self._notify()
@@ -95,6 +98,17 @@ class RemoteConsumer(BaseConsumer):
             self._notify()
 
     def _refresh_assignment(self) -> None:
+        if self._generation > self._acked and not self._closed:
+            # asked again since it applied that assignment: it no longer uses what it lost
+            self._acked = self._generation
+            request = pb.AcknowledgeAssignmentRequest(
+                member_id=self._member_id, generation=self._generation
+            )
+            try:
+                self._remote.stub.AcknowledgeAssignment(request, timeout=self._remote.timeout)
+            except grpc.RpcError as exc:
+                if self._membership_error is None:
+                    self._membership_error = exc
         membership = self._membership
         if membership is not None and membership[0] != self._generation:
             self._generation = membership[0]
