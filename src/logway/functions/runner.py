@@ -274,7 +274,21 @@ class FunctionRunner:
         so that "latest" means the moment the function first ran)."""
         committed = self.broker.committed(self.group, tp.topic).get(tp)
         if committed is not None:
-            return committed
+            first = self.broker.start_offsets(tp.topic)[tp.partition]
+            if committed >= first:
+                return committed
+            log.warning(
+                "%s: %s/%d: records %d to %d expired (retention) before the function read "
+                "them; it goes on from %d",
+                self.group,
+                tp.topic,
+                tp.partition,
+                committed,
+                first - 1,
+                first,
+            )
+            self.broker.commit(self.group, {tp: first})
+            return first
         start = self.settings.starting_position
         if start == "earliest":
             offset = self.broker.start_offsets(tp.topic)[tp.partition]
