@@ -156,3 +156,25 @@ def test_sigterm_ends_streams_with_a_status_and_keeps_acknowledged_records(tmp_p
             assert [r.offset for r in records] == acked
     finally:
         assert server.stop() == 0
+
+
+def test_a_topic_deleted_and_created_again_streams_its_new_records(
+    server: LogwayServer,
+) -> None:
+    name = f"again-{uuid.uuid4().hex[:8]}"
+    stub = _stub(server)
+    with logway.connect(server.url) as broker:
+        broker.create_topic(name)
+        broker.produce(name, b"first life")
+        old = stub.Subscribe(pb.SubscribeRequest(topic=name, offset=0, heartbeat_ms=100))
+        assert [r.value for r in next(old).records] == [b"first life"]
+        broker.delete_topic(name)
+        with pytest.raises(grpc.RpcError) as ended:
+            for _ in old:  # heartbeats until the stream learns the topic is gone
+                pass
+        assert ended.value.code() == grpc.StatusCode.NOT_FOUND
+        broker.create_topic(name)
+        new = stub.Subscribe(pb.SubscribeRequest(topic=name, offset=0))
+        broker.produce(name, b"second life")
+        assert [r.value for r in next(new).records] == [b"second life"]
+        new.cancel()

@@ -148,6 +148,9 @@ class Hub:
 
     def tail(self, tp: TopicPartition, waker: asyncio.Event) -> Tail:
         tail = self._tails.get(tp)
+        if tail is not None and tail.error is not None:  # say, the topic was deleted
+            tail.close()  # its subscribers have their error; newcomers get a new tail
+            tail = None
         if tail is None:
             tail = self._tails[tp] = Tail(self.broker, tp)
         tail.wakers.add(waker)
@@ -155,7 +158,7 @@ class Hub:
 
     def release(self, tp: TopicPartition, waker: asyncio.Event) -> None:
         tail = self._tails.get(tp)
-        if tail is None:
+        if tail is None or waker not in tail.wakers:  # it was on a tail replaced since
             return
         tail.wakers.discard(waker)
         if not tail.wakers:
