@@ -135,6 +135,7 @@ SCHEMES: dict[str, str] = {
     "file": "logway.backends.embedded:open_url",
     "memory": "logway.backends.embedded:open_url",
     "logway": "logway.backends.remote:open_url",
+    "kafka": "logway.backends.kafka:open_url",
 }
 
 
