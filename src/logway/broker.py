@@ -158,6 +158,14 @@ def connect(url: str | None = None, **options: Any) -> Broker:
     return broker
 
 
+def check_fetch(offset: object, max_records: int, max_bytes: int) -> None:
+    """Refuse fetch arguments no backend can serve."""
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise InvalidArgumentError(f"offset must be an integer, not {offset!r}")
+    if max_records < 1 or max_bytes < 1:
+        raise InvalidArgumentError("max_records and max_bytes must be at least 1")
+
+
 def check_start(start: object) -> None:
     """Refuse a consumer start point that is not one of the three kinds."""
     if start in ("earliest", "latest") or isinstance(start, dt.datetime):

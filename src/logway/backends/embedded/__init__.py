@@ -21,6 +21,7 @@ from logway.broker import (
     ProduceItem,
     ResetTo,
     Start,
+    check_fetch,
     check_start,
     consumer_arguments,
 )
@@ -179,10 +180,7 @@ class EmbeddedBroker(BrokerBase):
         max_records: int = DEFAULT_MAX_RECORDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> list[Record]:
-        if isinstance(offset, bool) or not isinstance(offset, int):
-            raise InvalidArgumentError(f"offset must be an integer, not {offset!r}")
-        if max_records < 1 or max_bytes < 1:
-            raise InvalidArgumentError("max_records and max_bytes must be at least 1")
+        check_fetch(offset, max_records, max_bytes)
         return self._log.partition(topic, partition).read(offset, max_records, max_bytes)
 
     def start_offsets(self, topic: str) -> dict[int, int]:

@@ -36,6 +36,7 @@ from logway.broker import (
     ProduceItem,
     ResetTo,
     Start,
+    check_fetch,
 )
 from logway.errors import (
     ClosedError,
@@ -270,10 +271,7 @@ class KafkaBroker(BrokerBase):
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> list[Record]:
         self._check_open()
-        if isinstance(offset, bool) or not isinstance(offset, int):
-            raise InvalidArgumentError(f"offset must be an integer, not {offset!r}")
-        if max_records < 1 or max_bytes < 1:
-            raise InvalidArgumentError("max_records and max_bytes must be at least 1")
+        check_fetch(offset, max_records, max_bytes)
         count = self._count(topic)
         if not 0 <= partition < count:
             raise UnknownTopicError(f"topic {topic!r} has no partition {partition}")

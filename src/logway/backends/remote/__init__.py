@@ -18,6 +18,7 @@ from logway.broker import (
     ProduceItem,
     ResetTo,
     Start,
+    check_fetch,
     consumer_arguments,
 )
 from logway.errors import ClosedError, InvalidArgumentError, LogwayError
@@ -172,10 +173,7 @@ class RemoteBroker(BrokerBase):
         max_records: int = DEFAULT_MAX_RECORDS,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> list[Record]:
-        if isinstance(offset, bool) or not isinstance(offset, int):
-            raise InvalidArgumentError(f"offset must be an integer, not {offset!r}")
-        if max_records < 1 or max_bytes < 1:
-            raise InvalidArgumentError("max_records and max_bytes must be at least 1")
+        check_fetch(offset, max_records, max_bytes)
         request = pb.FetchRequest(
             topic=topic,
             partition=partition,
