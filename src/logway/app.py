@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from logway.broker import Broker
-from logway.errors import InvalidArgumentError, TopicExistsError
+from logway.broker import Broker, ensure_topic
+from logway.errors import InvalidArgumentError
 from logway.functions.runner import FunctionSpec
 from logway.functions.settings import FunctionSettings
 from logway.names import validate_group, validate_topic_name
@@ -96,14 +96,8 @@ class App:
         self.statics.append((path, directory))
 
     def ensure_topics(self, broker: Broker) -> None:
-        existing = set(broker.list_topics())
         for spec in self.topics:
-            if spec.name in existing:
-                continue
-            try:
-                broker.create_topic(spec.name, spec.partitions, **spec.config)
-            except TopicExistsError:
-                pass  # created meanwhile by another process
+            ensure_topic(broker, spec.name, spec.partitions, **spec.config)
 
 
 def _check_process_handler(handler: Any) -> None:

@@ -13,7 +13,12 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
-from logway.errors import InvalidArgumentError, UnknownSchemeError, UnknownTopicError
+from logway.errors import (
+    InvalidArgumentError,
+    TopicExistsError,
+    UnknownSchemeError,
+    UnknownTopicError,
+)
 from logway.records import (
     HeadersInput,
     Message,
@@ -156,6 +161,29 @@ def connect(url: str | None = None, **options: Any) -> Broker:
     module, _, factory = target.partition(":")
     broker: Broker = getattr(importlib.import_module(module), factory)(url, **options)
     return broker
+
+
+def offset_for_start(broker: Broker, tp: TopicPartition, start: Start | int) -> int:
+    """Where ``start`` is on a partition: its start offset for "earliest", its end
+    offset for "latest", else the first record at or after that time (a datetime or
+    milliseconds; the end offset when there is none)."""
+    if start == "earliest":
+        return broker.start_offsets(tp.topic)[tp.partition]
+    end = broker.end_offsets(tp.topic)[tp.partition]
+    if start == "latest":
+        return end
+    found = broker.offset_for_time(tp.topic, tp.partition, start)
+    return end if found is None else found
+
+
+def ensure_topic(broker: Broker, name: str, partitions: int = 1, **config: Any) -> None:
+    """Create ``name`` unless it exists (or another process creates it meanwhile)."""
+    if name in broker.list_topics():
+        return
+    try:
+        broker.create_topic(name, partitions, **config)
+    except TopicExistsError:
+        pass
 
 
 def check_fetch(offset: object, max_records: int, max_bytes: int) -> None:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
-from logway.broker import DEFAULT_MAX_RECORDS, Broker, Start
+from logway.broker import DEFAULT_MAX_RECORDS, Broker, Start, offset_for_start
 from logway.errors import ClosedError, InvalidArgumentError
 from logway.records import Record, TopicPartition
 
@@ -80,13 +80,7 @@ class BaseConsumer:
         self._buffer = [r for r in self._buffer if (r.topic, r.partition) in positions]
 
     def _start_position(self, tp: TopicPartition) -> int:
-        if self._start == "earliest":
-            return self._broker.start_offsets(tp.topic)[tp.partition]
-        end = self._broker.end_offsets(tp.topic)[tp.partition]
-        if self._start == "latest":
-            return end
-        found = self._broker.offset_for_time(tp.topic, tp.partition, self._start)
-        return end if found is None else found
+        return offset_for_start(self._broker, tp, self._start)
 
     # --- waking -----------------------------------------------------------------------
 

@@ -16,8 +16,7 @@ import socket
 import time
 from typing import Any
 
-from logway.broker import Broker
-from logway.errors import TopicExistsError
+from logway.broker import Broker, ensure_topic
 
 CONTROL_TOPIC = "__logway_functions"
 STATUS_TOPIC = "__logway_function_status"
@@ -26,13 +25,8 @@ PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def ensure_topics(broker: Broker) -> None:
-    existing = set(broker.list_topics())
-    for name, config in ((CONTROL_TOPIC, {}), (STATUS_TOPIC, {"retention_ms": STATUS_RETENTION})):
-        if name not in existing:
-            try:
-                broker.create_topic(name, 1, **config)
-            except TopicExistsError:
-                pass
+    ensure_topic(broker, CONTROL_TOPIC)
+    ensure_topic(broker, STATUS_TOPIC, retention_ms=STATUS_RETENTION)
 
 
 def set_enabled(broker: Broker, function: str, enabled: bool) -> None:

@@ -29,14 +29,14 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from logway.broker import Broker, Consumer
-from logway.errors import ClosedError, InvalidArgumentError, LogwayError, TopicExistsError
+from logway.broker import Broker, Consumer, ensure_topic, offset_for_start
+from logway.errors import ClosedError, InvalidArgumentError, LogwayError
 from logway.functions import control
 from logway.functions.batch import Batch, Window
 from logway.functions.settings import MAX_WORKERS, FunctionSettings
 from logway.partitioner import partition_for_key
 from logway.recordbatch import codec
-from logway.records import Message, Record, TopicPartition, to_millis
+from logway.records import Message, Record, TopicPartition
 
 log = logging.getLogger("logway.functions")
 
@@ -131,7 +131,7 @@ class FunctionRunner:
         """Follow the group's assignment (and the function's on/off switch) until
         ``stopping`` is set, then let every lane finish its batch in flight and commit."""
         if self.settings.on_failure:
-            _ensure_topic(self.broker, self.settings.on_failure)
+            ensure_topic(self.broker, self.settings.on_failure)
         control.ensure_topics(self.broker)
         self.enabled = control.latest_commands(self.broker).get(self.group, self.settings.enabled)
         _, self._control_offset = control.read_all(self.broker, control.CONTROL_TOPIC)
@@ -289,14 +289,7 @@ class FunctionRunner:
             )
             self.broker.commit(self.group, {tp: first})
             return first
-        start = self.settings.starting_position
-        if start == "earliest":
-            offset = self.broker.start_offsets(tp.topic)[tp.partition]
-        elif start == "latest":
-            offset = self.broker.end_offsets(tp.topic)[tp.partition]
-        else:
-            found = self.broker.offset_for_time(tp.topic, tp.partition, to_millis(start) or 0)
-            offset = self.broker.end_offsets(tp.topic)[tp.partition] if found is None else found
+        offset = offset_for_start(self.broker, tp, self.settings.starting_position)
         self.broker.commit(self.group, {tp: offset})
         return offset
 
@@ -688,14 +681,6 @@ def _by_key(records: list[Record], lanes: int) -> list[list[Record]]:
         i = r.offset % lanes if r.key is None else partition_for_key(r.key, lanes)
         out[i].append(r)
     return [lane for lane in out if lane]
-
-
-def _ensure_topic(broker: Broker, name: str) -> None:
-    if name not in broker.list_topics():
-        try:
-            broker.create_topic(name, 1)
-        except TopicExistsError:
-            pass
 
 
 async def run_functions(

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from logway.broker import Broker, Start
+from logway.broker import Broker, Start, offset_for_start
 from logway.errors import OffsetOutOfRangeError, UnknownTopicError
 from logway.records import Record, TopicPartition
 
@@ -191,13 +191,8 @@ class Hub:
                 out[p] = start.get(p, first[p])
             elif isinstance(start, int) and not isinstance(start, bool):
                 out[p] = start
-            elif start == "earliest":
-                out[p] = first[p]
-            elif start == "latest":
-                out[p] = end[p]
             else:
-                found = self.broker.offset_for_time(topic, p, start)
-                out[p] = end[p] if found is None else found
+                out[p] = offset_for_start(self.broker, TopicPartition(topic, p), start)
         for p, offset in (overrides or {}).items():
             if p in out:
                 out[p] = offset

@@ -24,6 +24,7 @@ from logway.broker import (
     check_fetch,
     check_start,
     consumer_arguments,
+    offset_for_start,
 )
 from logway.errors import (
     ClosedError,
@@ -219,17 +220,6 @@ class EmbeddedBroker(BrokerBase):
         self._consumers.add(consumer)
         return consumer
 
-    def _start_position(self, tp: TopicPartition, start: Start) -> int:
-        part = self._log.partition(tp.topic, tp.partition)
-        if start == "earliest":
-            return part.start_offset
-        if start == "latest":
-            return part.end_offset
-        ms = to_millis(start)
-        assert ms is not None
-        found = part.offset_for_time(ms)
-        return part.end_offset if found is None else found
-
     def _reset_position(self, tp: TopicPartition, position: int, start: Start) -> int:
         """Where a consumer goes when its position left the log (Kafka's auto.offset.reset):
         below the start offset to the start; beyond the end to the end."""
@@ -307,7 +297,7 @@ class EmbeddedBroker(BrokerBase):
                 part.check_offset(to)
                 offsets[tp] = to
             else:
-                offsets[tp] = self._start_position(tp, to)
+                offsets[tp] = offset_for_start(self, tp, to)
         self._log.groups.commit(group, dict(offsets))
         return offsets
 

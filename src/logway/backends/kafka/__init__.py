@@ -35,8 +35,9 @@ from logway.broker import (
     BrokerBase,
     ProduceItem,
     ResetTo,
-    Start,
     check_fetch,
+    check_start,
+    offset_for_start,
 )
 from logway.errors import (
     ClosedError,
@@ -395,17 +396,12 @@ class KafkaBroker(BrokerBase):
                     )
                 offsets[TopicPartition(topic, p)] = to
             else:
-                offsets[TopicPartition(topic, p)] = self._start(topic, p, to, low, high)
+                check_start(to)
+                offsets[TopicPartition(topic, p)] = offset_for_start(
+                    self, TopicPartition(topic, p), to
+                )
         self.commit(group, offsets)
         return offsets
-
-    def _start(self, topic: str, p: int, start: Start, low: int, high: int) -> int:
-        if start == "earliest":
-            return low
-        if start == "latest":
-            return high
-        found = self.offset_for_time(topic, p, start)
-        return high if found is None else found
 
     # --- lifecycle ------------------------------------------------------------------
 
