@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, Self, runtime_checkable
 from logway.errors import (
     InvalidArgumentError,
     TopicExistsError,
+    UnknownGroupError,
     UnknownSchemeError,
     UnknownTopicError,
 )
@@ -208,6 +209,33 @@ class BrokerBase:
         self, topic: str, records: Iterable[ProduceItem], partition: int | None = None
     ) -> Sequence[RecordMetadata]:
         raise NotImplementedError
+
+    def committed(self, group: str, topic: str | None = None) -> dict[TopicPartition, int]:
+        raise NotImplementedError
+
+    def start_offsets(self, topic: str) -> dict[int, int]:
+        raise NotImplementedError
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        raise NotImplementedError
+
+    def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]:
+        """Per partition of the group's topics (or ``topic``): end offset - committed
+        (from the start offset where the group has committed nothing)."""
+        committed = self.committed(group, topic)
+        if topic is None and not committed:
+            raise UnknownGroupError(f"consumer group {group!r} has no committed offsets")
+        out = []
+        for name in [topic] if topic is not None else sorted({tp.topic for tp in committed}):
+            try:
+                starts, ends = self.start_offsets(name), self.end_offsets(name)
+            except UnknownTopicError:  # deleted since the group committed
+                continue
+            for p, end in sorted(ends.items()):
+                done = committed.get(TopicPartition(name, p))
+                base = starts[p] if done is None else done
+                out.append(PartitionLag(name, p, done, end, max(0, end - base)))
+        return out
 
     def close(self) -> None:
         raise NotImplementedError

@@ -30,14 +30,12 @@ from logway.errors import (
     ClosedError,
     InvalidArgumentError,
     OffsetOutOfRangeError,
-    UnknownGroupError,
 )
 from logway.log import Log, TopicConfig
 from logway.log.partition import now_ms
 from logway.names import validate_group
 from logway.partitioner import partition_for_key
 from logway.records import (
-    PartitionLag,
     ProducedBatch,
     Record,
     TopicInfo,
@@ -261,24 +259,6 @@ class EmbeddedBroker(BrokerBase):
     def list_groups(self) -> list[str]:
         self._check_open()
         return self._log.groups.groups()
-
-    def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]:
-        """Per partition of the group's topics (or ``topic``): end offset - committed."""
-        committed = self.committed(group)
-        if topic is None and not committed:
-            raise UnknownGroupError(f"consumer group {group!r} has no committed offsets")
-        topics = [topic] if topic is not None else sorted({tp.topic for tp in committed})
-        out = []
-        for name in topics:
-            if name not in self._log.topics:
-                continue
-            for part in self._log.partitions(name):
-                tp = TopicPartition(name, part.index)
-                done = committed.get(tp)
-                end = part.end_offset
-                base = done if done is not None else part.start_offset
-                out.append(PartitionLag(name, part.index, done, end, max(0, end - base)))
-        return out
 
     def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]:
         validate_group(group)

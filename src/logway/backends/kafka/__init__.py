@@ -46,13 +46,11 @@ from logway.errors import (
     OffsetOutOfRangeError,
     RecordTooLargeError,
     TopicExistsError,
-    UnknownGroupError,
     UnknownTopicError,
 )
 from logway.names import validate_group, validate_topic_name
 from logway.records import (
     Message,
-    PartitionLag,
     Record,
     RecordMetadata,
     TopicInfo,
@@ -366,20 +364,6 @@ class KafkaBroker(BrokerBase):
         return sorted(
             g.group_id for g in listed.valid if not g.group_id.startswith("logway-reader-")
         )
-
-    def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]:
-        committed = self.committed(group, topic)
-        if topic is None and not committed:
-            raise UnknownGroupError(f"consumer group {group!r} has no committed offsets")
-        topics = [topic] if topic is not None else sorted({tp.topic for tp in committed})
-        out = []
-        for name in topics:
-            for p in range(self._count(name)):
-                low, end = self._watermarks(name, p)
-                done = committed.get(TopicPartition(name, p))
-                base = done if done is not None else low
-                out.append(PartitionLag(name, p, done, end, max(0, end - base)))
-        return out
 
     def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]:
         self._check_open()
