@@ -133,8 +133,7 @@ class FunctionRunner:
         if self.settings.on_failure:
             ensure_topic(self.broker, self.settings.on_failure)
         control.ensure_topics(self.broker)
-        self.enabled = control.latest_commands(self.broker).get(self.group, self.settings.enabled)
-        _, self._control_offset = control.read_all(self.broker, control.CONTROL_TOPIC)
+        self._follow_switch()  # every command so far: the latest one for it stands
         self.loop = asyncio.get_running_loop()
         if self.settings.workers == "process":
             self.processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))

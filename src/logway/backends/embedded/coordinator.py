@@ -26,7 +26,6 @@ REVOKE_TIMEOUT_S = 30.0
 class _Group:
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     assignor: str = "range"
-    generation: int = 0
     assignment: dict[str, list[TopicPartition]] = field(default_factory=dict)  # the target
     partition_counts: dict[str, int] = field(default_factory=dict)
     owners: dict[TopicPartition, str] = field(default_factory=dict)  # who may use it now
@@ -107,5 +106,4 @@ class GroupCoordinator:
     def _rebalance(self, state: _Group) -> None:
         state.partition_counts = self._counts(state)
         state.assignment = ASSIGNORS[state.assignor](state.members, state.partition_counts)
-        state.generation += 1
         state.revoked_at = time.monotonic()
