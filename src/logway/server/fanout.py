@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from logway.broker import Broker, Start, offset_for_start
 from logway.errors import OffsetOutOfRangeError, UnknownTopicError
+from logway.recordbatch import codec
 from logway.records import Record, TopicPartition
 
 T = TypeVar("T")
@@ -35,12 +36,12 @@ class Chunk:
 
     __slots__ = ("_forms", "first", "nbytes", "next", "partition", "records")
 
-    def __init__(self, partition: int, records: list[Record]):
+    def __init__(self, partition: int, records: list[Record], nbytes: int | None = None):
         self.partition = partition
         self.records = records
         self.first = records[0].offset
         self.next = records[-1].offset + 1
-        self.nbytes = sum(_size(r) for r in records)
+        self.nbytes = _size(records) if nbytes is None else nbytes
         self._forms: dict[str, Any] = {}
 
     def form(self, name: str, build: Callable[[Chunk], T]) -> T:
@@ -60,16 +61,20 @@ class Chunk:
         return self if count >= len(self.records) else Chunk(self.partition, self.records[:count])
 
 
-def _size(record: Record) -> int:
-    return len(record.value or b"") + len(record.key or b"") + 20
+def _size(records: list[Record]) -> int:
+    """Their keys, values and headers, and 20 bytes each for the rest of a record."""
+    return codec.records_size(records) + 20 * len(records)
 
 
 def split(partition: int, records: list[Record]) -> list[Chunk]:
     """Records as chunks of at most ``CHUNK_BYTES`` (at least one record each)."""
+    total = _size(records)
+    if total <= CHUNK_BYTES:  # the usual case: one look, in C
+        return [Chunk(partition, records, total)]
     out: list[Chunk] = []
     start, size = 0, 0
     for i, record in enumerate(records):
-        n = _size(record)
+        n = _size([record])
         if size and size + n > CHUNK_BYTES:
             out.append(Chunk(partition, records[start:i]))
             start, size = i, 0
