@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from logway.errors import CorruptRecordError
 from logway.recordbatch import codec
@@ -17,9 +16,6 @@ from logway.records import (
     RecordMetadata,
     TopicInfo,
     TopicPartition,
-    normalize_headers,
-    to_bytes,
-    to_millis,
 )
 from logway.v1 import log_pb2 as pb
 
@@ -72,35 +68,6 @@ def records_from_batches(topic: str, batches: Iterable[pb.RecordBatches]) -> lis
     return out
 
 
-def produce_item_to_pb(item: Any) -> pb.ProduceRecord:
-    """A ``produce_many`` item (bytes, str, None or Message-like tuple) as a message."""
-    if item is None or isinstance(item, bytes | str):
-        item = Message(item)
-    elif isinstance(item, bytearray | memoryview):
-        item = Message(bytes(item))
-    elif not isinstance(item, tuple) or not 1 <= len(item) <= 5:
-        raise TypeError(
-            "records must be bytes, str or Message(value, key, headers, partition, timestamp), "
-            f"not {type(item).__name__}"
-        )
-    value, key, headers, partition, timestamp = (*item, None, None, None, None)[:5]
-    msg = pb.ProduceRecord(headers=headers_to_pb(normalize_headers(headers)))
-    value = to_bytes(value)
-    key = to_bytes(key, "key")
-    if value is not None:
-        msg.value = value
-    if key is not None:
-        msg.key = key
-    if partition is not None:
-        if isinstance(partition, bool) or not isinstance(partition, int):
-            raise TypeError(f"partition must be an int, not {partition!r}")
-        msg.partition = partition
-    ts = to_millis(timestamp)
-    if ts is not None:
-        msg.timestamp = ts
-    return msg
-
-
 def produce_item_from_pb(m: pb.ProduceRecord) -> Message:
     return Message(
         m.value if m.HasField("value") else None,
@@ -115,10 +82,6 @@ def metadata_to_pb(m: RecordMetadata) -> pb.RecordMetadata:
     return pb.RecordMetadata(
         topic=m.topic, partition=m.partition, offset=m.offset, timestamp=m.timestamp
     )
-
-
-def metadata_from_pb(m: pb.RecordMetadata) -> RecordMetadata:
-    return RecordMetadata(m.topic, m.partition, m.offset, m.timestamp)
 
 
 def topic_info_to_pb(info: TopicInfo) -> pb.TopicInfo:
