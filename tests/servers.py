@@ -1,4 +1,5 @@
-"""Real logway server processes for tests: started on a free port, stopped with SIGTERM."""
+"""Real logway server processes for tests: started on a free port, their output read
+while they run (tests can wait for a line of it), stopped with SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
@@ -20,6 +22,8 @@ class LogwayServer:
         self.grpc_port = 0
         self.http_port = 0
         self.output: list[str] = []
+        self._changed = threading.Condition()
+        self._reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -56,8 +60,38 @@ class LogwayServer:
             if match:
                 self.grpc_port = int(match.group(2))
                 self.http_port = int(match.group(4))
+                self._reader = threading.Thread(target=self._read, daemon=True)
+                self._reader.start()
                 return
         raise RuntimeError(f"logway serve exited before listening:\n{''.join(self.output)}")
+
+    def _read(self) -> None:
+        """Keep reading the server's output while it runs: a full pipe would block it."""
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.output.append(line)
+                self._changed.notify_all()
+
+    def mark(self) -> int:
+        """Where the output is now, for ``lines`` and ``wait_for_line``."""
+        with self._changed:
+            return len(self.output)
+
+    def lines(self, pattern: str, since: int = 0) -> list[str]:
+        """The lines of the server's output (from ``since`` on) matching ``pattern``."""
+        with self._changed:
+            return [line for line in self.output[since:] if re.search(pattern, line)]
+
+    def wait_for_line(self, pattern: str, since: int = 0, timeout: float = 30.0) -> str:
+        """The first line (from ``since`` on) matching ``pattern``, waiting for it."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.lines(pattern, since), timeout):
+                raise AssertionError(
+                    f"the server logged no line matching {pattern!r} in {timeout:g}s; "
+                    f"its output:\n{''.join(self.output[since:][-40:])}"
+                )
+            return self.lines(pattern, since)[0]
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, then wait; returns the exit code (0 after a graceful stop)."""
@@ -65,11 +99,11 @@ class LogwayServer:
             return 0
         self.process.send_signal(signal.SIGTERM)
         try:
-            rest, _ = self.process.communicate(timeout=timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            rest, _ = self.process.communicate()
-        self.output.append(rest or "")
-        code = self.process.returncode
+            code = self.process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout)  # the pipe reaches EOF once the process is gone
         self.process = None
         return code

@@ -9,10 +9,7 @@ No sleeps: every step waits, with a generous timeout, for something it can obser
 from __future__ import annotations
 
 import json
-import re
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -40,68 +37,17 @@ STORED = 384  # records produced before subscribing: 24 MiB
 LIVE = 64  # records produced after the stall was reported
 
 
-class WatchedServer(LogwayServer):
-    """A ``LogwayServer`` whose output is read while it runs, so tests can wait
-    for a line in its log."""
-
-    def start(self, timeout: float = 30.0) -> None:
-        super().start(timeout)
-        self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._changed:
-                self.output.append(line)
-                self._changed.notify_all()
-
-    def mark(self) -> int:
-        """Where the output is now, for ``lines`` and ``wait_for_line``."""
-        with self._changed:
-            return len(self.output)
-
-    def lines(self, pattern: str, since: int = 0) -> list[str]:
-        """The lines of the server's output (from ``since`` on) matching ``pattern``."""
-        with self._changed:
-            return [line for line in self.output[since:] if re.search(pattern, line)]
-
-    def wait_for_line(self, pattern: str, since: int = 0, timeout: float = WAIT_S) -> str:
-        """The first line (from ``since`` on) matching ``pattern``, waiting for it."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: self.lines(pattern, since), timeout):
-                pytest.fail(
-                    f"the server logged no line matching {pattern!r} in {timeout:g}s; "
-                    f"its output:\n{''.join(self.output[since:][-40:])}"
-                )
-            return self.lines(pattern, since)[0]
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.process is None:
-            return 0
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self._reader.join(timeout)  # the pipe reaches EOF once the process is gone
-        self.process = None
-        return code
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WatchedServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LogwayServer]:
     data: Path = tmp_path_factory.mktemp("slow") / "data"
-    server = WatchedServer(data, "--stall-timeout", f"{STALL_S}s")
+    server = LogwayServer(data, "--stall-timeout", f"{STALL_S}s")
     server.start()
     yield server
     assert server.stop() == 0, "".join(server.output)
 
 
 @pytest.fixture
-def topic(server: WatchedServer) -> str:
+def topic(server: LogwayServer) -> str:
     name = f"slow-{uuid.uuid4().hex[:8]}"
     with logway.connect(server.url) as broker:
         broker.create_topic(name, partitions=1)
@@ -167,7 +113,7 @@ def _expected(first: int, end: int) -> list[tuple[int, bytes]]:
 
 @pytest.mark.parametrize("options", STALLED_CHANNELS.values(), ids=STALLED_CHANNELS.keys())
 def test_grpc_subscriber_that_stops_reading_is_cut_off_and_resumes(
-    server: WatchedServer, topic: str, options: list[tuple[str, int]]
+    server: LogwayServer, topic: str, options: list[tuple[str, int]]
 ) -> None:
     total = STORED + LIVE
     produce(server, topic, 0, STORED)
@@ -187,7 +133,7 @@ def test_grpc_subscriber_that_stops_reading_is_cut_off_and_resumes(
         # never ends the call.
         stalled = _subscribe(stalled_channel, topic, timeout=4 * WAIT_S)
 
-        warning = server.wait_for_line(rf"Subscribe {topic} from \S+: stalled", since)
+        warning = server.wait_for_line(rf"Subscribe {topic} from \S+: stalled", since, WAIT_S)
         assert f"stalled {STALL_S}s without reading; disconnected" in warning
         assert "logway.server" in warning
 
@@ -279,7 +225,7 @@ def _sse_ids(server: LogwayServer, topic: str, until: int, **headers: str) -> li
 
 
 def test_sse_client_that_stops_reading_is_dropped_and_resumes_after_last_id(
-    server: WatchedServer, topic: str
+    server: LogwayServer, topic: str
 ) -> None:
     total = STORED + LIVE
     produce(server, topic, 0, STORED)
@@ -305,7 +251,9 @@ def test_sse_client_that_stops_reading_is_dropped_and_resumes_after_last_id(
             f"Host: 127.0.0.1:{server.http_port}\r\nAccept: text/event-stream\r\n\r\n".encode()
         )
         # ... and nothing read: the server's buffers fill up, its write blocks
-        server.wait_for_line(rf"SSE stream stalled {STALL_S}s without reading; disconnected", since)
+        server.wait_for_line(
+            rf"SSE stream stalled {STALL_S}s without reading; disconnected", since, WAIT_S
+        )
 
         # the rest of the server carries on: new records reach the healthy reader
         produce(server, topic, STORED, LIVE)
