@@ -350,7 +350,7 @@ class Lane:
         if not records:
             return [], []
         deadline = time.monotonic() + s.batching_window
-        size = _payload(records)
+        size = codec.records_size(records)
         while len(records) < s.batch_size and size < s.max_batch_bytes:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or stop.is_set():
@@ -359,12 +359,12 @@ class Lane:
                 timeout=min(remaining, IDLE_POLL_S), max_records=s.batch_size - len(records)
             )
             records += more
-            size += _payload(more)
+            size += codec.records_size(more)
         if len(records) <= s.batch_size and size <= s.max_batch_bytes:
             return records, []
         take, size = 0, 0
         for r in records[: s.batch_size]:
-            n = _payload([r])
+            n = codec.records_size([r])
             if take and size + n > s.max_batch_bytes:
                 break
             size += n
@@ -665,11 +665,6 @@ def _failed_offsets(result: Any, records: list[Record]) -> set[int]:
             )
         failed.add(offset)
     return failed
-
-
-def _payload(records: list[Record]) -> int:
-    """The bytes of keys, values and headers."""
-    return codec.records_size(records)
 
 
 def _by_key(records: list[Record], lanes: int) -> list[list[Record]]:
