@@ -1,0 +1,62 @@
+"""Topic settings every backend shares: logway's Pythonic names, Kafka's dotted
+names for them (accepted as aliases, so one ``create_topic`` call works on every
+backend), and how a given value is checked and converted (sizes and durations may
+be strings such as ``"1GB"`` and ``"7d"``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logway.errors import InvalidArgumentError
+from logway.recordbatch.compression import codec_id
+from logway.units import parse_duration_ms, parse_size
+
+DAY_MS = 86_400_000
+FSYNC_POLICIES = ("always", "interval", "never")
+KAFKA_ALIASES = {
+    "retention.ms": "retention_ms",
+    "retention.bytes": "retention_bytes",
+    "segment.bytes": "segment_bytes",
+    "segment.ms": "segment_ms",
+    "max.message.bytes": "max_record_bytes",
+    "compression.type": "compression",
+    "index.interval.bytes": "index_interval_bytes",
+    "flush.ms": "fsync_interval_ms",
+}
+KAFKA_NAMES = {ours: kafka for kafka, ours in KAFKA_ALIASES.items()}
+
+
+def convert_setting(name: str, value: Any) -> Any:
+    """``value`` for the setting ``name`` (logway's name), checked and converted."""
+    if name in ("retention_ms", "segment_ms", "fsync_interval_ms"):
+        if value in (-1, "-1", None, "forever") and name == "retention_ms":
+            return -1
+        ms = parse_duration_ms(value, name)
+        if name != "retention_ms" and ms < 1:
+            raise InvalidArgumentError(f"{name} must be at least 1 ms")
+        return ms
+    if name in ("retention_bytes",):
+        if value in (-1, "-1", None, "unlimited"):
+            return -1
+        return parse_size(value, name)
+    if name in ("segment_bytes", "max_record_bytes", "index_interval_bytes"):
+        size = parse_size(value, name)
+        limits = {
+            "segment_bytes": (14, (1 << 31) - 1),
+            "max_record_bytes": (1, (1 << 31) - 1),
+            "index_interval_bytes": (0, 1 << 30),
+        }
+        low, high = limits[name]
+        if not low <= size <= high:
+            raise InvalidArgumentError(f"{name} must be between {low} and {high} bytes, not {size}")
+        return size
+    if name == "compression":
+        codec_id(value)
+        return str(value).lower()
+    if name == "fsync":
+        if value not in FSYNC_POLICIES:
+            raise InvalidArgumentError(
+                f"fsync must be one of {', '.join(FSYNC_POLICIES)}, not {value!r}"
+            )
+        return value
+    raise AssertionError(name)
