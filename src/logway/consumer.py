@@ -14,6 +14,9 @@ from logway.broker import DEFAULT_MAX_RECORDS, Broker, Start, offset_for_start
 from logway.errors import ClosedError, InvalidArgumentError
 from logway.records import Record, TopicPartition
 
+# how long a group member may take to let go of partitions it lost in a rebalance
+REVOKE_TIMEOUT_S = 30.0
+
 
 class BaseConsumer:
     def __init__(
@@ -57,6 +60,12 @@ class BaseConsumer:
 
     def _close(self) -> None:
         """Release the backend's resources (listeners, streams, membership)."""
+
+    def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        """Store the group's offsets; a backend whose brokers take commits only from
+        the group's members commits through its membership."""
+        assert self._group is not None
+        self._broker.commit(self._group, offsets)
 
     # --- assignment -------------------------------------------------------------------
 
@@ -215,7 +224,7 @@ class BaseConsumer:
         chosen = dict(self.position() if offsets is None else offsets)
         changed = {tp: off for tp, off in chosen.items() if self._committed.get(tp) != off}
         if changed:
-            self._broker.commit(self._group, changed)
+            self._commit_offsets(changed)
             self._committed.update(changed)
 
     def lag(self) -> dict[TopicPartition, int]:

@@ -17,9 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from logway.assignors import ASSIGNORS
+from logway.consumer import REVOKE_TIMEOUT_S
 from logway.records import TopicPartition
-
-REVOKE_TIMEOUT_S = 30.0
 
 
 @dataclass

@@ -8,17 +8,21 @@ default, murmur2 of the key (librdkafka's ``murmur2_random``), so a key lands on
 the same partition as in the embedded log and in Java clients. Secrets never
 appear in the URL this broker shows or in its errors.
 
-This first part covers topics, producing, fetching, offsets and group commits;
-consumers come next.
+Consumers read through one client each, at positions they keep, and join groups with
+Kafka's own coordinator (see ``consumer``).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
@@ -29,14 +33,18 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
+from logway.backends.kafka.consumer import KafkaConsumer
+from logway.backends.kafka.mapping import kafka_error, record_from_message
 from logway.broker import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RECORDS,
     BrokerBase,
     ProduceItem,
     ResetTo,
+    Start,
     check_fetch,
     check_start,
+    consumer_arguments,
     offset_for_start,
 )
 from logway.errors import (
@@ -45,11 +53,11 @@ from logway.errors import (
     LogwayError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
-    TopicExistsError,
     UnknownTopicError,
 )
 from logway.names import validate_group, validate_topic_name
 from logway.records import (
+    Headers,
     Message,
     Record,
     RecordMetadata,
@@ -59,17 +67,46 @@ from logway.records import (
     to_bytes,
     to_millis,
 )
-from logway.units import parse_duration_ms, parse_size
+from logway.topic_settings import KAFKA_ALIASES, KAFKA_NAMES, convert_setting
 
 TIMEOUT_S = 30.0
 SECRET_WORDS = ("password", "secret", "key", "token")
-# logway's topic settings and Kafka's names for them
-DURATIONS = {"retention_ms": "retention.ms", "segment_ms": "segment.ms"}
-SIZES = {
-    "retention_bytes": "retention.bytes",
-    "segment_bytes": "segment.bytes",
-    "max_record_bytes": "max.message.bytes",
-}
+METADATA_TTL_S = 5.0  # how long a topic's partition count and size limit are trusted
+KAFKA_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
+MAX_REQUEST_BYTES = 64 << 20  # the largest produce request the client sends
+BATCH_OVERHEAD = 61 + 21  # a record batch's header, and a record's largest framing
+# librdkafka options that only consumers, or only producers, take (as prefixes)
+CONSUMER_ONLY = (
+    "group.",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "partition.assignment.strategy",
+    "auto.offset.reset",
+    "enable.auto.",
+    "auto.commit.",
+    "fetch.",
+    "queued.",
+    "isolation.level",
+    "check.crcs",
+    "enable.partition.eof",
+)
+PRODUCER_ONLY = (
+    "acks",
+    "request.required.acks",
+    "linger.ms",
+    "queue.buffering.",
+    "batch.",
+    "compression.",
+    "enable.idempotence",
+    "transactional.",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "partitioner",
+    "sticky.partitioning.",
+    "retries",
+    "message.send.max.retries",
+)
 
 
 def open_url(url: str, **options: Any) -> KafkaBroker:
@@ -99,26 +136,12 @@ def _redact(url: str) -> str:
     return f"{base}?{'&'.join(parts)}"
 
 
-def _error(exc: BaseException, what: str) -> LogwayError:
-    """The logway error for a Kafka failure, with the broker's message."""
-    err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-    code = err.code() if err is not None else None
-    message = f"{what}: {err.str() if err is not None else exc}"
-    if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
-        return UnknownTopicError(message)
-    if code == KafkaError.TOPIC_ALREADY_EXISTS:
-        return TopicExistsError(message)
-    if code in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE):
-        return RecordTooLargeError(message)
-    if code in (
-        KafkaError.INVALID_PARTITIONS,
-        KafkaError.INVALID_CONFIG,
-        KafkaError.INVALID_REPLICATION_FACTOR,
-        KafkaError.TOPIC_EXCEPTION,
-        KafkaError.POLICY_VIOLATION,
-    ):
-        return InvalidArgumentError(message)
-    return LogwayError(message)
+@dataclass
+class _TopicMeta:
+    count: int
+    max_bytes: int
+    expires: float
+    settings: dict[str, str]  # those not at the cluster's defaults
 
 
 class KafkaBroker(BrokerBase):
@@ -130,23 +153,42 @@ class KafkaBroker(BrokerBase):
             "bootstrap.servers": servers,
             **config,
         }
-        self._admin = AdminClient(self._config)
-        self._producer = Producer({**self._config, "partitioner": "murmur2_random", "linger.ms": 1})
+        self._admin = AdminClient(self._client_config("admin"))
+        self._producer = Producer(
+            {
+                "partitioner": "murmur2_random",
+                "linger.ms": 1,
+                # the cluster enforces each topic's max.message.bytes, and produce_many
+                # checks it first; the client's own default (1,000,000) is below Kafka's
+                "message.max.bytes": MAX_REQUEST_BYTES,
+                **self._client_config("producer"),
+            }
+        )
         self._reader = self._group_client(f"logway-reader-{uuid.uuid4().hex[:12]}")
         self._committers: dict[str, Consumer] = {}
+        self._consumers: set[KafkaConsumer] = set()
+        self._meta: dict[str, _TopicMeta] = {}
+        self._round_robin = itertools.count()
         self._lock = threading.Lock()
         self._closed = False
 
     def _group_client(self, group: str) -> Consumer:
         return Consumer(
             {
-                **self._config,
+                **self._client_config("consumer"),
                 "group.id": group,
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "auto.offset.reset": "error",
             }
         )
+
+    def _client_config(self, role: str) -> dict[str, str | int | float | bool]:
+        """The options for one kind of client: without those only the others take,
+        which librdkafka would otherwise warn about."""
+        skip = {"admin": CONSUMER_ONLY + PRODUCER_ONLY, "producer": CONSUMER_ONLY}
+        left_out = skip.get(role, PRODUCER_ONLY)
+        return {k: v for k, v in self._config.items() if not k.startswith(left_out)}
 
     def _check_open(self) -> None:
         if self._closed:
@@ -164,8 +206,9 @@ class KafkaBroker(BrokerBase):
         topic = NewTopic(name, partitions, replication, config=settings)
         try:
             self._admin.create_topics([topic])[name].result(TIMEOUT_S)
+            self._meta.pop(name, None)
         except KafkaException as exc:
-            raise _error(exc, f"cannot create topic {name!r}") from None
+            raise kafka_error(exc, f"cannot create topic {name!r}") from None
         return TopicInfo(name, partitions, settings)
 
     def list_topics(self) -> list[str]:
@@ -173,82 +216,129 @@ class KafkaBroker(BrokerBase):
         topics = self._admin.list_topics(timeout=TIMEOUT_S).topics
         return sorted(t for t in topics if t != "__consumer_offsets")
 
-    def _count(self, topic: str) -> int:
+    def _topic(self, topic: str, fresh: bool = False) -> _TopicMeta:
+        """A topic's partition count and record size limit, asked for at most every
+        ``METADATA_TTL_S`` seconds unless ``fresh``."""
+        now = time.monotonic()
+        cached = self._meta.get(topic)
+        if cached is not None and not fresh and cached.expires > now:
+            return cached
         # all topics: asking for one by name lets a broker create it on the spot
         metadata = self._admin.list_topics(timeout=TIMEOUT_S).topics.get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
+            self._meta.pop(topic, None)
             raise UnknownTopicError(f"unknown topic {topic!r}")
-        return len(metadata.partitions)
+        entries = self._configs(topic)
+        limit = entries.get("max.message.bytes")
+        meta = _TopicMeta(
+            len(metadata.partitions),
+            int(limit.value) if limit is not None else KAFKA_MAX_MESSAGE_BYTES,
+            now + METADATA_TTL_S,
+            {k: e.value for k, e in entries.items() if not e.is_default},
+        )
+        self._meta[topic] = meta
+        return meta
+
+    def _configs(self, topic: str) -> dict[str, Any]:
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        try:
+            return dict(self._admin.describe_configs([resource])[resource].result(TIMEOUT_S))
+        except KafkaException:
+            return {}  # some Kafka-API brokers do not describe configs
+
+    def _count(self, topic: str, partition: int | None = None) -> int:
+        """The partition count; fresh when ``partition`` is beyond what is known, as
+        partitions may have been added since."""
+        count = self._topic(topic).count
+        if partition is not None and partition >= count:
+            count = self._topic(topic, fresh=True).count
+        return count
 
     def describe_topic(self, name: str) -> TopicInfo:
         self._check_open()
-        count = self._count(name)
-        resource = ConfigResource(ConfigResource.Type.TOPIC, name)
-        try:
-            entries = self._admin.describe_configs([resource])[resource].result(TIMEOUT_S)
-        except KafkaException:
-            entries = {}  # some Kafka-API brokers do not describe configs
-        config = {k: e.value for k, e in entries.items() if not e.is_default}
-        return TopicInfo(name, count, config)
+        meta = self._topic(name, fresh=True)
+        return TopicInfo(name, meta.count, _logway_config(meta.settings))
 
     def delete_topic(self, name: str) -> None:
         self._check_open()
         try:
             self._admin.delete_topics([name])[name].result(TIMEOUT_S)
+            self._meta.pop(name, None)
         except KafkaException as exc:
-            raise _error(exc, f"cannot delete topic {name!r}") from None
+            raise kafka_error(exc, f"cannot delete topic {name!r}") from None
 
     # --- producing ------------------------------------------------------------------
 
     def produce_many(
         self, topic: str, records: Iterable[ProduceItem], partition: int | None = None
     ) -> Sequence[RecordMetadata]:
+        """Send the records and wait until the cluster confirmed each one. They are
+        all checked first (partition, size), so a bad one sends nothing."""
         self._check_open()
         items = [_message(item, i) for i, item in enumerate(records)]
         if not items:
             return []
-        count = self._count(topic)
-        done: list[RecordMetadata | None] = [None] * len(items)
-        failures: list[BaseException] = []
-
-        def delivered(i: int) -> Any:
-            def report(err: KafkaError | None, msg: Any) -> None:
-                if err is not None:
-                    failures.append(KafkaException(err))
-                else:
-                    done[i] = RecordMetadata(
-                        topic, msg.partition(), msg.offset(), msg.timestamp()[1]
-                    )
-
-            return report
-
-        for i, m in enumerate(items):
-            p = partition if partition is not None else m.partition
-            if p is not None and not (isinstance(p, int) and 0 <= p < count):
-                raise InvalidArgumentError(
-                    f"record {i} asks for partition {p!r}; the topic has partitions "
-                    f"0 to {count - 1}"
-                )
-            kwargs: dict[str, Any] = {"value": m.value, "key": m.key, "on_delivery": delivered(i)}
+        meta = self._topic(topic)
+        chosen = [partition if partition is not None else m.partition for m in items]
+        for i, m in enumerate(items):  # keyless: round robin, as the embedded log does
+            if chosen[i] is None and m.key is None:
+                chosen[i] = next(self._round_robin) % meta.count
+        for i, (m, p) in enumerate(zip(items, chosen, strict=True)):
             if p is not None:
-                kwargs["partition"] = p
+                if isinstance(p, bool) or not isinstance(p, int) or p < 0:
+                    raise InvalidArgumentError(f"record {i} asks for partition {p!r}")
+                if p >= meta.count:
+                    meta = self._topic(topic, fresh=True)
+                    if p >= meta.count:
+                        raise InvalidArgumentError(
+                            f"record {i} asks for partition {p}; the topic has partitions "
+                            f"0 to {meta.count - 1}"
+                        )
+            size = BATCH_OVERHEAD + len(m.value or b"") + len(m.key or b"")
             if m.headers:
-                kwargs["headers"] = list(m.headers)
-            if m.timestamp is not None:
-                kwargs["timestamp"] = m.timestamp
-            try:
-                self._producer.produce(topic, **kwargs)
-            except BufferError:
-                self._producer.flush(TIMEOUT_S)
-                self._producer.produce(topic, **kwargs)
-            except KafkaException as exc:
-                raise _error(exc, f"cannot produce to {topic!r}") from None
+                pairs = cast(Headers, m.headers)
+                size += sum(len(k.encode()) + len(v or b"") + 10 for k, v in pairs)
+            if size > meta.max_bytes:
+                raise RecordTooLargeError(
+                    f"record {i} is {size} bytes as a record batch; topic {topic!r} takes at "
+                    f"most {meta.max_bytes} bytes (max.message.bytes)"
+                )
+        done: list[Any] = [None] * len(items)
+        failures: list[KafkaError] = []
+        new = tuple.__new__
+
+        def report(i: int, err: KafkaError | None, msg: Any) -> None:
+            if err is not None:
+                failures.append(err)
+            else:
+                done[i] = new(
+                    RecordMetadata, (topic, msg.partition(), msg.offset(), msg.timestamp()[1])
+                )
+
+        produce = self._producer.produce
+        for i, (m, p) in enumerate(zip(items, chosen, strict=True)):
+            args = (topic, m.value, m.key, -1 if p is None else p)
+            callback = partial(report, i)
+            headers: Any = list(cast(Headers, m.headers)) if m.headers else None
+            timestamp = cast(int | None, m.timestamp) or 0
+            for attempt in range(2):
+                try:
+                    produce(*args, on_delivery=callback, timestamp=timestamp, headers=headers)
+                    break
+                except BufferError:  # the client's queue is full: let it drain
+                    if attempt:
+                        raise LogwayError(
+                            f"the producer's queue stays full for {topic!r}"
+                        ) from None
+                    self._producer.flush(TIMEOUT_S)
+                except KafkaException as exc:
+                    raise kafka_error(exc, f"cannot produce to {topic!r}") from None
         self._producer.flush(TIMEOUT_S)
         if failures:
-            raise _error(failures[0], f"cannot produce to {topic!r}")
+            raise kafka_error(KafkaException(failures[0]), f"cannot produce to {topic!r}")
         if any(m is None for m in done):
             raise LogwayError(f"records for {topic!r} were not confirmed in {TIMEOUT_S:g}s")
-        return [m for m in done if m is not None]
+        return done
 
     # --- reading --------------------------------------------------------------------
 
@@ -258,7 +348,7 @@ class KafkaBroker(BrokerBase):
                 KafkaTopicPartition(topic, partition), timeout=TIMEOUT_S
             )
         except KafkaException as exc:
-            raise _error(exc, f"cannot read the offsets of {topic}/{partition}") from None
+            raise kafka_error(exc, f"cannot read the offsets of {topic}/{partition}") from None
         return int(low), int(high)
 
     def fetch(
@@ -296,12 +386,14 @@ class KafkaBroker(BrokerBase):
                     if not messages:
                         break
                     for m in messages:
+                        if out and size >= max_bytes:  # a soft limit, as Kafka's
+                            return out
                         failure = m.error()
                         if failure is not None:
                             if failure.code() == KafkaError._PARTITION_EOF:
                                 return out
-                            raise _error(KafkaException(failure), f"cannot fetch {topic}")
-                        out.append(_record(m))
+                            raise kafka_error(KafkaException(failure), f"cannot fetch {topic}")
+                        out.append(record_from_message(m))
                         size += len(m.value() or b"") + len(m.key() or b"")
                     if out and out[-1].offset + 1 >= high:
                         break
@@ -329,8 +421,39 @@ class KafkaBroker(BrokerBase):
 
     # --- groups ---------------------------------------------------------------------
 
-    def consumer(self, *args: Any, **kwargs: Any) -> Any:
-        raise LogwayError("consumers on kafka:// are not available yet; use fetch for now")
+    def consumer(
+        self,
+        topics: str | Sequence[str],
+        group: str | None = None,
+        start: Start = "earliest",
+        *,
+        idle_timeout: float | None = None,
+        assignor: str = "range",
+        partitions: Sequence[TopicPartition] | None = None,
+        auto_reset: bool = True,
+    ) -> KafkaConsumer:
+        self._check_open()
+        names, counts, manual = consumer_arguments(
+            topics, group, start, assignor, partitions, self._count
+        )
+        consumer = KafkaConsumer(
+            self, names, counts, group, start, idle_timeout, assignor, manual, auto_reset
+        )
+        with self._lock:
+            self._consumers.add(consumer)
+        return consumer
+
+    def _group_members(self, group: str) -> int:
+        """How many consumers the group has now (0 when unknown)."""
+        try:
+            found = self._admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
+        except KafkaException:
+            return 0
+        return len(found.members)
+
+    def _forget(self, consumer: KafkaConsumer) -> None:
+        with self._lock:
+            self._consumers.discard(consumer)
 
     def _committer(self, group: str) -> Consumer:
         validate_group(group)
@@ -340,14 +463,32 @@ class KafkaBroker(BrokerBase):
         return client
 
     def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit as an administrator would: a cluster takes this only while the group
+        has no active members (members commit through their consumers)."""
         self._check_open()
-        listed = [KafkaTopicPartition(tp.topic, tp.partition, int(o)) for tp, o in offsets.items()]
+        validate_group(group)
+        listed = []
+        for tp, offset in offsets.items():
+            topic, partition = tp
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+                raise InvalidArgumentError(
+                    f"offset to commit must be an integer >= 0, not {offset!r}"
+                )
+            if not 0 <= partition < self._count(topic, partition):
+                raise UnknownTopicError(f"topic {topic!r} has no partition {partition}")
+            end = self._watermarks(topic, partition)[1]
+            if offset > end:
+                raise OffsetOutOfRangeError(
+                    f"cannot commit offset {offset} for {topic}/{partition}: the end offset "
+                    f"is {end}"
+                )
+            listed.append(KafkaTopicPartition(topic, partition, offset))
         if not listed:
             return
         try:
             self._committer(group).commit(offsets=listed, asynchronous=False)
         except KafkaException as exc:
-            raise _error(exc, f"cannot commit for group {group!r}") from None
+            raise kafka_error(exc, f"cannot commit for group {group!r}") from None
 
     def committed(self, group: str, topic: str | None = None) -> dict[TopicPartition, int]:
         self._check_open()
@@ -393,6 +534,10 @@ class KafkaBroker(BrokerBase):
         if self._closed:
             return
         self._closed = True
+        with self._lock:
+            consumers = list(self._consumers)
+        for consumer in consumers:
+            consumer.close()
         self._producer.flush(TIMEOUT_S)
         self._reader.close()
         for client in self._committers.values():
@@ -424,30 +569,38 @@ def _message(item: Any, i: int) -> Message:
         raise InvalidArgumentError(f"record {i}: {exc}") from None
 
 
-def _record(m: Any) -> Record:
-    headers = tuple((k, v) for k, v in (m.headers() or ()))
-    return Record(
-        m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), headers
-    )
+def _logway_config(config: Mapping[str, str]) -> dict[str, Any]:
+    """A topic's Kafka settings, those logway knows in its own names and units."""
+    out: dict[str, Any] = {}
+    for name, value in config.items():
+        ours = KAFKA_ALIASES.get(name)
+        if ours == "compression":
+            out[ours] = "none" if value == "uncompressed" else value
+        elif ours is not None:
+            out[ours] = int(value)
+        else:
+            out[name] = value
+    return out
 
 
 def _kafka_config(config: Mapping[str, Any]) -> dict[str, str]:
-    """Topic settings in Kafka's names and units."""
+    """Topic settings in Kafka's names and units, checked as every backend checks
+    them; other dotted names pass through for the cluster to check."""
     out: dict[str, str] = {}
-    for name, value in config.items():
-        if name in DURATIONS:
-            out[DURATIONS[name]] = str(parse_duration_ms(value, name))
-        elif name in SIZES:
-            out[SIZES[name]] = str(parse_size(value, name))
-        elif name == "compression":
-            out["compression.type"] = str(value)
-        elif name == "fsync":
+    for given, value in config.items():
+        name = KAFKA_ALIASES.get(given, given)
+        if name in ("fsync", "fsync_interval_ms"):
             raise InvalidArgumentError(
-                "fsync is a setting of the embedded log; on Kafka durability comes from "
+                f"{given} is a setting of the embedded log; on Kafka durability comes from "
                 "replication (replication_factor, min.insync.replicas)"
             )
+        if name in KAFKA_NAMES:
+            converted = convert_setting(name, value)
+            if name == "compression" and converted == "none":
+                converted = "uncompressed"
+            out[KAFKA_NAMES[name]] = str(converted)
         elif "." in name:
             out[name] = str(value)
         else:
-            raise InvalidArgumentError(f"unknown topic setting {name!r} for Kafka")
+            raise InvalidArgumentError(f"unknown topic setting {given!r} for Kafka")
     return out

@@ -1,0 +1,359 @@
+"""The Kafka backend's consumer: one confluent-kafka ``Consumer`` read by a thread
+into a short queue, at the positions this consumer keeps.
+
+Positions belong to the thread that uses the consumer (``BaseConsumer``); the
+reading thread only fetches. Whenever they change for another reason than reading
+(a seek, a new assignment, a reset), the epoch moves on: what was read ahead is
+dropped and the client is assigned again at the positions, so nothing is skipped
+and nothing stale is handed out.
+
+In a group the client subscribes, and the cluster's coordinator runs Kafka's eager
+rebalance. Its callbacks run on the reading thread, inside ``consume``:
+
+- on revoke, the consumer learns it has no partitions, and the callback waits
+  until it asks again (``poll``, ``assignment``), which says it no longer uses
+  them (it may commit meanwhile, as the group is still its), or until
+  ``REVOKE_TIMEOUT_S`` passes; only then does the client rejoin;
+- on assign, the callback takes no partitions yet; once ``consume`` returns, the
+  reading thread waits for the consumer to take the assignment and work out where
+  each partition starts (the group's committed offset, else the start point), and
+  assigns the client there. So no record read under one assignment is handed out
+  under the next.
+
+Commits go through the member's own client: a Kafka cluster takes a group's
+commits only from its current members while it has any.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+from logway.backends.kafka.mapping import kafka_error
+from logway.broker import Start
+from logway.consumer import REVOKE_TIMEOUT_S, BaseConsumer
+from logway.errors import ClosedError, LogwayError, OffsetOutOfRangeError
+from logway.records import Record, TopicPartition
+
+if TYPE_CHECKING:
+    from logway.backends.kafka import KafkaBroker
+
+MAX_PENDING = 4  # batches read ahead per consumer
+READ_BATCH = 1000  # records per consume call
+READ_WAIT_S = 0.02  # how long one consume call waits for records (and commits wait)
+JOIN_TIMEOUT_S = 60.0
+COMMIT_TIMEOUT_S = 60.0
+STRATEGIES = {"range": "range", "roundrobin": "roundrobin"}
+
+
+class KafkaConsumer(BaseConsumer):
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        topics: Sequence[str],
+        counts: dict[str, int],
+        group: str | None,
+        start: Start,
+        idle_timeout: float | None,
+        assignor: str,
+        manual: list[TopicPartition] | None,
+        auto_reset: bool,
+    ):
+        super().__init__(broker, topics, group, start, idle_timeout, manual, auto_reset)
+        self._kafka = broker
+        self._member = group is not None and manual is None
+        self._client = Consumer(
+            {
+                **broker._client_config("consumer"),
+                "group.id": group if self._member else f"logway-reader-{uuid.uuid4().hex[:12]}",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "error",
+                "partition.assignment.strategy": STRATEGIES[assignor],
+            }
+        )
+        self._cond = threading.Condition()
+        self._pending: deque[tuple[int, list[Any] | BaseException]] = deque()
+        self._epoch = 0
+        self._wanted: tuple[int, dict[TopicPartition, int]] | None = None
+        self._membership: tuple[int, list[TopicPartition]] | None = None
+        self._offered = 0  # generations the coordinator has given (reading thread)
+        self._generation = -1  # the one this consumer took
+        self._acked = -1  # the last one it asked again after taking
+        self._to_assign = False  # an assignment came: assign once the consumer took it
+        self._failure: BaseException | None = None
+        self._commits: deque[tuple[dict[TopicPartition, int], list[BaseException | None]]] = deque()
+        self._stopped = False  # the reading thread ended
+        alone = self._member and not broker._group_members(group or "")
+        if self._member:
+            self._client.subscribe(
+                list(self._topics),
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+        else:
+            self._set_assignment(
+                manual or [TopicPartition(t, p) for t in self._topics for p in range(counts[t])]
+            )
+        self._thread = threading.Thread(target=self._read, daemon=True, name="logway-kafka-read")
+        self._thread.start()
+        if alone:  # else its partitions come once the others let them go
+            self._wait_for_membership()
+
+    # --- membership (callbacks run on the reading thread, inside consume) --------------
+
+    def _wait_for_membership(self) -> None:
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        with self._cond:
+            while self._membership is None and self._failure is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.close()
+                    raise LogwayError(
+                        f"no assignment for group {self._group!r} within {JOIN_TIMEOUT_S:g}s"
+                    )
+                self._cond.wait(left)
+        self._refresh_assignment()
+
+    def _offer(self, partitions: list[TopicPartition]) -> int:
+        with self._cond:
+            self._offered += 1
+            self._membership = (self._offered, partitions)
+            self._epoch += 1
+            self._pending.clear()
+            self._cond.notify_all()
+        self._notify()
+        return self._offered
+
+    def _on_assign(self, client: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+        self._to_assign = True
+        self._offer([TopicPartition(p.topic, p.partition) for p in partitions])
+        client.assign([])  # the reading thread assigns, at the consumer's positions
+
+    def _on_revoke(self, client: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+        generation = self._offer([])
+        deadline = time.monotonic() + REVOKE_TIMEOUT_S
+        while True:  # until the consumer asks again after learning of it
+            self._serve_commits()  # the group is still this member's: its commits count
+            with self._cond:
+                left = deadline - time.monotonic()
+                if self._acked >= generation or self._closed or left <= 0:
+                    break
+                if not self._commits:
+                    self._cond.wait(left)
+        client.unassign()
+
+    def _on_lost(self, client: Consumer, partitions: list[KafkaTopicPartition]) -> None:
+        self._offer([])  # already someone else's: nothing to wait for
+        client.unassign()
+
+    def _refresh_assignment(self) -> None:
+        with self._cond:
+            if self._generation > self._acked:
+                self._acked = self._generation  # asked again since it took that one
+                self._cond.notify_all()
+            membership = self._membership
+        if membership is not None and membership[0] != self._generation:
+            self._generation = membership[0]
+            self._set_assignment(membership[1])
+
+    def _set_assignment(self, assigned: list[TopicPartition]) -> None:
+        self._assign(assigned)
+        self._reposition()
+
+    def _reposition(self) -> None:
+        """Drop what was read ahead; the reading thread assigns the client at the
+        current positions."""
+        with self._cond:
+            self._epoch += 1
+            self._pending.clear()
+            self._wanted = (self._epoch, dict(self._positions))
+            self._cond.notify_all()
+
+    # --- the reading thread ---------------------------------------------------------
+
+    def _read(self) -> None:
+        """Consume into the queue; also the only thread that calls the client (a
+        confluent-kafka client does not take calls from two threads at once)."""
+        client = self._client
+        try:
+            while True:
+                with self._cond:
+                    while (
+                        not self._closed
+                        and self._wanted is None
+                        and not self._commits
+                        and (len(self._pending) >= MAX_PENDING or self._to_assign)
+                    ):
+                        self._cond.wait()
+                    if self._closed:
+                        return
+                    wanted, self._wanted = self._wanted, None
+                    epoch = self._epoch
+                self._serve_commits()
+                if wanted is not None:
+                    self._to_assign = False
+                    epoch, positions = wanted
+                    if positions:
+                        client.assign(
+                            [KafkaTopicPartition(t, p, o) for (t, p), o in positions.items()]
+                        )
+                    else:
+                        client.unassign()
+                messages = client.consume(READ_BATCH, READ_WAIT_S)
+                if not messages:
+                    continue
+                with self._cond:
+                    if epoch != self._epoch:
+                        continue  # positions moved meanwhile: read again from them
+                    self._pending.append((epoch, messages))
+                self._notify()
+        except BaseException as exc:
+            with self._cond:
+                self._failure = exc
+                self._cond.notify_all()
+            self._notify()
+        finally:
+            with self._cond:
+                self._stopped = True
+                self._cond.notify_all()
+            self._serve_commits()  # fails those still waiting
+
+    def _serve_commits(self) -> None:
+        while True:
+            with self._cond:
+                if not self._commits:
+                    return
+                request = self._commits.popleft()
+            offsets, done = request
+            try:
+                if self._stopped:
+                    raise ClosedError("the consumer is closed")
+                listed = [KafkaTopicPartition(t, p, o) for (t, p), o in offsets.items()]
+                self._client.commit(offsets=listed, asynchronous=False)
+            except BaseException as exc:
+                done.append(exc)
+            else:
+                done.append(None)
+            with self._cond:
+                self._cond.notify_all()
+
+    def _take_available(self, max_records: int) -> list[Record]:
+        if self._failure is not None and not self._closed:
+            raise _error(self._failure)
+        out: list[Record] = []
+        failure: BaseException | None = None
+        positions = self._positions
+        new = tuple.__new__
+        with self._cond:
+            while self._pending and len(out) < max_records:
+                epoch, messages = self._pending[0]
+                if isinstance(messages, BaseException):
+                    if out:
+                        break  # hand out what came before it first
+                    self._pending.popleft()
+                    failure = messages
+                    break
+                take = messages[: max_records - len(out)]
+                if len(take) < len(messages):
+                    self._pending[0] = (epoch, messages[len(take) :])
+                else:
+                    self._pending.popleft()
+                for i, m in enumerate(take):
+                    error = m.error()
+                    if error is not None:
+                        failure = _failure(m, error)
+                        self._pending.appendleft((epoch, take[i + 1 :]))
+                        break
+                    headers = m.headers()
+                    record = new(
+                        Record,
+                        (
+                            m.topic(),
+                            m.partition(),
+                            m.offset(),
+                            m.timestamp()[1],
+                            m.key(),
+                            m.value(),
+                            tuple(headers) if headers else (),
+                        ),
+                    )
+                    out.append(record)
+                    # equal to the TopicPartition key already there, which stays
+                    positions[(record[0], record[1])] = record[2] + 1  # type: ignore[index]
+                if failure is not None:
+                    break
+            self._cond.notify_all()
+        if failure is not None and not out:
+            self._handle_failure(failure)
+        elif failure is not None:
+            with self._cond:
+                self._pending.appendleft((self._epoch, failure))
+        return out
+
+    def _handle_failure(self, failure: BaseException) -> None:
+        if not isinstance(failure, OffsetOutOfRangeError) or not self._auto_reset:
+            self._reposition()  # so that the next poll tries again
+            raise failure
+        for tp in self._assigned:  # Kafka's auto.offset.reset: below start -> start
+            low, high = self._kafka._watermarks(tp.topic, tp.partition)
+            pos = self._positions[tp]
+            self._positions[tp] = low if pos < low else min(pos, high)
+        self._reposition()
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
+        low, high = self._kafka._watermarks(tp.topic, tp.partition)
+        if not low <= offset <= high:
+            raise OffsetOutOfRangeError(
+                f"offset {offset} is out of range for {tp.topic}/{tp.partition}: valid offsets "
+                f"are {low} to {high} (start offset to end offset)"
+            )
+        self._positions[tp] = offset
+        self._reposition()
+
+    def _commit_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        """A member commits through its own client, so on the reading thread: between
+        two reads, or while it waits to let partitions go in a rebalance."""
+        if not self._member:
+            super()._commit_offsets(offsets)
+            return
+        done: list[BaseException | None] = []
+        with self._cond:
+            if self._stopped:
+                raise ClosedError("the consumer is closed")
+            self._commits.append((dict(offsets), done))
+            self._cond.notify_all()
+            if not self._cond.wait_for(lambda: done, COMMIT_TIMEOUT_S):
+                raise LogwayError(
+                    f"the commit for group {self._group!r} took over {COMMIT_TIMEOUT_S:g}s"
+                )
+        if done[0] is not None:
+            raise _error(done[0], f"cannot commit for group {self._group!r}")
+
+    def _close(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join()
+        try:
+            self._client.close()  # leaves the group at once, so the others rebalance
+        finally:
+            self._kafka._forget(self)
+
+
+def _failure(m: Any, error: KafkaError) -> BaseException:
+    where = f"{m.topic()}/{m.partition()}" if m.topic() else "the consumer"
+    if error.code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
+        return OffsetOutOfRangeError(f"the position of {where} is out of range: {error.str()}")
+    return kafka_error(KafkaException(error), f"cannot read {where}")
+
+
+def _error(exc: BaseException, what: str = "the consumer failed") -> LogwayError:
+    return exc if isinstance(exc, LogwayError) else kafka_error(exc, what)
