@@ -118,6 +118,7 @@ class FunctionRunner:
         self._lanes: dict[TopicPartition, tuple[asyncio.Future[None], Lane]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.enabled = spec.settings.enabled
+        self.member: Consumer | None = None  # the group's member, for the assignment
         self._control_offset = 0
         self.processes: ProcessPoolExecutor | None = None  # workers="process"
         s = spec.settings
@@ -137,7 +138,7 @@ class FunctionRunner:
         self.loop = asyncio.get_running_loop()
         if self.settings.workers == "process":
             self.processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
-        member = self.broker.consumer(self.spec.source, group=self.group)
+        member = self.member = self.broker.consumer(self.spec.source, group=self.group)
         published, scaled = 0.0, time.monotonic()
         reported: tuple[Any, ...] = ()
         try:
@@ -286,11 +287,17 @@ class FunctionRunner:
                 first - 1,
                 first,
             )
-            self.broker.commit(self.group, {tp: first})
+            self.commit({tp: first})
             return first
         offset = offset_for_start(self.broker, tp, self.settings.starting_position)
-        self.broker.commit(self.group, {tp: offset})
+        self.commit({tp: offset})
         return offset
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit through the group's member: a Kafka cluster takes a group's commits
+        only from its members while it has any."""
+        assert self.member is not None
+        self.member.commit(offsets)
 
 
 class Lane:
@@ -432,7 +439,7 @@ class Lane:
 
     def _commit(self, offset: int) -> None:
         if offset > self.committed:
-            self.runner.broker.commit(self.runner.group, {self.tp: offset})
+            self.runner.commit({self.tp: offset})
             self.committed = offset
 
     # --- invoking and retrying ----------------------------------------------------
