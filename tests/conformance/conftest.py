@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
 import logway
+from tests.kafka_broker import KafkaServer
 from tests.servers import LogwayServer
 
 BrokerFactory = Callable[[], logway.Broker]
@@ -34,9 +36,36 @@ def remote(tmp: Path) -> BrokerFactory:
     return lambda: logway.connect(server.url)
 
 
-_servers: list[LogwayServer] = []
-BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {"embedded": embedded, "remote": remote}
-SLOW_BACKENDS = {"remote"}  # a server process per test: left out of make test-fast
+def kafka(tmp: Path) -> BrokerFactory:
+    """A Kafka-API broker of its own per test (``tests/kafka_broker.py``), so that
+    group names and topics never leak between tests."""
+    server = KafkaServer().start()
+    _servers.append(server)
+    if server.external:
+        _clear(server.servers)
+    return lambda: logway.connect(server.url)
+
+
+def _clear(servers: str) -> None:
+    """Delete every topic and group of a shared scratch cluster."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": servers})
+    topics = [t for t in admin.list_topics(timeout=30).topics if not t.startswith("__")]
+    for future in admin.delete_topics(topics).values() if topics else ():
+        future.result(30)
+    groups = [g.group_id for g in admin.list_consumer_groups().result(30).valid]
+    for future in admin.delete_consumer_groups(groups).values() if groups else ():
+        future.result(30)
+
+
+_servers: list[LogwayServer | KafkaServer] = []
+BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {
+    "embedded": embedded,
+    "remote": remote,
+    "kafka": kafka,
+}
+SLOW_BACKENDS = {"remote", "kafka"}  # a server process per test: left out of make test-fast
 
 
 def _selected() -> list[str]:
@@ -68,6 +97,38 @@ def open_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Brok
         broker.close()
     while _servers:
         _servers.pop().stop()
+
+
+# What the Kafka-API broker that the suite starts (tansu) does differently from Kafka.
+# A test wraps the part that meets one in ``with broker_limit(name):``; under tansu
+# that part must fail as stated (were the limit gone, the test would fail and say
+# so), and on any other backend, or a real cluster, it runs as it is.
+TEST_BROKER_LIMITS = {
+    "time_index": "tansu answers every offset-for-time question with the start offset",
+    "topic_settings": "tansu reports the settings a topic was created with as defaults, so "
+    "describe_topic cannot tell them from Kafka's defaults",
+}
+BrokerLimit = Callable[[str], AbstractContextManager[None]]
+
+
+@pytest.fixture
+def broker_limit(request: pytest.FixtureRequest) -> BrokerLimit:
+    backend = request.node.callspec.params.get("open_broker")
+    applies = backend == "kafka" and not os.environ.get("LOGWAY_TEST_KAFKA")
+
+    @contextmanager
+    def meets(limit: str) -> Iterator[None]:
+        reason = TEST_BROKER_LIMITS[limit]
+        if not applies:
+            yield
+            return
+        try:
+            yield
+        except AssertionError:
+            return  # the limit, as stated
+        raise AssertionError(f"this no longer meets the test broker's limit: {reason}")
+
+    return meets
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 
 import logway
 from logway import Message
+from tests.conformance.conftest import BrokerLimit
 
 
 def test_fetch_from_any_offset(broker: logway.Broker, topic: str) -> None:
@@ -70,26 +71,34 @@ def test_start_and_end_offsets(broker: logway.Broker, topic: str) -> None:
     assert broker.end_offsets(topic) == {0: 0, 1: 3, 2: 1}
 
 
-def test_offset_for_time(broker: logway.Broker, topic: str) -> None:
+def test_offset_for_time(broker: logway.Broker, topic: str, broker_limit: BrokerLimit) -> None:
     broker.create_topic(topic)
     stamps = [1_000, 2_000, 2_000, 3_000, 2_500, 5_000]  # not monotonic, as Kafka allows
     broker.produce_many(topic, [Message(f"v{i}", timestamp=t) for i, t in enumerate(stamps)])
     assert broker.offset_for_time(topic, 0, 0) == 0
     assert broker.offset_for_time(topic, 0, 1_000) == 0
-    assert broker.offset_for_time(topic, 0, 1_001) == 1
-    assert broker.offset_for_time(topic, 0, 2_400) == 3
-    assert broker.offset_for_time(topic, 0, 3_001) == 5
-    assert broker.offset_for_time(topic, 0, 5_001) is None
-    when = dt.datetime.fromtimestamp(2.0, tz=dt.UTC)
-    assert broker.offset_for_time(topic, 0, when) == 1
+    with broker_limit("time_index"):
+        assert broker.offset_for_time(topic, 0, 1_001) == 1
+        assert broker.offset_for_time(topic, 0, 2_400) == 3
+        assert broker.offset_for_time(topic, 0, 3_001) == 5
+        assert broker.offset_for_time(topic, 0, 5_001) is None
+        when = dt.datetime.fromtimestamp(2.0, tz=dt.UTC)
+        assert broker.offset_for_time(topic, 0, when) == 1
 
 
-def test_offset_for_time_across_many_batches(broker: logway.Broker, topic: str) -> None:
+def test_offset_for_time_across_many_batches(
+    broker: logway.Broker, topic: str, broker_limit: BrokerLimit
+) -> None:
     broker.create_topic(topic)
     for batch in range(50):
         broker.produce_many(
             topic, [Message(b"x" * 200, timestamp=10_000 + batch * 100 + i) for i in range(20)]
         )
+    with broker_limit("time_index"):
+        _check_times(broker, topic)
+
+
+def _check_times(broker: logway.Broker, topic: str) -> None:
     for target in (10_000, 10_055, 12_345, 14_919):
         offset = broker.offset_for_time(topic, 0, target)
         assert offset is not None
