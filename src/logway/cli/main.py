@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from logway.cli import check, consume, demo, functions, groups, produce, run, serve, topics
+from logway.cli import check, consume, demo, functions, groups, mirror, produce, run, serve, topics
 from logway.errors import LogwayError
 
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="broker URL: file:PATH (default file:./logway-data) or memory:; also $LOGWAY_URL",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (topics, produce, consume, groups, check, demo, serve, run, functions):
+    for module in (topics, produce, consume, groups, mirror, check, demo, serve, run, functions):
         module.add_parser(sub)
     return parser
 
