@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py src/logway/_speedups.c | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint typecheck proto proto-check browser bench clean install
+.PHONY: run test test-fast lint typecheck proto proto-check system-packages bench clean install
 
 $(STAMP): pyproject.toml setup.py src/logway/_speedups.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,12 +51,15 @@ proto-check: $(STAMP)
 		cmp -s build/proto-check/mb/microblog/v1/$$f $(MICROBLOG)/microblog/v1/$$f || \
 		{ echo "$(MICROBLOG)/microblog/v1/$$f is stale: run make proto"; exit 1; }; done
 
-# the end-to-end tests drive Debian's Chromium (as root, as in CI, it is installed here)
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests use (as root, as in CI, they are installed here): Chromium
+# for the end-to-end tests, kcat for the Kafka interoperability tests
+SYSTEM_PACKAGES := chromium kcat
+system-packages:
+	@missing=; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
-test: lint typecheck proto-check browser
+test: lint typecheck proto-check system-packages
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

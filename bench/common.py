@@ -40,6 +40,7 @@ class Sizes:
     fanout_records: int = 10_000  # at 1,000/s
     function_records: int = 1_000_000  # a no-op function and a consume+commit loop read
     function_latency_samples: int = 500
+    kafka_records: int = 200_000  # 100-byte records through the Kafka backend and bare clients
 
     def scaled(self, factor: float) -> Sizes:
         """The same shape with record counts multiplied by ``factor`` (whole batches)."""
@@ -62,6 +63,7 @@ class Sizes:
             fanout_records=max(1_000, round(self.fanout_records * factor)),
             function_records=batches(self.function_records),
             function_latency_samples=max(50, round(self.function_latency_samples * factor)),
+            kafka_records=batches(self.kafka_records),
         )
 
 

@@ -1,9 +1,10 @@
 """logway's benchmarks: run every measurement once, print the table, write the JSON.
 
 Each logway figure is printed beside a reference measured in the same run (the Python
-floor, the disk, a bare fdatasync, SQLite, Redis) as a ratio, with PASS/FAIL against the
-project's targets. The exit code is non-zero only when a benchmark could not run; a
-missed target is reported, not gated. Results go to bench/results/latest.json.
+floor, the disk, a bare fdatasync, SQLite, Redis, bare confluent-kafka clients) as a
+ratio, with PASS/FAIL against the project's targets. The exit code is non-zero only when
+a benchmark could not run; a missed target is reported, not gated. Results go to
+bench/results/latest.json.
 
 Usage: ``.venv/bin/python bench/run.py [--scale 0.1] [--json PATH]``
 """
@@ -36,6 +37,8 @@ from common import (
     scratch_root,
 )
 from functions import FunctionFigures, measure_functions
+from kafka import BATCH as KAFKA_BATCH
+from kafka import KafkaFigures, measure_kafka
 from latency import Latencies, produce_latency
 from logway.recordbatch import codec
 from report import Check, Target, table, write_json
@@ -78,6 +81,8 @@ FUNCTION_PER_S = 500_000
 FUNCTION_VS_LOOP = 0.8
 MATCHER_PER_S = 300_000
 FUNCTION_P99_MS = 20.0
+KAFKA = "kafka backend"
+KAFKA_VS_BARE = 0.8
 
 
 class OtherCpu:
@@ -165,6 +170,7 @@ class Measured:
     serving: ServingThroughput | None
     fan: Fanout | None
     functions: FunctionFigures | None
+    kafka: KafkaFigures | None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -236,7 +242,7 @@ def build_checks(m: Measured) -> list[Check]:
                     (SUITE, LOGWAY, peer),
                 )
             )
-    return checks + serving_checks(m) + function_checks(m)
+    return checks + serving_checks(m) + function_checks(m) + kafka_checks(m)
 
 
 def figure_check(
@@ -292,6 +298,50 @@ def function_checks(m: Measured) -> list[Check]:
         ),
     ]
     return noop + [figure_check(m, *row[:3], FUNCTIONS, row[3]) for row in rows]
+
+
+def kafka_checks(m: Measured) -> list[Check]:
+    """The Kafka backend on a tansu broker: against bare confluent-kafka clients doing the
+    same, and beside the embedded backend."""
+    k = m.kafka
+    checks = [
+        throughput_check(m.s, name, "rec/s", target, figure, reference, reference_name, (KAFKA,))
+        for name, target, figure, reference, reference_name in (
+            (
+                "Kafka produce 1,000 x 100 B",
+                Target("ratio_at_least", KAFKA_VS_BARE),
+                k.produce if k else None,
+                k.bare_produce if k else None,
+                "confluent-kafka Producer",
+            ),
+            (
+                "Kafka consume 100 B",
+                Target("ratio_at_least", KAFKA_VS_BARE),
+                k.consume if k else None,
+                k.bare_consume if k else None,
+                "confluent-kafka Consumer",
+            ),
+            (
+                "Kafka produce vs embedded",
+                Target("info"),
+                k.produce if k else None,
+                k.embedded_produce if k else None,
+                "embedded produce_many",
+            ),
+            (
+                "Kafka consume vs embedded",
+                Target("info"),
+                k.consume if k else None,
+                k.embedded_consume if k else None,
+                "embedded consumer",
+            ),
+        )
+    ]
+    if k is not None and k.consume_unavailable is not None:
+        for check in checks:
+            if check.figure is None:
+                check.error = f"consume unavailable: {k.consume_unavailable}"
+    return checks
 
 
 def serving_checks(m: Measured) -> list[Check]:
@@ -381,7 +431,8 @@ def measure(sizes: Sizes, reps: int) -> Measured:
                 root, sizes.function_records, reps, sizes.function_latency_samples
             ),
         )
-    return Measured(s, suite, large, latency, serving, fan, functions)
+        kafka = s.run(KAFKA, lambda: measure_kafka(root, sizes.kafka_records, reps))
+    return Measured(s, suite, large, latency, serving, fan, functions, kafka)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -448,6 +499,8 @@ def document(
         measurements["fanout"] = m.fan.to_json()
     if m.functions:
         measurements["functions"] = m.functions.to_json()
+    if m.kafka:
+        measurements["kafka_100b"] = m.kafka.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
@@ -515,6 +568,14 @@ def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) 
             f"functions: embedded, {sizes.function_records:,} x 100 B; a no-op sync handler "
             f"vs poll(1,000) + commit() per batch; matcher: {m.functions.matcher_records:,} "
             f"decoded events; latency: {sizes.function_latency_samples} single records, 5 ms apart"
+        )
+    if m.kafka:
+        lines.append(
+            f"kafka: a tansu broker (in memory) on loopback, {sizes.kafka_records:,} x 100 B to "
+            f"1 partition, batches of {KAFKA_BATCH:,}; produce_many vs a confluent-kafka "
+            "Producer with logway's settings (produce per record, flush per batch); consumer "
+            f"poll vs a Consumer's consume({KAFKA_BATCH:,}), both from opening to closing; "
+            "embedded: the same workload on a file: directory (fsync=always)"
         )
     lines.append(f"elapsed: {elapsed:.0f} s")
     # the kernel's own I/O work shows up here too: about a tenth of the elapsed time
