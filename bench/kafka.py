@@ -6,11 +6,14 @@ logway and through confluent-kafka used directly:
 
 - produce: ``produce_many`` of 1,000 x 100-byte records per call, against a bare
   ``Producer`` with logway's producer settings (``partitioner=murmur2_random``,
-  ``linger.ms=1``) calling ``produce()`` per record and ``flush()`` per 1,000;
+  ``linger.ms=1``) calling ``produce()`` per record with a delivery callback that
+  keeps each record's partition and offset (what ``produce_many`` returns), and
+  ``flush()`` per 1,000;
 - consume: ``broker.consumer(topic, start="earliest")`` polling up to 1,000 records a
   call until it has them all, against a bare ``Consumer`` assigned at the beginning
-  calling ``consume(num_messages=1000)`` until it has them all (each message's error
-  checked and value taken); both timed from opening the client to closing it.
+  calling ``consume(num_messages=1000)`` until it has them all, each message's error
+  checked and its topic, partition, offset, timestamp, key, value and headers taken
+  (what a logway Record holds); both timed from opening the client to closing it.
 
 Each reads the topic it produced. The embedded backend's figures for the same
 workload (a ``file:`` directory, fsync=always) stand beside them. A Kafka backend
@@ -26,6 +29,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
@@ -145,13 +149,19 @@ def _logway_consume(broker: logway.Broker, topic: str, total: int) -> float:
 def _bare_produce(producer: Producer, topic: str, values: list[bytes], batches: int) -> float:
     started = time.perf_counter()
     for _ in range(batches):
+        delivered: list[tuple[int, int]] = []  # where each record went, as logway returns
+
+        def report(err: object, msg: Any, delivered: list[tuple[int, int]] = delivered) -> None:
+            if err is None:
+                delivered.append((msg.partition(), msg.offset()))
+
         for value in values:
             try:
-                producer.produce(topic, value)
+                producer.produce(topic, value, on_delivery=report)
             except BufferError:
                 producer.flush(READ_TIMEOUT_S)
-                producer.produce(topic, value)
-        if producer.flush(READ_TIMEOUT_S):
+                producer.produce(topic, value, on_delivery=report)
+        if producer.flush(READ_TIMEOUT_S) or len(delivered) != len(values):
             raise RuntimeError("the bare producer did not deliver a batch")
     return time.perf_counter() - started
 
@@ -179,11 +189,22 @@ def _bare_consume(servers: str, topic: str, partitions: int, total: int) -> floa
             messages = consumer.consume(num_messages=BATCH, timeout=READ_TIMEOUT_S)
             if not messages:
                 raise RuntimeError(f"the bare consumer stalled after {got} of {total} records")
-            for m in messages:
+            records = []
+            for m in messages:  # what a record is: its place, time, key, value, headers
                 if m.error() is not None:
                     raise KafkaException(m.error())
-                m.value()
-            got += len(messages)
+                records.append(
+                    (
+                        m.topic(),
+                        m.partition(),
+                        m.offset(),
+                        m.timestamp()[1],
+                        m.key(),
+                        m.value(),
+                        m.headers(),
+                    )
+                )
+            got += len(records)
     finally:
         consumer.close()
     if got != total:

@@ -14,18 +14,17 @@ Kafka's own coordinator (see ``consumer``).
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any, overload
 from urllib.parse import parse_qsl
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
@@ -58,7 +57,6 @@ from logway.errors import (
 from logway.names import validate_group, validate_topic_name
 from logway.records import (
     Headers,
-    Message,
     Record,
     RecordMetadata,
     TopicInfo,
@@ -144,6 +142,13 @@ class _TopicMeta:
     settings: dict[str, str]  # those not at the cluster's defaults
 
 
+ACTIVE_GROUP_STATES = (
+    ConsumerGroupState.STABLE,
+    ConsumerGroupState.PREPARING_REBALANCING,
+    ConsumerGroupState.COMPLETING_REBALANCING,
+)
+
+
 class KafkaBroker(BrokerBase):
     """A ``Broker`` on a Kafka cluster."""
 
@@ -168,7 +173,8 @@ class KafkaBroker(BrokerBase):
         self._committers: dict[str, Consumer] = {}
         self._consumers: set[KafkaConsumer] = set()
         self._meta: dict[str, _TopicMeta] = {}
-        self._round_robin = itertools.count()
+        self._round_robin = 0
+        self._turns = threading.Lock()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -275,70 +281,110 @@ class KafkaBroker(BrokerBase):
         """Send the records and wait until the cluster confirmed each one. They are
         all checked first (partition, size), so a bad one sends nothing."""
         self._check_open()
-        items = [_message(item, i) for i, item in enumerate(records)]
-        if not items:
-            return []
         meta = self._topic(topic)
-        chosen = [partition if partition is not None else m.partition for m in items]
-        for i, m in enumerate(items):  # keyless: round robin, as the embedded log does
-            if chosen[i] is None and m.key is None:
-                chosen[i] = next(self._round_robin) % meta.count
-        for i, (m, p) in enumerate(zip(items, chosen, strict=True)):
-            if p is not None:
-                if isinstance(p, bool) or not isinstance(p, int) or p < 0:
-                    raise InvalidArgumentError(f"record {i} asks for partition {p!r}")
-                if p >= meta.count:
-                    meta = self._topic(topic, fresh=True)
-                    if p >= meta.count:
-                        raise InvalidArgumentError(
-                            f"record {i} asks for partition {p}; the topic has partitions "
-                            f"0 to {meta.count - 1}"
-                        )
-            size = BATCH_OVERHEAD + len(m.value or b"") + len(m.key or b"")
-            if m.headers:
-                pairs = cast(Headers, m.headers)
-                size += sum(len(k.encode()) + len(v or b"") + 10 for k, v in pairs)
-            if size > meta.max_bytes:
-                raise RecordTooLargeError(
-                    f"record {i} is {size} bytes as a record batch; topic {topic!r} takes at "
-                    f"most {meta.max_bytes} bytes (max.message.bytes)"
-                )
-        done: list[Any] = [None] * len(items)
+        if partition is not None:
+            meta = self._check_partition(topic, meta, partition, "the batch")
+        room = meta.max_bytes - BATCH_OVERHEAD  # for key, value and headers
+        items = records if isinstance(records, list) else list(records)
+        plan: list[tuple[bytes | None, bytes | None, int, int, Any]]
+        if items and all(type(item) is bytes for item in items):  # the common case, short
+            sizes = list(map(len, items))
+            if max(sizes) > room:
+                i = next(i for i, size in enumerate(sizes) if size > room)
+                raise _too_large(topic, i, sizes[i] + BATCH_OVERHEAD, meta.max_bytes)
+            count, base = meta.count, self._take_round_robin(len(items))
+            plan = [
+                (v, None, (base + k) % count if partition is None else partition, 0, None)
+                for k, v in enumerate(items)
+            ]
+        else:
+            plan = self._plan(topic, meta, items, partition, room)
+        if not plan:
+            return []
+        sent: list[Any] = [None] * len(plan)
         failures: list[KafkaError] = []
-        new = tuple.__new__
 
         def report(i: int, err: KafkaError | None, msg: Any) -> None:
-            if err is not None:
-                failures.append(err)
+            if err is None:
+                sent[i] = msg
             else:
-                done[i] = new(
-                    RecordMetadata, (topic, msg.partition(), msg.offset(), msg.timestamp()[1])
-                )
+                failures.append(err)
 
         produce = self._producer.produce
-        for i, (m, p) in enumerate(zip(items, chosen, strict=True)):
-            args = (topic, m.value, m.key, -1 if p is None else p)
-            callback = partial(report, i)
-            headers: Any = list(cast(Headers, m.headers)) if m.headers else None
-            timestamp = cast(int | None, m.timestamp) or 0
-            for attempt in range(2):
-                try:
-                    produce(*args, on_delivery=callback, timestamp=timestamp, headers=headers)
-                    break
-                except BufferError:  # the client's queue is full: let it drain
-                    if attempt:
-                        raise LogwayError(
-                            f"the producer's queue stays full for {topic!r}"
-                        ) from None
-                    self._producer.flush(TIMEOUT_S)
-                except KafkaException as exc:
-                    raise kafka_error(exc, f"cannot produce to {topic!r}") from None
+        at, n = 0, len(plan)
+        while at < n:
+            try:
+                for i in range(at, n):
+                    value, key, p, timestamp, headers = plan[i]
+                    if timestamp or headers:
+                        produce(
+                            topic,
+                            value,
+                            key,
+                            p,
+                            on_delivery=partial(report, i),
+                            timestamp=timestamp,
+                            headers=list(headers) if headers else None,
+                        )
+                    else:
+                        produce(topic, value, key, p, partial(report, i))
+                at = n
+            except BufferError:  # the client's queue is full: let it drain, go on
+                at = i
+                if self._producer.flush(TIMEOUT_S):
+                    raise LogwayError(f"the producer's queue stays full for {topic!r}") from None
+            except KafkaException as exc:
+                raise kafka_error(exc, f"cannot produce to {topic!r}") from None
         self._producer.flush(TIMEOUT_S)
         if failures:
             raise kafka_error(KafkaException(failures[0]), f"cannot produce to {topic!r}")
-        if any(m is None for m in done):
+        if any(m is None for m in sent):
             raise LogwayError(f"records for {topic!r} were not confirmed in {TIMEOUT_S:g}s")
-        return done
+        return _Delivered(topic, sent)
+
+    def _plan(
+        self, topic: str, meta: _TopicMeta, items: list[Any], partition: int | None, room: int
+    ) -> list[tuple[bytes | None, bytes | None, int, int, Any]]:
+        """Each record checked and normalised: value, key, partition (-1: by key),
+        timestamp (0: now) and headers."""
+        plan = []
+        for i, item in enumerate(items):
+            value, key, headers, chosen, timestamp = _message(item, i)
+            if partition is not None:
+                chosen = partition
+            elif chosen is not None:
+                meta = self._check_partition(topic, meta, chosen, f"record {i}")
+            elif key is None:  # keyless: round robin, as the embedded log does
+                chosen = self._take_round_robin(1) % meta.count
+            size = len(value or b"") + len(key or b"")
+            if headers:
+                size += sum(len(k.encode()) + len(v or b"") + 10 for k, v in headers)
+            if size > room:
+                raise _too_large(topic, i, size + BATCH_OVERHEAD, meta.max_bytes)
+            plan.append(
+                (value, key, -1 if chosen is None else chosen, timestamp or 0, headers or None)
+            )
+        return plan
+
+    def _take_round_robin(self, n: int) -> int:
+        """The first of ``n`` round-robin turns for keyless records."""
+        with self._turns:
+            first, self._round_robin = self._round_robin, self._round_robin + n
+        return first
+
+    def _check_partition(
+        self, topic: str, meta: _TopicMeta, partition: Any, what: str
+    ) -> _TopicMeta:
+        if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+            raise InvalidArgumentError(f"{what} asks for partition {partition!r}")
+        if partition >= meta.count:
+            meta = self._topic(topic, fresh=True)  # partitions may have been added
+            if partition >= meta.count:
+                raise InvalidArgumentError(
+                    f"{what} asks for partition {partition}; the topic has partitions "
+                    f"0 to {meta.count - 1}"
+                )
+        return meta
 
     # --- reading --------------------------------------------------------------------
 
@@ -443,13 +489,14 @@ class KafkaBroker(BrokerBase):
             self._consumers.add(consumer)
         return consumer
 
-    def _group_members(self, group: str) -> int:
-        """How many consumers the group has now (0 when unknown)."""
+    def _group_active(self, group: str) -> bool:
+        """Whether the group has members now (by its state: some Kafka-API brokers
+        list no members)."""
         try:
             found = self._admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
         except KafkaException:
-            return 0
-        return len(found.members)
+            return False
+        return bool(found.members) or found.state in ACTIVE_GROUP_STATES
 
     def _forget(self, consumer: KafkaConsumer) -> None:
         with self._lock:
@@ -547,10 +594,56 @@ class KafkaBroker(BrokerBase):
         return f"KafkaBroker({self.url!r})"
 
 
-def _message(item: Any, i: int) -> Message:
-    """A ``produce_many`` item as a Message with bytes and milliseconds."""
+class _Delivered(Sequence[RecordMetadata]):
+    """The metadata of delivered records, read from the client's delivery reports as
+    it is asked for (a batch's caller often needs none of it)."""
+
+    def __init__(self, topic: str, reports: list[Any]):
+        self._topic = topic
+        self._reports = reports
+
+    def __len__(self) -> int:
+        return len(self._reports)
+
+    @overload
+    def __getitem__(self, i: int) -> RecordMetadata: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[RecordMetadata]: ...
+
+    def __getitem__(self, i: int | slice) -> RecordMetadata | list[RecordMetadata]:
+        if isinstance(i, slice):
+            return [self._metadata(m) for m in self._reports[i]]
+        return self._metadata(self._reports[i])
+
+    def __iter__(self) -> Iterator[RecordMetadata]:
+        return map(self._metadata, self._reports)
+
+    def _metadata(self, m: Any) -> RecordMetadata:
+        return RecordMetadata(self._topic, m.partition(), m.offset(), m.timestamp()[1])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+def _too_large(topic: str, i: int, size: int, limit: int) -> RecordTooLargeError:
+    return RecordTooLargeError(
+        f"record {i} is {size} bytes as a record batch; topic {topic!r} takes at most "
+        f"{limit} bytes (max.message.bytes)"
+    )
+
+
+def _message(
+    item: Any, i: int
+) -> tuple[bytes | None, bytes | None, Headers, int | None, int | None]:
+    """A ``produce_many`` item as value, key, headers, partition and milliseconds."""
     if item is None or isinstance(item, bytes | bytearray | memoryview | str):
-        return Message(to_bytes(item))
+        return to_bytes(item), None, (), None, None
     if not isinstance(item, tuple) or not 1 <= len(item) <= 5:
         raise InvalidArgumentError(
             "records must be bytes, str or Message(value, key, headers, partition, timestamp), "
@@ -558,7 +651,7 @@ def _message(item: Any, i: int) -> Message:
         )
     value, key, headers, partition, timestamp = (*item, None, None, None, None)[:5]
     try:
-        return Message(
+        return (
             to_bytes(value),
             to_bytes(key, "key"),
             normalize_headers(headers),

@@ -26,6 +26,7 @@ commits only from its current members while it has any.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -37,9 +38,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 from logway.backends.kafka.mapping import kafka_error
-from logway.broker import Start
+from logway.broker import DEFAULT_MAX_RECORDS, Start
 from logway.consumer import REVOKE_TIMEOUT_S, BaseConsumer
-from logway.errors import ClosedError, LogwayError, OffsetOutOfRangeError
+from logway.errors import ClosedError, InvalidArgumentError, LogwayError, OffsetOutOfRangeError
 from logway.records import Record, TopicPartition
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 MAX_PENDING = 4  # batches read ahead per consumer
 READ_BATCH = 1000  # records per consume call
+READ_SLICE_S = 0.1  # the longest read of a poll without membership (close waits for it)
 READ_WAIT_S = 0.02  # how long one consume call waits for records (and commits wait)
 JOIN_TIMEOUT_S = 60.0
 COMMIT_TIMEOUT_S = 60.0
@@ -91,7 +93,7 @@ class KafkaConsumer(BaseConsumer):
         self._failure: BaseException | None = None
         self._commits: deque[tuple[dict[TopicPartition, int], list[BaseException | None]]] = deque()
         self._stopped = False  # the reading thread ended
-        alone = self._member and not broker._group_members(group or "")
+        alone = self._member and not broker._group_active(group or "")
         if self._member:
             self._client.subscribe(
                 list(self._topics),
@@ -103,8 +105,13 @@ class KafkaConsumer(BaseConsumer):
             self._set_assignment(
                 manual or [TopicPartition(t, p) for t in self._topics for p in range(counts[t])]
             )
-        self._thread = threading.Thread(target=self._read, daemon=True, name="logway-kafka-read")
-        self._thread.start()
+        self._using = threading.Lock()  # held while a poll uses the client (no thread)
+        self._thread: threading.Thread | None = None
+        if self._member:
+            self._thread = threading.Thread(
+                target=self._read, daemon=True, name="logway-kafka-read"
+            )
+            self._thread.start()
         if alone:  # else its partitions come once the others let them go
             self._wait_for_membership()
 
@@ -202,12 +209,7 @@ class KafkaConsumer(BaseConsumer):
                 if wanted is not None:
                     self._to_assign = False
                     epoch, positions = wanted
-                    if positions:
-                        client.assign(
-                            [KafkaTopicPartition(t, p, o) for (t, p), o in positions.items()]
-                        )
-                    else:
-                        client.unassign()
+                    self._assign_client(positions)
                 messages = client.consume(READ_BATCH, READ_WAIT_S)
                 if not messages:
                     continue
@@ -246,6 +248,53 @@ class KafkaConsumer(BaseConsumer):
             with self._cond:
                 self._cond.notify_all()
 
+    # --- without a group: the polling thread reads ------------------------------------
+
+    def poll(
+        self, timeout: float | None = 0.0, max_records: int = DEFAULT_MAX_RECORDS
+    ) -> list[Record]:
+        """A group member's records come from its reading thread; a consumer without
+        membership reads in the thread that polls, as a bare client loop does."""
+        if self._member:
+            return super().poll(timeout, max_records)
+        self._check_open()
+        if max_records < 1:
+            raise InvalidArgumentError(f"max_records must be at least 1, not {max_records}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = READ_SLICE_S if deadline is None else deadline - time.monotonic()
+            self._fill(max_records, max(0.0, min(left, READ_SLICE_S)))
+            records = self._take_available(max_records)
+            if records or self._closed:
+                return records
+            if deadline is not None and time.monotonic() >= deadline:
+                return []
+
+    async def apoll(
+        self, timeout: float | None = 0.0, max_records: int = DEFAULT_MAX_RECORDS
+    ) -> list[Record]:
+        if self._member:
+            return await super().apoll(timeout, max_records)
+        return await asyncio.to_thread(self.poll, timeout, max_records)
+
+    def _fill(self, max_records: int, wait: float) -> None:
+        """Read into the queue, unless it holds records already."""
+        with self._using:
+            if self._closed or self._pending:
+                return
+            wanted, self._wanted = self._wanted, None
+            if wanted is not None:
+                self._assign_client(wanted[1])
+            messages = self._client.consume(max_records, wait)
+            if messages:
+                self._pending.append((self._epoch, messages))
+
+    def _assign_client(self, positions: dict[TopicPartition, int]) -> None:
+        if positions:
+            self._client.assign([KafkaTopicPartition(t, p, o) for (t, p), o in positions.items()])
+        else:
+            self._client.unassign()
+
     def _take_available(self, max_records: int) -> list[Record]:
         if self._failure is not None and not self._closed:
             raise _error(self._failure)
@@ -267,14 +316,14 @@ class KafkaConsumer(BaseConsumer):
                     self._pending[0] = (epoch, messages[len(take) :])
                 else:
                     self._pending.popleft()
-                for i, m in enumerate(take):
-                    error = m.error()
-                    if error is not None:
-                        failure = _failure(m, error)
-                        self._pending.appendleft((epoch, take[i + 1 :]))
-                        break
-                    headers = m.headers()
-                    record = new(
+                failed = [i for i, m in enumerate(take) if m.error() is not None]
+                if failed:  # hand out what came before it; it comes next
+                    first = failed[0]
+                    failure = _failure(take[first], take[first].error())
+                    self._pending.appendleft((epoch, take[first + 1 :]))
+                    take = take[:first]
+                records = [
+                    new(
                         Record,
                         (
                             m.topic(),
@@ -283,12 +332,15 @@ class KafkaConsumer(BaseConsumer):
                             m.timestamp()[1],
                             m.key(),
                             m.value(),
-                            tuple(headers) if headers else (),
+                            tuple(h) if (h := m.headers()) else (),
                         ),
                     )
-                    out.append(record)
-                    # equal to the TopicPartition key already there, which stays
-                    positions[(record[0], record[1])] = record[2] + 1  # type: ignore[index]
+                    for m in take
+                ]
+                out += records
+                # the last offset of each partition (a plain tuple key equals the
+                # TopicPartition key already there, which stays)
+                positions.update({(r[0], r[1]): r[2] + 1 for r in records})  # type: ignore[misc]
                 if failure is not None:
                     break
             self._cond.notify_all()
@@ -341,9 +393,11 @@ class KafkaConsumer(BaseConsumer):
     def _close(self) -> None:
         with self._cond:
             self._cond.notify_all()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         try:
-            self._client.close()  # leaves the group at once, so the others rebalance
+            with self._using:  # a poll in another thread ends its read first
+                self._client.close()  # leaves a group at once, so the others rebalance
         finally:
             self._kafka._forget(self)
 
