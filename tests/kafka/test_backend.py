@@ -4,6 +4,7 @@ headers and timestamps, fetching, offsets, and group commits."""
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 
 import pytest
@@ -98,6 +99,26 @@ def test_secrets_stay_out_of_the_url(kafka_servers: str) -> None:
     url = f"kafka://{kafka_servers}?sasl.password=hunter2&client.id=me"
     with logway.connect(url, security_protocol="PLAINTEXT") as broker:
         assert "hunter2" not in repr(broker) and "client.id=me" in repr(broker)
+
+
+def test_a_cluster_down_is_a_logway_error_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("LOGWAY_KAFKA_SASL_PASSWORD", "from-env-secret")
+    url = (
+        f"kafka://127.0.0.1:{port}?security.protocol=SASL_PLAINTEXT&sasl.mechanism=PLAIN"
+        "&sasl.username=svc&sasl.password=hunter2&timeout=1"
+    )
+    with logway.connect(url) as broker:
+        for call in (broker.list_topics, lambda: broker.produce("t", b"x")):
+            with pytest.raises(logway.LogwayError) as err:
+                call()
+            message = str(err.value)
+            assert "cannot reach the cluster" in message
+            assert "hunter2" not in message and "from-env-secret" not in message
+    with pytest.raises(logway.InvalidArgumentError, match="timeout"):
+        logway.connect(f"kafka://127.0.0.1:{port}?timeout=soon")
 
 
 def test_the_test_brokers_end_offset_limit(kafka_url: str, topic: str) -> None:

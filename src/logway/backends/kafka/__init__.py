@@ -119,7 +119,14 @@ def open_url(url: str, **options: Any) -> KafkaBroker:
             config[name[len("LOGWAY_KAFKA_") :].lower().replace("_", ".")] = value
     config.update(parse_qsl(query, keep_blank_values=True))
     config.update({k.replace("_", "."): str(v) for k, v in options.items()})
-    return KafkaBroker(hosts, config, url=_redact(url))
+    given = config.pop("timeout", None)  # logway's own: how long a call waits for the cluster
+    try:
+        timeout = TIMEOUT_S if given is None else float(given)
+    except ValueError:
+        timeout = -1.0
+    if not timeout > 0:
+        raise InvalidArgumentError(f"timeout must be a number of seconds > 0, not {given!r}")
+    return KafkaBroker(hosts, config, url=_redact(url), timeout=timeout)
 
 
 def _redact(url: str) -> str:
@@ -152,8 +159,16 @@ ACTIVE_GROUP_STATES = (
 class KafkaBroker(BrokerBase):
     """A ``Broker`` on a Kafka cluster."""
 
-    def __init__(self, servers: str, config: Mapping[str, str], *, url: str | None = None):
+    def __init__(
+        self,
+        servers: str,
+        config: Mapping[str, str],
+        *,
+        url: str | None = None,
+        timeout: float = TIMEOUT_S,
+    ):
         self.url = url or f"kafka://{servers}"
+        self.timeout = timeout
         self._config: dict[str, str | int | float | bool] = {
             "bootstrap.servers": servers,
             **config,
@@ -211,7 +226,7 @@ class KafkaBroker(BrokerBase):
         settings = _kafka_config(config)
         topic = NewTopic(name, partitions, replication, config=settings)
         try:
-            self._admin.create_topics([topic])[name].result(TIMEOUT_S)
+            self._admin.create_topics([topic])[name].result(self.timeout)
             self._meta.pop(name, None)
         except KafkaException as exc:
             raise kafka_error(exc, f"cannot create topic {name!r}") from None
@@ -219,7 +234,7 @@ class KafkaBroker(BrokerBase):
 
     def list_topics(self) -> list[str]:
         self._check_open()
-        topics = self._admin.list_topics(timeout=TIMEOUT_S).topics
+        topics = self._metadata()
         return sorted(t for t in topics if t != "__consumer_offsets")
 
     def _topic(self, topic: str, fresh: bool = False) -> _TopicMeta:
@@ -230,7 +245,7 @@ class KafkaBroker(BrokerBase):
         if cached is not None and not fresh and cached.expires > now:
             return cached
         # all topics: asking for one by name lets a broker create it on the spot
-        metadata = self._admin.list_topics(timeout=TIMEOUT_S).topics.get(topic)
+        metadata = self._metadata().get(topic)
         if metadata is None or metadata.error is not None or not metadata.partitions:
             self._meta.pop(topic, None)
             raise UnknownTopicError(f"unknown topic {topic!r}")
@@ -245,10 +260,16 @@ class KafkaBroker(BrokerBase):
         self._meta[topic] = meta
         return meta
 
+    def _metadata(self) -> dict[str, Any]:
+        try:
+            return dict(self._admin.list_topics(timeout=self.timeout).topics)
+        except KafkaException as exc:
+            raise kafka_error(exc, f"cannot reach the cluster at {self.url}") from None
+
     def _configs(self, topic: str) -> dict[str, Any]:
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
         try:
-            return dict(self._admin.describe_configs([resource])[resource].result(TIMEOUT_S))
+            return dict(self._admin.describe_configs([resource])[resource].result(self.timeout))
         except KafkaException:
             return {}  # some Kafka-API brokers do not describe configs
 
@@ -268,7 +289,7 @@ class KafkaBroker(BrokerBase):
     def delete_topic(self, name: str) -> None:
         self._check_open()
         try:
-            self._admin.delete_topics([name])[name].result(TIMEOUT_S)
+            self._admin.delete_topics([name])[name].result(self.timeout)
             self._meta.pop(name, None)
         except KafkaException as exc:
             raise kafka_error(exc, f"cannot delete topic {name!r}") from None
@@ -331,15 +352,15 @@ class KafkaBroker(BrokerBase):
                 at = n
             except BufferError:  # the client's queue is full: let it drain, go on
                 at = i
-                if self._producer.flush(TIMEOUT_S):
+                if self._producer.flush(self.timeout):
                     raise LogwayError(f"the producer's queue stays full for {topic!r}") from None
             except KafkaException as exc:
                 raise kafka_error(exc, f"cannot produce to {topic!r}") from None
-        self._producer.flush(TIMEOUT_S)
+        self._producer.flush(self.timeout)
         if failures:
             raise kafka_error(KafkaException(failures[0]), f"cannot produce to {topic!r}")
         if any(m is None for m in sent):
-            raise LogwayError(f"records for {topic!r} were not confirmed in {TIMEOUT_S:g}s")
+            raise LogwayError(f"records for {topic!r} were not confirmed in {self.timeout:g}s")
         return _Delivered(topic, sent)
 
     def _plan(
@@ -391,7 +412,7 @@ class KafkaBroker(BrokerBase):
     def _watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         try:
             low, high = self._reader.get_watermark_offsets(
-                KafkaTopicPartition(topic, partition), timeout=TIMEOUT_S
+                KafkaTopicPartition(topic, partition), timeout=self.timeout
             )
         except KafkaException as exc:
             raise kafka_error(exc, f"cannot read the offsets of {topic}/{partition}") from None
@@ -428,7 +449,7 @@ class KafkaBroker(BrokerBase):
                     want = min(max_records - len(out), high - at)  # consume waits for all
                     if want <= 0:
                         break
-                    messages = self._reader.consume(want, timeout=TIMEOUT_S)
+                    messages = self._reader.consume(want, timeout=self.timeout)
                     if not messages:
                         break
                     for m in messages:
@@ -461,7 +482,7 @@ class KafkaBroker(BrokerBase):
         if ms is None:
             raise InvalidArgumentError("offset_for_time needs a time")
         found = self._reader.offsets_for_times(
-            [KafkaTopicPartition(topic, partition, ms)], timeout=TIMEOUT_S
+            [KafkaTopicPartition(topic, partition, ms)], timeout=self.timeout
         )[0]
         return None if found.offset < 0 else int(found.offset)
 
@@ -493,7 +514,7 @@ class KafkaBroker(BrokerBase):
         """Whether the group has members now (by its state: some Kafka-API brokers
         list no members)."""
         try:
-            found = self._admin.describe_consumer_groups([group])[group].result(TIMEOUT_S)
+            found = self._admin.describe_consumer_groups([group])[group].result(self.timeout)
         except KafkaException:
             return False
         return bool(found.members) or found.state in ACTIVE_GROUP_STATES
@@ -543,12 +564,12 @@ class KafkaBroker(BrokerBase):
         wanted = [KafkaTopicPartition(t, p) for t in topics for p in range(self._count(t))]
         if not wanted:
             return {}
-        found = self._committer(group).committed(wanted, timeout=TIMEOUT_S)
+        found = self._committer(group).committed(wanted, timeout=self.timeout)
         return {TopicPartition(f.topic, f.partition): f.offset for f in found if f.offset >= 0}
 
     def list_groups(self) -> list[str]:
         self._check_open()
-        listed = self._admin.list_consumer_groups().result(TIMEOUT_S)
+        listed = self._admin.list_consumer_groups().result(self.timeout)
         return sorted(
             g.group_id for g in listed.valid if not g.group_id.startswith("logway-reader-")
         )
@@ -585,7 +606,7 @@ class KafkaBroker(BrokerBase):
             consumers = list(self._consumers)
         for consumer in consumers:
             consumer.close()
-        self._producer.flush(TIMEOUT_S)
+        self._producer.flush(self.timeout)
         self._reader.close()
         for client in self._committers.values():
             client.close()
