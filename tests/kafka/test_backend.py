@@ -111,11 +111,12 @@ def test_a_cluster_down_is_a_logway_error_without_secrets(monkeypatch: pytest.Mo
         "&sasl.username=svc&sasl.password=hunter2&timeout=1"
     )
     with logway.connect(url) as broker:
-        for call in (broker.list_topics, lambda: broker.produce("t", b"x")):
+        calls = (broker.list_topics, lambda: broker.produce("t", b"x"), broker.list_groups)
+        for call in (*calls, lambda: broker.create_topic("t")):
             with pytest.raises(logway.LogwayError) as err:
                 call()
             message = str(err.value)
-            assert "cannot reach the cluster" in message
+            assert "the cluster at kafka://127.0.0.1" in message
             assert "hunter2" not in message and "from-env-secret" not in message
     with pytest.raises(logway.InvalidArgumentError, match="timeout"):
         logway.connect(f"kafka://127.0.0.1:{port}?timeout=soon")

@@ -226,7 +226,7 @@ class KafkaBroker(BrokerBase):
         settings = _kafka_config(config)
         topic = NewTopic(name, partitions, replication, config=settings)
         try:
-            self._admin.create_topics([topic])[name].result(self.timeout)
+            self._wait(self._admin.create_topics([topic])[name])
             self._meta.pop(name, None)
         except KafkaException as exc:
             raise kafka_error(exc, f"cannot create topic {name!r}") from None
@@ -260,6 +260,16 @@ class KafkaBroker(BrokerBase):
         self._meta[topic] = meta
         return meta
 
+    def _wait(self, future: Any) -> Any:
+        """An admin request's answer; a cluster that does not answer in time is an
+        error like any other."""
+        try:
+            return future.result(self.timeout)
+        except TimeoutError:
+            raise LogwayError(
+                f"the cluster at {self.url} did not answer within {self.timeout:g}s"
+            ) from None
+
     def _metadata(self) -> dict[str, Any]:
         try:
             return dict(self._admin.list_topics(timeout=self.timeout).topics)
@@ -269,7 +279,7 @@ class KafkaBroker(BrokerBase):
     def _configs(self, topic: str) -> dict[str, Any]:
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
         try:
-            return dict(self._admin.describe_configs([resource])[resource].result(self.timeout))
+            return dict(self._wait(self._admin.describe_configs([resource])[resource]))
         except KafkaException:
             return {}  # some Kafka-API brokers do not describe configs
 
@@ -289,7 +299,7 @@ class KafkaBroker(BrokerBase):
     def delete_topic(self, name: str) -> None:
         self._check_open()
         try:
-            self._admin.delete_topics([name])[name].result(self.timeout)
+            self._wait(self._admin.delete_topics([name])[name])
             self._meta.pop(name, None)
         except KafkaException as exc:
             raise kafka_error(exc, f"cannot delete topic {name!r}") from None
@@ -514,7 +524,7 @@ class KafkaBroker(BrokerBase):
         """Whether the group has members now (by its state: some Kafka-API brokers
         list no members)."""
         try:
-            found = self._admin.describe_consumer_groups([group])[group].result(self.timeout)
+            found = self._wait(self._admin.describe_consumer_groups([group])[group])
         except KafkaException:
             return False
         return bool(found.members) or found.state in ACTIVE_GROUP_STATES
@@ -569,7 +579,7 @@ class KafkaBroker(BrokerBase):
 
     def list_groups(self) -> list[str]:
         self._check_open()
-        listed = self._admin.list_consumer_groups().result(self.timeout)
+        listed = self._wait(self._admin.list_consumer_groups())
         return sorted(
             g.group_id for g in listed.valid if not g.group_id.startswith("logway-reader-")
         )
