@@ -507,6 +507,93 @@ static PyObject *records_size(PyObject *self, PyObject *arg) {
     return PyLong_FromLongLong(total);
 }
 
+/* ---- records from a Kafka client's messages ---------------------------------- */
+
+/* Objects with the methods of confluent-kafka's Message (error, topic, partition,
+   offset, timestamp, key, value, headers) as Records, up to the first with an error.
+   Returns (records, index of that message or -1). */
+static PyObject *call0(PyObject *obj, PyObject *name) {
+    return PyObject_CallMethodNoArgs(obj, name);
+}
+
+static PyObject *records_from_messages(PyObject *self, PyObject *arg) {
+    static PyObject *n_error, *n_topic, *n_partition, *n_offset, *n_timestamp, *n_key,
+        *n_value, *n_headers;
+    if (!RecordType) {
+        PyErr_SetString(PyExc_RuntimeError, "_speedups.init was not called");
+        return NULL;
+    }
+    if (!n_error) {
+        n_error = PyUnicode_InternFromString("error");
+        n_topic = PyUnicode_InternFromString("topic");
+        n_partition = PyUnicode_InternFromString("partition");
+        n_offset = PyUnicode_InternFromString("offset");
+        n_timestamp = PyUnicode_InternFromString("timestamp");
+        n_key = PyUnicode_InternFromString("key");
+        n_value = PyUnicode_InternFromString("value");
+        n_headers = PyUnicode_InternFromString("headers");
+        if (!n_error || !n_topic || !n_partition || !n_offset || !n_timestamp || !n_key ||
+            !n_value || !n_headers) return NULL;
+    }
+    PyObject *seq = PySequence_Fast(arg, "messages must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(0);
+    if (!out) { Py_DECREF(seq); return NULL; }
+    Py_ssize_t failed = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *m = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *err = call0(m, n_error);
+        if (!err) goto fail;
+        int has_error = err != Py_None;
+        Py_DECREF(err);
+        if (has_error) { failed = i; break; }
+        PyObject *rec = RecordType->tp_alloc(RecordType, 7);
+        if (!rec) goto fail;
+        PyObject *names[6] = {n_topic, n_partition, n_offset, NULL, n_key, n_value};
+        for (int k = 0; k < 6; k++) {
+            PyObject *v;
+            if (k == 3) {
+                PyObject *ts = call0(m, n_timestamp);
+                if (!ts) { Py_DECREF(rec); goto fail; }
+                if (!PyTuple_Check(ts) || PyTuple_GET_SIZE(ts) != 2) {
+                    Py_DECREF(ts); Py_DECREF(rec);
+                    PyErr_SetString(PyExc_TypeError, "timestamp() must be a pair");
+                    goto fail;
+                }
+                v = PyTuple_GET_ITEM(ts, 1);
+                Py_INCREF(v);
+                Py_DECREF(ts);
+            } else {
+                v = call0(m, names[k]);
+                if (!v) { Py_DECREF(rec); goto fail; }
+            }
+            PyTuple_SET_ITEM(rec, k, v);
+        }
+        PyObject *h = call0(m, n_headers);
+        if (!h) { Py_DECREF(rec); goto fail; }
+        PyObject *headers;
+        if (h == Py_None) {
+            headers = empty_tuple; Py_INCREF(headers);
+        } else {
+            headers = PySequence_Tuple(h);
+            if (!headers) { Py_DECREF(h); Py_DECREF(rec); goto fail; }
+        }
+        Py_DECREF(h);
+        PyTuple_SET_ITEM(rec, 6, headers);
+        int rc = PyList_Append(out, rec);
+        Py_DECREF(rec);
+        if (rc < 0) goto fail;
+    }
+    Py_DECREF(seq);
+    PyObject *result = Py_BuildValue("(Nn)", out, failed);
+    return result;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* ---- module ----------------------------------------------------------------- */
 
 static PyObject *init(PyObject *self, PyObject *args) {
@@ -533,6 +620,9 @@ static PyMethodDef methods[] = {
      "decode_records(blob, base_offset, first_timestamp, count, append_time, topic, "
      "partition, min_offset, max_count) -> list[Record]"},
     {"murmur2", murmur2, METH_O, "Kafka's murmur2 hash of a bytes-like object, signed 32-bit."},
+    {"records_from_messages", records_from_messages, METH_O,
+     "records_from_messages(messages) -> (list[Record], index of the first message "
+     "with an error, or -1)"},
     {"records_size", records_size, METH_O,
      "records_size(list[Record]) -> bytes of their keys, values and headers"},
     {NULL, NULL, 0, NULL},

@@ -133,3 +133,44 @@ def test_the_test_brokers_end_offset_limit(kafka_url: str, topic: str) -> None:
         assert [r.value for r in broker.fetch(topic, 0, 0)][:1] == [b"a"]
         expected = 3 if os.environ.get("LOGWAY_TEST_KAFKA") else 1
         assert broker.end_offsets(topic) == {0: expected}
+
+
+def test_records_from_messages_in_c_and_in_python_agree(kafka_servers: str, topic: str) -> None:
+    """The consumer turns a client's messages into Records in C when it is built; the
+    pure-Python twin must give the same, up to the same first message with an error."""
+    from confluent_kafka import Consumer
+    from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+    from logway import _speedups
+    from logway.backends.kafka.mapping import py_records_from_messages
+
+    with logway.connect(f"kafka://{kafka_servers}") as broker:
+        broker.create_topic(topic)
+        broker.produce_many(
+            topic,
+            [
+                logway.Message(b"v0", key=b"k0", headers=[("h", b"1"), ("h", None)], timestamp=5),
+                logway.Message(None, key=None),
+                logway.Message(b"", key=b"", headers={"x": "y"}),
+            ],
+        )
+    client = Consumer(
+        {"bootstrap.servers": kafka_servers, "group.id": "agree", "enable.partition.eof": True}
+    )
+    try:
+        client.assign([KafkaTopicPartition(topic, 0, 0)])
+        messages: list[object] = []
+        while not messages or messages[-1].error() is None:  # type: ignore[attr-defined]
+            messages += client.consume(10, 0.2)  # ends with the partition's end event
+    finally:
+        client.close()
+    in_c, in_python = _speedups.records_from_messages(messages), py_records_from_messages(messages)
+    assert in_c == in_python
+    records, first_error = in_c
+    assert first_error == len(messages) - 1 == 3
+    assert [(r.key, r.value, r.headers) for r in records] == [
+        (b"k0", b"v0", (("h", b"1"), ("h", None))),
+        (None, None, ()),
+        (b"", b"", (("x", b"y"),)),
+    ]
+    assert records[0].timestamp == 5 and all(type(r) is logway.Record for r in records)

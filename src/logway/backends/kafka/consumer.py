@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
-from logway.backends.kafka.mapping import kafka_error
+from logway.backends.kafka.mapping import kafka_error, records_from_messages
 from logway.broker import DEFAULT_MAX_RECORDS, Start
 from logway.consumer import REVOKE_TIMEOUT_S, BaseConsumer
 from logway.errors import ClosedError, InvalidArgumentError, LogwayError, OffsetOutOfRangeError
@@ -301,7 +301,6 @@ class KafkaConsumer(BaseConsumer):
         out: list[Record] = []
         failure: BaseException | None = None
         positions = self._positions
-        new = tuple.__new__
         with self._cond:
             while self._pending and len(out) < max_records:
                 epoch, messages = self._pending[0]
@@ -316,27 +315,10 @@ class KafkaConsumer(BaseConsumer):
                     self._pending[0] = (epoch, messages[len(take) :])
                 else:
                     self._pending.popleft()
-                failed = [i for i, m in enumerate(take) if m.error() is not None]
-                if failed:  # hand out what came before it; it comes next
-                    first = failed[0]
+                records, first = records_from_messages(take)
+                if first >= 0:  # hand out what came before it; it comes next
                     failure = _failure(take[first], take[first].error())
                     self._pending.appendleft((epoch, take[first + 1 :]))
-                    take = take[:first]
-                records = [
-                    new(
-                        Record,
-                        (
-                            m.topic(),
-                            m.partition(),
-                            m.offset(),
-                            m.timestamp()[1],
-                            m.key(),
-                            m.value(),
-                            tuple(h) if (h := m.headers()) else (),
-                        ),
-                    )
-                    for m in take
-                ]
                 out += records
                 # the last offset of each partition (a plain tuple key equals the
                 # TopicPartition key already there, which stays)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError
@@ -13,6 +14,7 @@ from logway.errors import (
     TopicExistsError,
     UnknownTopicError,
 )
+from logway.recordbatch import codec
 from logway.records import Record
 
 
@@ -40,6 +42,26 @@ def kafka_error(exc: BaseException, what: str) -> LogwayError:
             f"{message} (the group has active consumers: commit through them, or stop them first)"
         )
     return LogwayError(message)
+
+
+def py_records_from_messages(messages: Sequence[Any]) -> tuple[list[Record], int]:
+    """Messages as Records, up to the first with an error; returns the Records and
+    that message's index (-1 when none has one). ``_speedups`` has the same in C."""
+    out: list[Record] = []
+    for i, m in enumerate(messages):
+        if m.error() is not None:
+            return out, i
+        out.append(record_from_message(m))
+    return out, -1
+
+
+records_from_messages: Callable[[Sequence[Any]], tuple[list[Record], int]] = (
+    py_records_from_messages
+)
+if codec.ACCELERATED:  # the C loop, when the codec's are built and wanted
+    from logway import _speedups
+
+    records_from_messages = _speedups.records_from_messages
 
 
 def record_from_message(m: Any) -> Record:
