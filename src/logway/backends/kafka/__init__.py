@@ -316,23 +316,10 @@ class KafkaBroker(BrokerBase):
         if partition is not None:
             meta = self._check_partition(topic, meta, partition, "the batch")
         room = meta.max_bytes - BATCH_OVERHEAD  # for key, value and headers
-        items = records if isinstance(records, list) else list(records)
-        plan: list[tuple[bytes | None, bytes | None, int, int, Any]]
-        if items and all(type(item) is bytes for item in items):  # the common case, short
-            sizes = list(map(len, items))
-            if max(sizes) > room:
-                i = next(i for i, size in enumerate(sizes) if size > room)
-                raise _too_large(topic, i, sizes[i] + BATCH_OVERHEAD, meta.max_bytes)
-            count, base = meta.count, self._take_round_robin(len(items))
-            plan = [
-                (v, None, (base + k) % count if partition is None else partition, 0, None)
-                for k, v in enumerate(items)
-            ]
-        else:
-            plan = self._plan(topic, meta, items, partition, room)
-        if not plan:
+        items: list[Any] = records if isinstance(records, list) else list(records)
+        if not items:
             return []
-        sent: list[Any] = [None] * len(plan)
+        sent: list[Any] = [None] * len(items)
         failures: list[KafkaError] = []
 
         def report(i: int, err: KafkaError | None, msg: Any) -> None:
@@ -341,13 +328,36 @@ class KafkaBroker(BrokerBase):
             else:
                 failures.append(err)
 
-        produce = self._producer.produce
-        at, n = 0, len(plan)
-        while at < n:
-            try:
-                for i in range(at, n):
-                    value, key, p, timestamp, headers = plan[i]
-                    if timestamp or headers:
+        produce, n = self._producer.produce, len(items)
+        if set(map(type, items)) == {bytes}:  # the common case, kept short
+            sizes = list(map(len, items))
+            if max(sizes) > room:
+                i = next(i for i, size in enumerate(sizes) if size > room)
+                raise _too_large(topic, i, sizes[i] + BATCH_OVERHEAD, meta.max_bytes)
+            count, base = meta.count, self._take_round_robin(n)
+
+            def send(start: int) -> int:
+                """Enqueue from ``start``; returns where the client's queue was full."""
+                i = start
+                try:
+                    if partition is None:
+                        for i in range(start, n):
+                            produce(topic, items[i], None, (base + i) % count, partial(report, i))
+                    else:
+                        for i in range(start, n):
+                            produce(topic, items[i], None, partition, partial(report, i))
+                except BufferError:
+                    return i
+                return n
+
+        else:
+            plan = self._plan(topic, meta, items, partition, room)
+
+            def send(start: int) -> int:
+                i = start
+                try:
+                    for i in range(start, n):
+                        value, key, p, timestamp, headers = plan[i]
                         produce(
                             topic,
                             value,
@@ -357,19 +367,22 @@ class KafkaBroker(BrokerBase):
                             timestamp=timestamp,
                             headers=list(headers) if headers else None,
                         )
-                    else:
-                        produce(topic, value, key, p, partial(report, i))
-                at = n
-            except BufferError:  # the client's queue is full: let it drain, go on
-                at = i
-                if self._producer.flush(self.timeout):
-                    raise LogwayError(f"the producer's queue stays full for {topic!r}") from None
-            except KafkaException as exc:
-                raise kafka_error(exc, f"cannot produce to {topic!r}") from None
+                except BufferError:
+                    return i
+                return n
+
+        at = 0
+        try:
+            while at < n:
+                at = send(at)
+                if at < n and self._producer.flush(self.timeout):  # full: let it drain
+                    raise LogwayError(f"the producer's queue stays full for {topic!r}")
+        except KafkaException as exc:
+            raise kafka_error(exc, f"cannot produce to {topic!r}") from None
         self._producer.flush(self.timeout)
         if failures:
             raise kafka_error(KafkaException(failures[0]), f"cannot produce to {topic!r}")
-        if any(m is None for m in sent):
+        if None in sent:
             raise LogwayError(f"records for {topic!r} were not confirmed in {self.timeout:g}s")
         return _Delivered(topic, sent)
 
