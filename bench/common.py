@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
@@ -169,3 +171,15 @@ def log_bytes(data_dir: str) -> int:
     for parent, _dirs, files in os.walk(data_dir):
         total += sum(os.path.getsize(os.path.join(parent, f)) for f in files if f.endswith(".log"))
     return total
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Ask a server process to stop; kill it if it has not within 30 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

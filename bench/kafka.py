@@ -36,7 +36,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 import logway
-from common import Throughput, make_values
+from common import Throughput, make_values, stop_process
 
 BATCH = 1_000  # records per produce_many / flush / poll / consume
 PRODUCER_CONFIG = {"partitioner": "murmur2_random", "linger.ms": 1}  # as logway's producer
@@ -87,13 +87,7 @@ class Tansu:
             return log.read()[-4000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 @dataclass

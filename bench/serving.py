@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import logway
-from common import BENCH_DIR, Throughput, make_values
+from common import BENCH_DIR, Throughput, make_values, stop_process
 
 READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
 BATCH = 1_000
@@ -78,12 +78,7 @@ class ServerProcess:
         raise RuntimeError("no VmRSS")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 # --- throughput ------------------------------------------------------------------------
