@@ -42,6 +42,15 @@ class TopicExistsError(LogwayError):
 class OffsetOutOfRangeError(LogwayError):
     """An offset lies outside ``[start offset, end offset]`` of a partition."""
 
+    @classmethod
+    def check(cls, topic: str, partition: int, offset: int, start: int, end: int) -> None:
+        """Raise unless ``start <= offset <= end``."""
+        if not start <= offset <= end:
+            raise cls(
+                f"offset {offset} is out of range for {topic}/{partition}: valid offsets "
+                f"are {start} to {end} (start offset to end offset)"
+            )
+
 
 class UnknownGroupError(LogwayError, KeyError):
     """The consumer group has never committed an offset."""

@@ -178,12 +178,9 @@ class Partition:
     # --- reading --------------------------------------------------------------------
 
     def check_offset(self, offset: int) -> None:
-        start, end = self.start_offset, self.end_offset
-        if not start <= offset <= end:
-            raise OffsetOutOfRangeError(
-                f"offset {offset} is out of range for {self.topic}/{self.index}: valid offsets "
-                f"are {start} to {end} (start offset to end offset)"
-            )
+        OffsetOutOfRangeError.check(
+            self.topic, self.index, offset, self.start_offset, self.end_offset
+        )
 
     def read(self, offset: int, max_records: int, max_bytes: int) -> list[Record]:
         """Records from ``offset`` on: at most ``max_records``, stopping after ``max_bytes``

@@ -202,11 +202,7 @@ class Hub:
             if p in out:
                 out[p] = offset
         for p, offset in out.items():
-            if not first[p] <= offset <= end[p]:
-                raise OffsetOutOfRangeError(
-                    f"offset {offset} is out of range for {topic}/{p}: valid offsets are "
-                    f"{first[p]} to {end[p]} (start offset to end offset)"
-                )
+            OffsetOutOfRangeError.check(topic, p, offset, first[p], end[p])
         return out
 
     def subscribe(self, topic: str, positions: Mapping[int, int]) -> Subscription:

@@ -456,11 +456,7 @@ class KafkaBroker(BrokerBase):
             raise UnknownTopicError(f"topic {topic!r} has no partition {partition}")
         with self._lock:
             low, high = self._watermarks(topic, partition)
-            if not low <= offset <= high:
-                raise OffsetOutOfRangeError(
-                    f"offset {offset} is out of range for {topic}/{partition}: valid offsets "
-                    f"are {low} to {high} (start offset to end offset)"
-                )
+            OffsetOutOfRangeError.check(topic, partition, offset, low, high)
             if offset == high:
                 return []
             self._reader.assign([KafkaTopicPartition(topic, partition, offset)])
@@ -599,23 +595,18 @@ class KafkaBroker(BrokerBase):
 
     def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]:
         self._check_open()
+        if isinstance(to, bool):
+            raise InvalidArgumentError(f"cannot reset a group to {to!r}")
+        if not isinstance(to, int):
+            check_start(to)
         offsets = {}
         for p in range(self._count(topic)):
-            low, high = self._watermarks(topic, p)
-            if isinstance(to, bool):
-                raise InvalidArgumentError(f"cannot reset a group to {to!r}")
+            tp = TopicPartition(topic, p)
             if isinstance(to, int):
-                if not low <= to <= high:
-                    raise OffsetOutOfRangeError(
-                        f"offset {to} is out of range for {topic}/{p}: valid offsets are "
-                        f"{low} to {high}"
-                    )
-                offsets[TopicPartition(topic, p)] = to
+                OffsetOutOfRangeError.check(topic, p, to, *self._watermarks(topic, p))
+                offsets[tp] = to
             else:
-                check_start(to)
-                offsets[TopicPartition(topic, p)] = offset_for_start(
-                    self, TopicPartition(topic, p), to
-                )
+                offsets[tp] = offset_for_start(self, tp, to)
         self.commit(group, offsets)
         return offsets
 

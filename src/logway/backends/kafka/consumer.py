@@ -345,11 +345,7 @@ class KafkaConsumer(BaseConsumer):
 
     def _seek(self, tp: TopicPartition, offset: int) -> None:
         low, high = self._kafka._watermarks(tp.topic, tp.partition)
-        if not low <= offset <= high:
-            raise OffsetOutOfRangeError(
-                f"offset {offset} is out of range for {tp.topic}/{tp.partition}: valid offsets "
-                f"are {low} to {high} (start offset to end offset)"
-            )
+        OffsetOutOfRangeError.check(tp.topic, tp.partition, offset, low, high)
         self._positions[tp] = offset
         self._reposition()
 

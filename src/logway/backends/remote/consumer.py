@@ -237,11 +237,7 @@ class RemoteConsumer(BaseConsumer):
     def _seek(self, tp: TopicPartition, offset: int) -> None:
         start = self._broker.start_offsets(tp.topic)[tp.partition]
         end = self._broker.end_offsets(tp.topic)[tp.partition]
-        if not start <= offset <= end:
-            raise OffsetOutOfRangeError(
-                f"offset {offset} is out of range for {tp.topic}/{tp.partition}: valid offsets "
-                f"are {start} to {end} (start offset to end offset)"
-            )
+        OffsetOutOfRangeError.check(tp.topic, tp.partition, offset, start, end)
         self._restart = True
 
     def _close(self) -> None:
