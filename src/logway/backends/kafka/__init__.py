@@ -314,7 +314,7 @@ class KafkaBroker(BrokerBase):
         self._check_open()
         meta = self._topic(topic)
         if partition is not None:
-            meta = self._check_partition(topic, meta, partition, "the batch")
+            self._check_partition(topic, partition, "the batch")
         room = meta.max_bytes - BATCH_OVERHEAD  # for key, value and headers
         items: list[Any] = records if isinstance(records, list) else list(records)
         if not items:
@@ -397,7 +397,7 @@ class KafkaBroker(BrokerBase):
             if partition is not None:
                 chosen = partition
             elif chosen is not None:
-                meta = self._check_partition(topic, meta, chosen, f"record {i}")
+                self._check_partition(topic, chosen, f"record {i}")
             elif key is None:  # keyless: round robin, as the embedded log does
                 chosen = self._take_round_robin(1) % meta.count
             size = len(value or b"") + len(key or b"")
@@ -416,19 +416,14 @@ class KafkaBroker(BrokerBase):
             first, self._round_robin = self._round_robin, self._round_robin + n
         return first
 
-    def _check_partition(
-        self, topic: str, meta: _TopicMeta, partition: Any, what: str
-    ) -> _TopicMeta:
+    def _check_partition(self, topic: str, partition: Any, what: str) -> None:
         if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
             raise InvalidArgumentError(f"{what} asks for partition {partition!r}")
-        if partition >= meta.count:
-            meta = self._topic(topic, fresh=True)  # partitions may have been added
-            if partition >= meta.count:
-                raise InvalidArgumentError(
-                    f"{what} asks for partition {partition}; the topic has partitions "
-                    f"0 to {meta.count - 1}"
-                )
-        return meta
+        count = self._count(topic, partition)
+        if partition >= count:
+            raise InvalidArgumentError(
+                f"{what} asks for partition {partition}; the topic has partitions 0 to {count - 1}"
+            )
 
     # --- reading --------------------------------------------------------------------
 
@@ -451,8 +446,7 @@ class KafkaBroker(BrokerBase):
     ) -> list[Record]:
         self._check_open()
         check_fetch(offset, max_records, max_bytes)
-        count = self._count(topic)
-        if not 0 <= partition < count:
+        if not 0 <= partition < self._count(topic, partition):
             raise UnknownTopicError(f"topic {topic!r} has no partition {partition}")
         with self._lock:
             low, high = self._watermarks(topic, partition)

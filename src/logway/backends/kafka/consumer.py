@@ -1,8 +1,11 @@
-"""The Kafka backend's consumer: one confluent-kafka ``Consumer`` read by a thread
-into a short queue, at the positions this consumer keeps.
+"""The Kafka backend's consumer: one confluent-kafka ``Consumer``, read at the
+positions this consumer keeps. Without group membership the thread that polls reads
+the client itself, as a bare client loop does; a group member has a reading thread
+that fills a short queue, since the group's callbacks run inside its reads and must
+wait for the consumer's thread.
 
-Positions belong to the thread that uses the consumer (``BaseConsumer``); the
-reading thread only fetches. Whenever they change for another reason than reading
+Positions belong to the thread that uses the consumer (``BaseConsumer``); a reading
+thread only fetches. Whenever they change for another reason than reading
 (a seek, a new assignment, a reset), the epoch moves on: what was read ahead is
 dropped and the client is assigned again at the positions, so nothing is skipped
 and nothing stale is handed out.
@@ -52,7 +55,6 @@ READ_SLICE_S = 0.1  # the longest read of a poll without membership (close waits
 READ_WAIT_S = 0.02  # how long one consume call waits for records (and commits wait)
 JOIN_TIMEOUT_S = 60.0
 COMMIT_TIMEOUT_S = 60.0
-STRATEGIES = {"range": "range", "roundrobin": "roundrobin"}
 
 
 class KafkaConsumer(BaseConsumer):
@@ -78,7 +80,7 @@ class KafkaConsumer(BaseConsumer):
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "error",
-                "partition.assignment.strategy": STRATEGIES[assignor],
+                "partition.assignment.strategy": assignor,  # logway's names are Kafka's
             }
         )
         self._cond = threading.Condition()
