@@ -33,7 +33,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from logway.backends.kafka.consumer import KafkaConsumer
-from logway.backends.kafka.mapping import kafka_error, record_from_message
+from logway.backends.kafka.mapping import kafka_error, records_from_messages
 from logway.broker import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RECORDS,
@@ -465,16 +465,17 @@ class KafkaBroker(BrokerBase):
                     messages = self._reader.consume(want, timeout=self.timeout)
                     if not messages:
                         break
-                    for m in messages:
+                    records, failed = records_from_messages(messages)
+                    for record in records:
                         if out and size >= max_bytes:  # a soft limit, as Kafka's
                             return out
-                        failure = m.error()
-                        if failure is not None:
-                            if failure.code() == KafkaError._PARTITION_EOF:
-                                return out
-                            raise kafka_error(KafkaException(failure), f"cannot fetch {topic}")
-                        out.append(record_from_message(m))
-                        size += len(m.value() or b"") + len(m.key() or b"")
+                        out.append(record)
+                        size += len(record.value or b"") + len(record.key or b"")
+                    if failed >= 0:
+                        failure = messages[failed].error()
+                        if failure is None or failure.code() == KafkaError._PARTITION_EOF:
+                            return out
+                        raise kafka_error(KafkaException(failure), f"cannot fetch {topic}")
                     if out and out[-1].offset + 1 >= high:
                         break
             finally:
