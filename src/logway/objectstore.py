@@ -1,0 +1,199 @@
+"""Where deliveries and backups put their files: a local directory or an S3 bucket,
+behind one small interface (``put`` is atomic and durable, ``get``, ``list``, ``delete``).
+
+    store = open_store("file:./lake")          # or a bare path
+    store = open_store("s3://bucket/prefix")   # AWS_ENDPOINT_URL[_S3], AWS_REGION,
+                                               # AWS_ACCESS_KEY_ID/... as the AWS tools read them
+
+S3 goes through ``pyarrow.fs``, the same filesystem pyarrow writes Parquet with. An
+object is either whole or absent: a local file is written beside its name, synced and
+renamed over it; an S3 object appears only when its upload completes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from logway.errors import InvalidArgumentError, LogwayError, StorageError
+
+
+class ObjectMissingError(LogwayError, KeyError):
+    """The object asked for is not in the store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    path: str  # relative to the store's root, with "/" separators
+    size: int
+
+
+class ObjectStore:
+    """A root (directory or bucket prefix) holding objects named by relative paths."""
+
+    def __init__(self, url: str, fs: Any, root: str, scheme: str):
+        self.url = url
+        self.fs = fs  # a pyarrow.fs.FileSystem
+        self.root = root.rstrip("/")  # the root as the filesystem names it
+        self.scheme = scheme  # "file" or "s3"
+
+    def __repr__(self) -> str:
+        return f"ObjectStore({self.url!r})"
+
+    def full_path(self, path: str) -> str:
+        """The name the filesystem knows ``path`` by."""
+        _check_path(path)
+        return f"{self.root}/{path}" if path else self.root
+
+    def uri(self, path: str = "") -> str:
+        """``path`` as a URI other tools (DuckDB, pyarrow) open: a local path or s3://."""
+        full = self.full_path(path)
+        return f"s3://{full}" if self.scheme == "s3" else full
+
+    def put(self, path: str, data: bytes | bytearray | memoryview | Iterable[bytes]) -> None:
+        """Write ``path`` whole, or not at all, and make it durable before returning."""
+        chunks = [data] if isinstance(data, bytes | bytearray | memoryview) else data
+        full = self.full_path(path)
+        try:
+            if self.scheme == "file":
+                _put_local(full, chunks)
+            else:
+                with self.fs.open_output_stream(full) as out:
+                    for chunk in chunks:
+                        out.write(chunk)
+        except OSError as exc:
+            raise StorageError(f"could not write {self.uri(path)}: {exc}") from exc
+
+    def get(self, path: str) -> bytes:
+        full = self.full_path(path)
+        try:
+            with self.fs.open_input_stream(full) as f:
+                data: bytes = f.read()
+                return data
+        except FileNotFoundError:
+            raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
+        except OSError as exc:
+            if "does not exist" in str(exc) or "NoSuchKey" in str(exc):
+                raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
+            raise StorageError(f"could not read {self.uri(path)}: {exc}") from exc
+
+    def exists(self, path: str) -> bool:
+        from pyarrow import fs as pafs
+
+        info = self.fs.get_file_info(self.full_path(path))
+        return bool(info.type == pafs.FileType.File)
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object under ``prefix`` (a directory-like path), sorted by path."""
+        from pyarrow import fs as pafs
+
+        base = self.full_path(prefix.rstrip("/"))
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"could not list {self.uri(prefix)}: {exc}") from exc
+        cut = len(self.root) + 1 if self.root else 0
+        out = [
+            ObjectInfo(i.path[cut:], i.size)
+            for i in infos
+            if i.type == pafs.FileType.File and not os.path.basename(i.path).startswith(".tmp-")
+        ]
+        return sorted(out, key=lambda o: o.path)
+
+    def delete(self, path: str) -> None:
+        try:
+            self.fs.delete_file(self.full_path(path))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if "does not exist" not in str(exc):
+                raise StorageError(f"could not delete {self.uri(path)}: {exc}") from exc
+
+
+def _check_path(path: str) -> None:
+    if path.startswith("/") or any(part in ("..", ".") for part in path.split("/")):
+        raise InvalidArgumentError(f"object paths are relative, without . or ..: {path!r}")
+
+
+def _put_local(full: str, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
+    directory = os.path.dirname(full)
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, full)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself survives a crash
+    finally:
+        os.close(fd)
+
+
+_S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/.*)?$")
+
+
+def open_store(url: str) -> ObjectStore:
+    """The store at ``url``: ``file:PATH``, a bare path, or ``s3://bucket[/prefix]``."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidArgumentError("a destination is a directory, file:PATH or s3://bucket/prefix")
+    if url.startswith("s3://"):
+        return _open_s3(url)
+    if "://" in url and not url.startswith("file://"):
+        scheme = urlsplit(url).scheme
+        raise InvalidArgumentError(
+            f"unknown destination scheme {scheme!r} in {url!r}: use a directory, "
+            "file:PATH or s3://bucket/prefix"
+        )
+    from pyarrow import fs as pafs
+
+    path = url.removeprefix("file://") if url.startswith("file://") else url.removeprefix("file:")
+    root = os.path.abspath(path)
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise InvalidArgumentError(f"{url!r} is a file, not a directory")
+    return ObjectStore(url, pafs.LocalFileSystem(), root, "file")
+
+
+def _open_s3(url: str) -> ObjectStore:
+    from pyarrow import fs as pafs
+
+    match = _S3_URL.match(url)
+    if match is None:
+        raise InvalidArgumentError(f"{url!r} is not s3://bucket/prefix with a valid bucket name")
+    bucket, prefix = match.group(1), (match.group(2) or "").strip("/")
+    options: dict[str, Any] = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        options["endpoint_override"] = parts.netloc or endpoint
+        options["scheme"] = parts.scheme or "https"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region"] = region
+    try:
+        fs = pafs.S3FileSystem(**options)
+        info = fs.get_file_info(bucket)
+    except OSError as exc:
+        raise StorageError(f"could not reach {url}: {exc}") from exc
+    if info.type == pafs.FileType.NotFound:
+        raise InvalidArgumentError(f"bucket {bucket!r} of {url} does not exist; create it first")
+    return ObjectStore(url, fs, f"{bucket}/{prefix}" if prefix else bucket, "s3")
