@@ -9,7 +9,9 @@ their records, its own gRPC services (served over gRPC and gRPC-Web), static fil
     @app.function("articles", batch_size=100, filters=[{"value": {"author": ["ada"]}}])
     def index(batch): ...
 
-``logway run module:app`` runs the functions; ``logway serve --app module:app``
+    app.delivery("articles", to="file:./lake/articles", buffer_interval="60s")
+
+``logway run module:app`` runs the functions and deliveries; ``logway serve --app module:app``
 creates the missing topics, serves the rest and runs the functions too.
 """
 
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from logway.broker import Broker, ensure_topic
+from logway.delivery.runner import DeliverySpec
+from logway.delivery.settings import DeliverySettings
 from logway.errors import InvalidArgumentError
 from logway.functions.runner import FunctionSpec
 from logway.functions.settings import FunctionSettings
@@ -55,6 +59,7 @@ class App:
         self.services: list[ServiceSpec] = []
         self.statics: list[tuple[str, str]] = []
         self.functions: list[FunctionSpec] = []
+        self.deliveries: list[DeliverySpec] = []
 
     def function(
         self, source: str, *, name: str | None = None, **settings: Any
@@ -79,6 +84,23 @@ class App:
             return handler
 
         return register
+
+    def delivery(self, source: str, *, to: str, name: str | None = None, **settings: Any) -> str:
+        """Deliver the records of ``source`` into files at ``to`` (a directory,
+        ``file:PATH`` or ``s3://bucket/prefix``), as a Firehose delivery stream with
+        ``settings`` (see ``logway.delivery.settings``); each delivery is the consumer
+        group ``<app>.<name>`` (``name`` defaults to the source topic). Bad settings
+        are refused here, with the reason. Returns the name."""
+        validate_topic_name(source)
+        checked = DeliverySettings.build(to, **settings)
+        dname = name or source
+        validate_group(f"{self.name}.{dname}")
+        if any(d.name == dname for d in self.deliveries):
+            raise InvalidArgumentError(
+                f"app {self.name!r} already has a delivery {dname!r}; give this one a name="
+            )
+        self.deliveries.append(DeliverySpec(dname, source, checked))
+        return dname
 
     def topic(self, name: str, partitions: int = 1, **config: Any) -> str:
         """Declare a topic the app needs; created with these settings when missing."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, Self, runtime_checkable
@@ -175,6 +176,39 @@ def offset_for_start(broker: Broker, tp: TopicPartition, start: Start | int) -> 
         return end
     found = broker.offset_for_time(tp.topic, tp.partition, start)
     return end if found is None else found
+
+
+def group_position(
+    broker: Broker,
+    group: str,
+    tp: TopicPartition,
+    start: Start | int,
+    commit: Callable[[dict[TopicPartition, int]], None],
+) -> int:
+    """Where a group goes on in a partition: its committed offset, else ``start``
+    (committed at once, so that "latest" means the moment the group first read).
+    A committed offset that retention has since removed moves on to the first record
+    left, with a warning naming what was lost."""
+    committed = broker.committed(group, tp.topic).get(tp)
+    if committed is not None:
+        first = broker.start_offsets(tp.topic)[tp.partition]
+        if committed >= first:
+            return committed
+        logging.getLogger("logway").warning(
+            "%s: %s/%d: records %d to %d expired (retention) before they were read; "
+            "going on from %d",
+            group,
+            tp.topic,
+            tp.partition,
+            committed,
+            first - 1,
+            first,
+        )
+        commit({tp: first})
+        return first
+    offset = offset_for_start(broker, tp, start)
+    commit({tp: offset})
+    return offset
 
 
 def ensure_topic(broker: Broker, name: str, partitions: int = 1, **config: Any) -> None:

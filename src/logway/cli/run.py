@@ -1,5 +1,6 @@
-"""``logway run module:app``: run an app's functions until SIGTERM or SIGINT, then
-finish the batches in flight, commit, and exit 0."""
+"""``logway run module:app``: run an app's functions and deliveries until SIGTERM or
+SIGINT, then finish the batches in flight, flush the deliveries' buffers, commit, and
+exit 0."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from logway.errors import InvalidArgumentError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run_cmd = sub.add_parser("run", help="run an app's functions (@app.function) until stopped")
+    run_cmd = sub.add_parser(
+        "run",
+        help="run an app's functions (@app.function) and deliveries (app.delivery) until stopped",
+    )
     run_cmd.add_argument(
         "app", metavar="MODULE[:ATTR]", help="the logway.App, e.g. myapp:app (attr default app)"
     )
@@ -23,11 +27,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from logway.app import load_app
+    from logway.delivery.runner import run_deliveries
     from logway.functions.runner import run_functions
 
     app = load_app(args.app)
-    if not app.functions:
-        raise InvalidArgumentError(f"{args.app} declares no functions (@app.function)")
+    if not app.functions and not app.deliveries:
+        raise InvalidArgumentError(
+            f"{args.app} declares no functions (@app.function) or deliveries (app.delivery)"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with logway.connect(args.url or app.url) as broker:
         app.ensure_topics(broker)
@@ -37,9 +44,13 @@ def run(args: argparse.Namespace) -> int:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stopping.set)
-            names = ", ".join(f"{f.name} <- {f.source}" for f in app.functions)
-            print(f"logway running {app.name}: {names}", flush=True)
-            await run_functions(broker, app.name, app.functions, stopping)
+            names = [f"{f.name} <- {f.source}" for f in app.functions]
+            names += [f"{d.name} <- {d.source} -> {d.settings.to}" for d in app.deliveries]
+            print(f"logway running {app.name}: {', '.join(names)}", flush=True)
+            await asyncio.gather(
+                run_functions(broker, app.name, app.functions, stopping),
+                run_deliveries(broker, app.name, app.deliveries, stopping),
+            )
 
         asyncio.run(main())
     print(f"logway stopped {app.name}", file=sys.stderr)

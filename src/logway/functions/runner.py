@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from logway.broker import Broker, Consumer, ensure_topic, offset_for_start
+from logway.broker import Broker, Consumer, ensure_topic, group_position
 from logway.errors import ClosedError, InvalidArgumentError, LogwayError
 from logway.functions import control
 from logway.functions.batch import Batch, Window
@@ -270,28 +270,10 @@ class FunctionRunner:
     # --- starting positions -------------------------------------------------------
 
     def start_offset(self, tp: TopicPartition) -> int:
-        """The group's committed offset, else ``starting_position`` (committed at once,
-        so that "latest" means the moment the function first ran)."""
-        committed = self.broker.committed(self.group, tp.topic).get(tp)
-        if committed is not None:
-            first = self.broker.start_offsets(tp.topic)[tp.partition]
-            if committed >= first:
-                return committed
-            log.warning(
-                "%s: %s/%d: records %d to %d expired (retention) before the function read "
-                "them; it goes on from %d",
-                self.group,
-                tp.topic,
-                tp.partition,
-                committed,
-                first - 1,
-                first,
-            )
-            self.commit({tp: first})
-            return first
-        offset = offset_for_start(self.broker, tp, self.settings.starting_position)
-        self.commit({tp: offset})
-        return offset
+        """The group's committed offset, else ``starting_position``."""
+        return group_position(
+            self.broker, self.group, tp, self.settings.starting_position, self.commit
+        )
 
     def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit through the group's member: a Kafka cluster takes a group's commits

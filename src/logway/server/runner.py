@@ -22,6 +22,7 @@ import uvicorn
 
 from logway.app import App
 from logway.broker import Broker
+from logway.delivery.runner import DeliveryRunner
 from logway.functions.runner import FunctionRunner
 from logway.server import metrics
 from logway.server.fanout import Hub
@@ -72,12 +73,16 @@ class Server:
         self._functions_stop = asyncio.Event()
         self._functions: asyncio.Future[Any] | None = None
         self.runners: list[FunctionRunner] = []
+        self.deliveries: list[DeliveryRunner] = []
         if app is not None:
             self.runners = [FunctionRunner(broker, app.name, spec) for spec in app.functions]
+            self.deliveries = [DeliveryRunner(broker, app.name, d) for d in app.deliveries]
 
     async def start(self) -> None:
-        if self.runners:
-            self._functions = asyncio.gather(*(r.run(self._functions_stop) for r in self.runners))
+        running = [r.run(self._functions_stop) for r in self.runners]
+        running += [d.run(self._functions_stop) for d in self.deliveries]
+        if running:
+            self._functions = asyncio.gather(*running)
         self._grpc = grpc.aio.server(options=channel.SERVER_OPTIONS)
         for register, servicer in self.services:
             register(servicer, self._grpc)
@@ -129,7 +134,7 @@ class Server:
         return [(path, os.path.join(base, directory)) for path, directory in self.app.statics]
 
     async def stop(self) -> None:
-        if self._functions is not None:  # finish the batches in flight and commit
+        if self._functions is not None:  # finish the batches in flight, flush, commit
             self._functions_stop.set()
             await self._functions
         if self._http is not None and self._http_task is not None:

@@ -1,0 +1,204 @@
+"""Records to files: JSON values (or Protobuf ones) to Arrow tables and Parquet, with
+the record's topic, partition, offset, timestamp and key as columns; values as JSON
+lines; failed records as Firehose-style error lines."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from logway.records import Record
+
+METADATA_COLUMNS = ("_topic", "_partition", "_offset", "_timestamp", "_key")
+_READ_OPTIONS = pa_json.ReadOptions(block_size=16 * 1024 * 1024)
+
+Failure = tuple[int, str, str]  # index of the record, error type, message
+
+
+def table_from_json(
+    records: Sequence[Record], datas: Sequence[bytes | dict[str, Any]]
+) -> tuple[pa.Table | None, list[int], list[Failure]]:
+    """A table of the JSON objects in ``datas`` (one per record), the indexes of the
+    records its rows came from, and the records that are not JSON objects.
+
+    The fast path hands every value to Arrow's JSON reader at once; values with a
+    line break inside, non-objects or types that change between records fall back
+    to Python's parser, record by record, where each failure can be told apart."""
+    if datas and all(isinstance(d, bytes) for d in datas):
+        joined = b"\n".join(datas)  # type: ignore[arg-type]
+        if joined.count(b"\n") == len(datas) - 1:
+            try:
+                table = pa_json.read_json(io.BytesIO(joined), read_options=_READ_OPTIONS)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                table = None
+            if table is not None and table.num_rows == len(datas):
+                return _with_metadata(table, records, None), list(range(len(records))), []
+    rows: list[dict[str, Any]] = []
+    kept: list[int] = []
+    failures: list[Failure] = []
+    for i, data in enumerate(datas):
+        if isinstance(data, dict):
+            rows.append(data)
+            kept.append(i)
+            continue
+        try:
+            row = json.loads(data)
+        except ValueError as exc:
+            failures.append((i, "format-conversion-failed", f"the value is not JSON: {exc}"))
+            continue
+        if not isinstance(row, dict):
+            failures.append(
+                (
+                    i,
+                    "format-conversion-failed",
+                    f"Parquet rows come from JSON objects, not {type(row).__name__} values",
+                )
+            )
+            continue
+        rows.append(row)
+        kept.append(i)
+    if not rows:
+        return None, [], failures
+    table = _table_from_rows(rows)
+    return _with_metadata(table, records, kept), kept, failures
+
+
+def _table_from_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows whose fields keep one type become typed columns; a field whose type
+    changes from record to record is kept as JSON text."""
+    try:
+        return pa.Table.from_pylist(rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row))
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        try:
+            columns[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            columns[name] = pa.array(
+                [None if v is None else json.dumps(v, separators=(",", ":")) for v in values],
+                pa.string(),
+            )
+    return pa.table(columns)
+
+
+def table_from_protobuf(
+    records: Sequence[Record], datas: Sequence[bytes], message: Any
+) -> tuple[pa.Table | None, list[int], list[Failure]]:
+    """A table of Protobuf values of the type ``message``, typed from its descriptor."""
+    from logway.delivery.protobuf import arrow_schema, message_row
+
+    schema = arrow_schema(message.DESCRIPTOR)
+    rows: list[dict[str, Any]] = []
+    kept: list[int] = []
+    failures: list[Failure] = []
+    for i, data in enumerate(datas):
+        try:
+            rows.append(message_row(message.FromString(data)))
+        except Exception as exc:
+            failures.append(
+                (
+                    i,
+                    "format-conversion-failed",
+                    f"the value is not a {message.DESCRIPTOR.full_name}: {exc}",
+                )
+            )
+            continue
+        kept.append(i)
+    if not rows:
+        return None, [], failures
+    table = pa.Table.from_pylist(rows, schema=schema)
+    return _with_metadata(table, records, kept), kept, failures
+
+
+def _with_metadata(table: pa.Table, records: Sequence[Record], kept: list[int] | None) -> pa.Table:
+    chosen = records if kept is None else [records[i] for i in kept]
+    for name in METADATA_COLUMNS:
+        if name in table.column_names:  # the record's own fields win over a value's
+            table = table.drop_columns([name])
+    n = len(chosen)
+    topic = chosen[0].topic if chosen else ""
+    return (
+        table.append_column(
+            "_topic", pa.repeat(pa.scalar(topic), n) if n else pa.array([], pa.string())
+        )
+        .append_column("_partition", pa.array([r.partition for r in chosen], pa.int32()))
+        .append_column("_offset", pa.array([r.offset for r in chosen], pa.int64()))
+        .append_column(
+            "_timestamp", pa.array([r.timestamp for r in chosen], pa.timestamp("ms", tz="UTC"))
+        )
+        .append_column(
+            "_key",
+            pa.array(
+                [
+                    None if r.key is None else r.key.decode("utf-8", "backslashreplace")
+                    for r in chosen
+                ],
+                pa.string(),
+            ),
+        )
+    )
+
+
+def parquet_bytes(table: pa.Table, compression: str) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=None if compression == "none" else compression)
+    return bytes(sink.getvalue())
+
+
+def compress(data: bytes, compression: str) -> bytes:
+    import cramjam
+
+    if compression == "gzip":
+        return bytes(cramjam.gzip.compress(data))
+    if compression == "zstd":
+        return bytes(cramjam.zstd.compress(data))
+    return data
+
+
+JSONL_SUFFIX = {"none": ".jsonl", "gzip": ".jsonl.gz", "zstd": ".jsonl.zst"}
+
+
+def jsonl_bytes(datas: Sequence[bytes], compression: str) -> bytes:
+    """One value per line, each as it is (a line break inside a value is escaped by
+    writing that value as compact JSON)."""
+    lines = [d if b"\n" not in d else _one_line(d) for d in datas]
+    lines.append(b"")
+    return compress(b"\n".join(lines), compression)
+
+
+def _one_line(data: bytes) -> bytes:
+    try:
+        return json.dumps(json.loads(data), separators=(",", ":")).encode()
+    except ValueError:
+        return json.dumps(data.decode("utf-8", "backslashreplace")).encode()
+
+
+def record_line(record: Record, **extra: Any) -> bytes:
+    """A record as one JSON line, its value as ``rawData`` (base64), as Firehose keeps
+    records in error and source-backup output."""
+    line: dict[str, Any] = {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "key": None if record.key is None else record.key.decode("utf-8", "backslashreplace"),
+        "headers": [
+            [k, v.decode("utf-8", "backslashreplace") if v is not None else None]
+            for k, v in record.headers
+        ],
+        "rawData": None if record.value is None else base64.b64encode(record.value).decode(),
+    }
+    line.update(extra)
+    return json.dumps(line, separators=(",", ":")).encode()

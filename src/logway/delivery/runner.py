@@ -1,0 +1,553 @@
+"""Run delivery streams over a ``Broker``: records into files, exactly once.
+
+Each delivery is the consumer group ``<app>.<delivery>``; a ``PartitionDelivery`` per
+assigned partition buffers records until the first of ``buffer_size`` (bytes of
+values) or ``buffer_interval`` is reached, then flushes them: transform, convert,
+write one object per prefix, commit.
+
+Exactly once, across crashes, rests on three things:
+- an object's name is a function of the records in it: topic, partition, first and
+  last offset, and a hash of the source records (a topic recreated under the same
+  name never overwrites an older delivery's objects);
+- before writing a flush, its offset range is recorded in the destination
+  (``_logway/state/<group>/<topic>+<partition>.json``), and the position is
+  committed only after every object of it is durably written;
+- a restart whose committed position is the first offset of the recorded range
+  rebuilds exactly that range, whatever the buffer settings or the clock say, so
+  it rewrites the same names with the same records: an object written before a crash
+  is replaced, never duplicated, and nothing is skipped.
+The transform should therefore be deterministic (a record routed by it to another
+prefix on the second try would be delivered twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from logway.broker import Broker, Consumer, group_position
+from logway.delivery import convert
+from logway.delivery.prefix import Prefix
+from logway.delivery.settings import DeliverySettings
+from logway.delivery.transform import Dropped, Ok, check_results, data_bytes
+from logway.errors import ClosedError, LogwayError
+from logway.objectstore import ObjectMissingError, ObjectStore, open_store
+from logway.recordbatch import codec
+from logway.records import Record, TopicPartition
+
+log = logging.getLogger("logway.delivery")
+
+ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its membership
+IDLE_POLL_S = 0.5  # the longest a partition waits for records before looking again
+MAX_POLL_RECORDS = 10_000
+TRANSFORM_ATTEMPTS = 3  # then the records go under the error prefix
+TRANSFORM_BACKOFF_S = 0.5  # doubling between attempts
+WRITE_BACKOFF_S, WRITE_BACKOFF_MAX_S = 0.5, 30.0  # an unreachable destination: retry
+
+
+@dataclass
+class DeliverySpec:
+    """A delivery stream of an app: the topic it reads and where it writes."""
+
+    name: str
+    source: str
+    settings: DeliverySettings
+
+
+@dataclass
+class DeliveryStats:
+    state: str = "starting"
+    records_in: int = 0
+    buffered: int = 0  # records read and not yet flushed
+    records_delivered: int = 0
+    records_dropped: int = 0
+    records_failed: int = 0
+    objects: int = 0
+    bytes: int = 0
+    last_error: str | None = None
+    written: list[str] = field(default_factory=list)  # the latest object names, newest last
+
+
+class DeliveryRunner:
+    def __init__(self, broker: Broker, app_name: str, spec: DeliverySpec):
+        self.broker = broker
+        self.spec = spec
+        self.settings = spec.settings
+        self.group = f"{app_name}.{spec.name}"
+        self.store: ObjectStore = open_store(spec.settings.to)
+        self.stats = DeliveryStats()
+        self.member: Consumer | None = None
+        self._lanes: dict[TopicPartition, tuple[threading.Thread, PartitionDelivery]] = {}
+        self._lock = threading.Lock()  # stats are updated from the partitions' threads
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Follow the group's assignment until ``stopping`` is set, then flush every
+        partition's buffer and commit."""
+        member = self.member = self.broker.consumer(self.spec.source, group=self.group)
+        self.stats.state = "running"
+        try:
+            while not stopping.is_set():
+                assigned = set(member.assignment())
+                for tp in sorted(assigned - set(self._lanes)):
+                    self._start(tp)
+                for tp in set(self._lanes) - assigned:
+                    await self._stop(tp)
+                for tp, (thread, _lane) in list(self._lanes.items()):
+                    if not thread.is_alive():  # it died: its error is logged; start again
+                        del self._lanes[tp]
+                try:
+                    await asyncio.wait_for(stopping.wait(), ASSIGNMENT_CHECK_S)
+                except TimeoutError:
+                    pass
+        finally:
+            for tp in list(self._lanes):
+                await self._stop(tp)
+            member.close()
+            self.stats.state = "stopped"
+
+    def _start(self, tp: TopicPartition) -> None:
+        lane = PartitionDelivery(self, tp)
+        name = f"logway-delivery {self.group} {tp.topic}/{tp.partition}"
+        thread = threading.Thread(target=lane.run, name=name, daemon=True)
+        self._lanes[tp] = (thread, lane)
+        thread.start()
+
+    async def _stop(self, tp: TopicPartition) -> None:
+        thread, lane = self._lanes.pop(tp)
+        lane.stop()
+        await asyncio.to_thread(thread.join)
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit through the group's member (a Kafka cluster wants its members')."""
+        assert self.member is not None
+        self.member.commit(offsets)
+
+    def count(self, **figures: int) -> None:
+        with self._lock:
+            for name, n in figures.items():
+                setattr(self.stats, name, getattr(self.stats, name) + n)
+
+    def status(self) -> dict[str, Any]:
+        s = self.stats
+        return {
+            "delivery": self.group,
+            "source": self.spec.source,
+            "to": self.store.url,
+            "state": s.state,
+            "partitions": sorted(tp.partition for tp in self._lanes),
+            "records_in": s.records_in,
+            "buffered": s.buffered,
+            "records_delivered": s.records_delivered,
+            "records_dropped": s.records_dropped,
+            "records_failed": s.records_failed,
+            "objects": s.objects,
+            "bytes": s.bytes,
+            "last_error": s.last_error,
+        }
+
+
+class PartitionDelivery:
+    """One partition of a delivery: read, buffer, flush, commit."""
+
+    def __init__(self, runner: DeliveryRunner, tp: TopicPartition):
+        self.runner = runner
+        self.tp = tp
+        self.settings = runner.settings
+        self.store = runner.store
+        self._stop = threading.Event()
+        self.state_path = f"_logway/state/{runner.group}/{tp.topic}+{tp.partition}.json"
+
+    def stop(self) -> None:
+        """Flush the buffer, commit, and end (within one poll)."""
+        self._stop.set()
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except ClosedError:
+            if not self._stop.is_set():
+                log.exception("%s: %s/%d stopped", self.runner.group, *self.tp)
+        except Exception as exc:
+            self.runner.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s: %s/%d stopped", self.runner.group, *self.tp)
+
+    def _run(self) -> None:
+        s, stop = self.settings, self._stop
+        position = group_position(
+            self.runner.broker, self.runner.group, self.tp, s.starting_position, self.commit
+        )
+        redo = self._unfinished(position)
+        consumer = self.runner.broker.consumer(self.tp.topic, partitions=[self.tp])
+        try:
+            consumer.seek(self.tp, position)
+            buffered: list[Record] = []
+            size, opened = 0, 0.0
+            while not stop.is_set():
+                timeout = IDLE_POLL_S
+                if buffered and redo is None:
+                    timeout = max(0.0, min(timeout, opened + s.buffer_interval - time.monotonic()))
+                records = consumer.poll(timeout=timeout, max_records=MAX_POLL_RECORDS)
+                if records:
+                    if not buffered:
+                        opened = time.monotonic()
+                    buffered += records
+                    size += sum(len(r.value) for r in records if r.value is not None)
+                    self.runner.count(buffered=len(records))
+                if redo is not None:  # the range a crash may have half written, exactly
+                    if buffered and buffered[-1].offset >= redo:
+                        cut = (
+                            next(i for i, r in enumerate(buffered) if r.offset > redo)
+                            if (buffered[-1].offset > redo)
+                            else len(buffered)
+                        )
+                        self.flush(buffered[:cut])
+                        buffered, redo = buffered[cut:], None
+                        size = sum(len(r.value) for r in buffered if r.value is not None)
+                        opened = time.monotonic()
+                    continue
+                if buffered and (
+                    size >= s.buffer_size or time.monotonic() - opened >= s.buffer_interval
+                ):
+                    self.flush(buffered)
+                    buffered, size = [], 0
+            if buffered and redo is None:
+                self.flush(buffered)  # on shutdown, what is buffered goes out
+        finally:
+            consumer.close()
+
+    def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.runner.commit(offsets)
+
+    def _unfinished(self, position: int) -> int | None:
+        """The last offset of a flush recorded as begun at ``position`` and not
+        committed: a crash came between its first write and its commit."""
+        try:
+            state = json.loads(self.store.get(self.state_path))
+        except ObjectMissingError:
+            return None
+        if state.get("first") == position and isinstance(state.get("last"), int):
+            log.info(
+                "%s: %s/%d: rewriting offsets %d..%d, whose delivery was not committed",
+                self.runner.group,
+                *self.tp,
+                position,
+                state["last"],
+            )
+            return int(state["last"])
+        return None
+
+    # --- a flush ----------------------------------------------------------------------
+
+    def flush(self, records: list[Record]) -> None:
+        """Deliver ``records`` (one partition, in offset order) and commit after them."""
+        first, last = records[0].offset, records[-1].offset
+        self._write(self.state_path, json.dumps({"first": first, "last": last}).encode())
+        values = [b"" if r.value is None else r.value for r in records]
+        tag = f"{codec.crc32c(b''.join(values)):08x}"
+        s = self.settings
+        if s.backup_source is not None:
+            lines = [convert.record_line(r) for r in records]
+            self._put_grouped(s.backup_source, records, lines, tag, ".jsonl.gz", "gzip")
+        kept: list[Record] = records
+        datas: list[Any] = values
+        failures: list[convert.Failure] = []
+        if s.transform is not None:
+            kept, datas, failures, dropped = self._transform(records)
+            self.runner.count(records_dropped=dropped)
+        failed = {i for i, _, _ in failures}
+        todo = [i for i in range(len(kept)) if i not in failed]
+        chosen = [kept[i] for i in todo]
+        if s.format == "parquet":
+            delivered, more = self._put_parquet(chosen, [datas[i] for i in todo], tag)
+        else:
+            lines = [data_bytes(datas[i]) for i in todo]
+            suffix = convert.JSONL_SUFFIX[s.compression]
+            more = self._put_grouped(s.prefix, chosen, lines, tag, suffix, s.compression)
+            delivered = len(chosen) - len(more)
+        failures += [(todo[i], error_type, message) for i, error_type, message in more]
+        if failures:
+            self._put_failures(kept, failures, tag)
+        self.commit({self.tp: last + 1})
+        self.runner.count(
+            records_in=len(records),
+            records_delivered=delivered,
+            records_failed=len(failures),
+            buffered=-len(records),
+        )
+
+    def _transform(
+        self, records: list[Record]
+    ) -> tuple[list[Record], list[Any], list[convert.Failure], int]:
+        """Records the transform kept with their new data, the failed ones (indexes into
+        the kept list, which includes them), and how many it dropped."""
+        transform = self.settings.transform
+        assert transform is not None
+        error: Exception | None = None
+        for attempt in range(TRANSFORM_ATTEMPTS):
+            try:
+                results = check_results(transform(list(records)), records)
+                break
+            except Exception as exc:
+                error = exc
+                log.warning(
+                    "%s: %s/%d: the transform failed (attempt %d): %s",
+                    self.runner.group,
+                    *self.tp,
+                    attempt + 1,
+                    exc,
+                )
+                self._stop.wait(TRANSFORM_BACKOFF_S * 2**attempt)
+        else:
+            message = f"the transform failed {TRANSFORM_ATTEMPTS} times: {error}"
+            every = [(i, "processing-failed", message) for i in range(len(records))]
+            return records, [None] * len(records), every, 0
+        kept: list[Record] = []
+        datas: list[Any] = []
+        failures: list[convert.Failure] = []
+        dropped = 0
+        for record, result in zip(records, results, strict=True):
+            if isinstance(result, Dropped):
+                dropped += 1
+                continue
+            if isinstance(result, Ok):
+                data = result.data
+                datas.append(data if isinstance(data, dict) else data_bytes(data))
+            else:
+                failures.append((len(kept), "processing-failed", result.error))
+                datas.append(None)
+            kept.append(record)
+        return kept, datas, failures, dropped
+
+    def _put_parquet(
+        self, records: list[Record], datas: list[Any], tag: str
+    ) -> tuple[int, list[convert.Failure]]:
+        """Write the records' Parquet objects; returns how many rows went out and the
+        records that could not be converted or placed under a prefix."""
+        s = self.settings
+        if not records:
+            return 0, []
+        if s.schema is not None:
+            table, kept, failures = convert.table_from_protobuf(records, datas, s.schema)
+        else:
+            table, kept, failures = convert.table_from_json(records, datas)
+        out = list(failures)
+        if table is None:
+            return 0, out
+        rows = 0
+        groups, unplaced = _split_table(table, s.prefix)
+        out += [(kept[i], "partitioning-failed", m) for i, m in unplaced]
+        for prefix, part in groups:
+            offsets = part.column("_offset")
+            name = self._name(prefix, offsets[0].as_py(), offsets[-1].as_py(), tag, ".parquet")
+            self._write(name, convert.parquet_bytes(part, s.compression))
+            rows += part.num_rows
+        return rows, out
+
+    def _put_grouped(
+        self,
+        prefix: Prefix,
+        records: Sequence[Record],
+        lines: list[bytes],
+        tag: str,
+        suffix: str,
+        compression: str,
+    ) -> list[convert.Failure]:
+        """Write ``lines`` (one per record) as JSON-lines objects, one per prefix."""
+        groups: dict[str, list[int]] = defaultdict(list)
+        failures: list[convert.Failure] = []
+        for i, record in enumerate(records):
+            try:
+                groups[_record_prefix(prefix, record, lines[i])].append(i)
+            except _Unplaced as exc:
+                failures.append((i, "partitioning-failed", str(exc)))
+        for name_prefix, index in groups.items():
+            name = self._name(
+                name_prefix, records[index[0]].offset, records[index[-1]].offset, tag, suffix
+            )
+            self._write(name, convert.jsonl_bytes([lines[i] for i in index], compression))
+        return failures
+
+    def _put_failures(
+        self, records: list[Record], failures: list[convert.Failure], tag: str
+    ) -> None:
+        by_prefix: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        for i, error_type, message in sorted(failures):
+            record = records[i]
+            values = {
+                "error_type": error_type,
+                "topic": record.topic,
+                "partition": str(record.partition),
+            }
+            prefix = self.settings.error_prefix
+            try:
+                where = prefix.render(
+                    record.timestamp, {**values, **_placeholders(prefix, record, None)}
+                )
+            except _Unplaced:
+                where = prefix.render(record.timestamp, {**values, **_blank(prefix)})
+            by_prefix[where].append((i, error_type, message))
+        for where, items in by_prefix.items():
+            lines = [
+                convert.record_line(records[i], errorCode=error_type, errorMessage=message)
+                for i, error_type, message in items
+            ]
+            first, last = records[items[0][0]].offset, records[items[-1][0]].offset
+            self._write(
+                self._name(where, first, last, tag, ".jsonl"), convert.jsonl_bytes(lines, "none")
+            )
+        log.warning(
+            "%s: %s/%d: %d records went under the error prefix (first: offset %d, %s)",
+            self.runner.group,
+            *self.tp,
+            len(failures),
+            records[failures[0][0]].offset,
+            failures[0][2],
+        )
+
+    def _name(self, prefix: str, first: int, last: int, tag: str, suffix: str) -> str:
+        return f"{prefix}{self.tp.topic}+{self.tp.partition}+{first:020d}+{last:020d}+{tag}{suffix}"
+
+    def _write(self, name: str, data: bytes) -> None:
+        """Put an object, retrying while the destination fails (the records wait in
+        the log; nothing is committed until they are written)."""
+        delay = WRITE_BACKOFF_S
+        while True:
+            try:
+                self.store.put(name, data)
+                break
+            except LogwayError as exc:
+                self.runner.stats.last_error = str(exc)
+                log.warning("%s: %s; retrying in %.1f s", self.runner.group, exc, delay)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, WRITE_BACKOFF_MAX_S)
+        if not name.startswith("_logway/"):
+            self.runner.count(objects=1, bytes=len(data))
+            with self.runner._lock:
+                self.runner.stats.written = [*self.runner.stats.written[-99:], name]
+
+
+class _Unplaced(Exception):
+    """A record lacks what its prefix needs (a value field, a key)."""
+
+
+def _blank(prefix: Prefix) -> dict[str, str]:
+    return {f: "__MISSING__" for f in prefix.fields if f not in ("error_type",)}
+
+
+def _placeholders(prefix: Prefix, record: Record, value: Any) -> dict[str, str]:
+    """The record's values for the prefix's placeholders other than time."""
+    out: dict[str, str] = {}
+    for name in prefix.fields:
+        if name == "topic":
+            out[name] = record.topic
+        elif name == "partition":
+            out[name] = str(record.partition)
+        elif name == "key":
+            if record.key is None:
+                raise _Unplaced("the prefix uses {key} and the record has none")
+            out[name] = record.key.decode("utf-8", "backslashreplace")
+        elif name.startswith("value."):
+            if value is None:
+                try:
+                    value = json.loads(record.value or b"")
+                except ValueError:
+                    raise _Unplaced(
+                        f"the prefix uses {{{name}}} and the value is not JSON"
+                    ) from None
+            found: Any = value
+            for part in name.split(".")[1:]:
+                found = found.get(part) if isinstance(found, dict) else None
+            if found is None or isinstance(found, dict | list):
+                raise _Unplaced(f"the prefix uses {{{name}}}, which the value does not have")
+            out[name] = json.dumps(found) if isinstance(found, bool) else str(found)
+    return out
+
+
+def _record_prefix(prefix: Prefix, record: Record, data: bytes) -> str:
+    value = None
+    if prefix.value_fields:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            raise _Unplaced("the prefix uses a value field and the data is not JSON") from None
+    return prefix.render(record.timestamp, _placeholders(prefix, record, value))
+
+
+def _split_table(table: Any, prefix: Prefix) -> tuple[list[tuple[str, Any]], list[tuple[int, str]]]:
+    """The table's rows grouped by prefix, in offset order within each, and the rows
+    (by position) that could not be placed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stamps = table.column("_timestamp").cast(pa.int64())
+    if not prefix.needs_record:
+        unit = prefix.time_unit_ms
+        if unit is None:
+            return [(prefix.render(0), table)], []
+        buckets = (
+            pc.divide(stamps, unit)
+            if pc.min(stamps).as_py() >= 0
+            else pc.floor(pc.divide(stamps.cast(pa.float64()), unit)).cast(pa.int64())
+        )
+        unique = pc.unique(buckets).to_pylist()
+        if len(unique) == 1:
+            return [(prefix.render(unique[0] * unit), table)], []
+        return [
+            (prefix.render(b * unit), table.filter(pc.equal(buckets, b))) for b in sorted(unique)
+        ], []
+    # placeholders from the record or its value: row by row
+    records = _rows_for_prefix(table, prefix)
+    groups: dict[str, list[int]] = defaultdict(list)
+    unplaced: list[tuple[int, str]] = []
+    for i, (record, value) in enumerate(records):
+        try:
+            groups[prefix.render(record.timestamp, _placeholders(prefix, record, value))].append(i)
+        except _Unplaced as exc:
+            unplaced.append((i, str(exc)))
+    return [(p, table.take(pa.array(index))) for p, index in groups.items()], unplaced
+
+
+def _rows_for_prefix(table: Any, prefix: Prefix) -> list[tuple[Record, dict[str, Any]]]:
+    """Per row, a record with the metadata the prefix reads and the value's fields
+    it reads, taken from the table's columns."""
+    n = table.num_rows
+    cols = {
+        name: table.column(name).to_pylist() for name in ("_topic", "_partition", "_offset", "_key")
+    }
+    stamps = table.column("_timestamp").cast("int64").to_pylist()
+    roots = {f.split(".")[1] for f in prefix.value_fields}
+    values: list[dict[str, Any]] = [{} for _ in range(n)]
+    for root in roots:
+        if root in table.column_names:
+            for i, v in enumerate(table.column(root).to_pylist()):
+                values[i][root] = v
+    out = []
+    for i in range(n):
+        key = cols["_key"][i]
+        record = Record(
+            cols["_topic"][i],
+            cols["_partition"][i],
+            cols["_offset"][i],
+            stamps[i],
+            None if key is None else key.encode(),
+            None,
+        )
+        out.append((record, values[i]))
+    return out
+
+
+async def run_deliveries(
+    broker: Broker, app_name: str, specs: list[DeliverySpec], stopping: asyncio.Event
+) -> list[DeliveryRunner]:
+    """Run every delivery until ``stopping`` is set; then flush and commit."""
+    runners = [DeliveryRunner(broker, app_name, s) for s in specs]
+    await asyncio.gather(*(r.run(stopping) for r in runners))
+    return runners
