@@ -76,8 +76,11 @@ class DeliveryStats:
 
 
 class DeliveryRunner:
-    def __init__(self, broker: Broker, app_name: str, spec: DeliverySpec):
+    def __init__(
+        self, broker: Broker, app_name: str, spec: DeliverySpec, until_end: bool = False
+    ):
         self.broker = broker
+        self.until_end = until_end  # stop once every partition is delivered to its end
         self.spec = spec
         self.settings = spec.settings
         self.group = f"{app_name}.{spec.name}"
@@ -99,9 +102,14 @@ class DeliveryRunner:
                     self._start(tp)
                 for tp in set(self._lanes) - assigned:
                     await self._stop(tp)
-                for tp, (thread, _lane) in list(self._lanes.items()):
-                    if not thread.is_alive():  # it died: its error is logged; start again
+                finished = 0
+                for tp, (thread, lane) in list(self._lanes.items()):
+                    if lane.finished:
+                        finished += 1
+                    elif not thread.is_alive():  # it died: its error is logged; start again
                         del self._lanes[tp]
+                if self.until_end and assigned and finished == len(assigned):
+                    break
                 try:
                     await asyncio.wait_for(stopping.wait(), ASSIGNMENT_CHECK_S)
                 except TimeoutError:
@@ -162,6 +170,7 @@ class PartitionDelivery:
         self.settings = runner.settings
         self.store = runner.store
         self._stop = threading.Event()
+        self.finished = False  # with until_end: delivered up to the end it saw at start
         self.state_path = f"_logway/state/{runner.group}/{tp.topic}+{tp.partition}.json"
 
     def stop(self) -> None:
@@ -189,7 +198,16 @@ class PartitionDelivery:
             consumer.seek(self.tp, position)
             buffered: list[Record] = []
             size, opened = 0, 0.0
+            end = self.runner.broker.end_offsets(self.tp.topic)[self.tp.partition]
             while not stop.is_set():
+                if self.runner.until_end and redo is None:
+                    read = buffered[-1].offset + 1 if buffered else consumer.position()[self.tp]
+                    if read >= end:
+                        if buffered:
+                            self.flush(buffered)
+                            buffered = []
+                        self.finished = True
+                        return
                 timeout = IDLE_POLL_S
                 if buffered and redo is None:
                     timeout = max(0.0, min(timeout, opened + s.buffer_interval - time.monotonic()))
