@@ -66,7 +66,8 @@ class ObjectStore:
             if self.scheme == "file":
                 _put_local(full, chunks)
             else:
-                with self.fs.open_output_stream(full) as out:
+                # compression=None: pyarrow would otherwise gzip a name ending in .gz again
+                with self.fs.open_output_stream(full, compression=None) as out:
                     for chunk in chunks:
                         out.write(chunk)
         except OSError as exc:
@@ -75,9 +76,23 @@ class ObjectStore:
     def get(self, path: str) -> bytes:
         full = self.full_path(path)
         try:
-            with self.fs.open_input_stream(full) as f:
+            with self.fs.open_input_stream(full, compression=None) as f:
                 data: bytes = f.read()
                 return data
+        except FileNotFoundError:
+            raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
+        except OSError as exc:
+            if "does not exist" in str(exc) or "NoSuchKey" in str(exc):
+                raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
+            raise StorageError(f"could not read {self.uri(path)}: {exc}") from exc
+
+    def get_view(self, path: str) -> memoryview:
+        """``get`` as a read-only buffer, read in one piece and not copied into ``bytes``:
+        several times faster for large objects (a backup's)."""
+        full = self.full_path(path)
+        try:
+            with self.fs.open_input_file(full) as f:
+                return memoryview(f.read_buffer()).cast("B").toreadonly()
         except FileNotFoundError:
             raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
         except OSError as exc:

@@ -81,3 +81,17 @@ def test_paths_stay_inside_the_root(tmp_path: object) -> None:
 def test_a_missing_bucket_is_named(s3_bucket: str) -> None:
     with pytest.raises(InvalidArgumentError, match=r"bucket 'no-such-bucket-here' .* does not"):
         open_store("s3://no-such-bucket-here/x")
+
+
+def test_compressed_names_are_stored_byte_for_byte(store_url: str) -> None:
+    """A name ending in .gz or .zst holds exactly the bytes put there (pyarrow would
+    compress it again by its name unless told not to)."""
+    import gzip
+
+    store = open_store(store_url)
+    data = gzip.compress(b"a line\n")
+    store.put("x.jsonl.gz", data)
+    store.put("y.jsonl.zst", b"not really zstd")
+    assert store.get("x.jsonl.gz") == data
+    assert store.get("y.jsonl.zst") == b"not really zstd"
+    assert {o.path: o.size for o in store.list()} == {"x.jsonl.gz": len(data), "y.jsonl.zst": 15}
