@@ -21,6 +21,7 @@ from logway.errors import (
     UnknownSchemeError,
     UnknownTopicError,
 )
+from logway.recordbatch import codec
 from logway.records import (
     HeadersInput,
     Message,
@@ -37,6 +38,7 @@ ResetTo = Start | int  # an int is an offset
 ProduceItem = bytes | str | Message | tuple[Any, ...] | None
 DEFAULT_MAX_RECORDS = 500
 DEFAULT_MAX_BYTES = 1 << 20
+BULK_RECORDS = 100_000  # records per fetch when max_bytes should be what limits it
 
 
 @runtime_checkable
@@ -98,6 +100,12 @@ class Broker(Protocol):
         records: Iterable[ProduceItem],
         partition: int | None = None,
     ) -> Sequence[RecordMetadata]: ...
+    def write_at(self, topic: str, partition: int, records: Sequence[Record]) -> None:
+        """Append records keeping their own offsets (and timestamps, keys, values,
+        headers), as a restore or a replica does: offsets increase, the first is >= the
+        partition's end offset, and an empty partition begins at the first record's
+        offset. ``InvalidArgumentError`` if that cannot be; nothing is written then."""
+        ...
 
     # reading
     def fetch(
@@ -237,7 +245,39 @@ def check_start(start: object) -> None:
 
 
 class BrokerBase:
-    """Protocol methods every backend writes the same way, in terms of the others."""
+    """Protocol methods every backend writes the same way, in terms of the others, and
+    the bulk paths ``read_batches``/``write_batches`` a backend may do faster."""
+
+    def fetch(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> list[Record]:
+        raise NotImplementedError
+
+    def write_at(self, topic: str, partition: int, records: Sequence[Record]) -> None:
+        raise NotImplementedError
+
+    def read_batches(
+        self, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> bytes:
+        """The records from ``offset`` on as whole Kafka RecordBatch v2 batches carrying
+        their own offsets: at least one batch when there are records, more while under
+        ``max_bytes`` (b"" at the end offset). For moving a partition in bulk (backups);
+        a backend that stores batches hands them over as stored, this default encodes
+        what ``fetch`` returns."""
+        records = self.fetch(topic, partition, offset, BULK_RECORDS, max_bytes)
+        return codec.encode_wire(records)
+
+    def write_batches(
+        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+    ) -> None:
+        """``write_at`` for records given as whole RecordBatch v2 batches laid back to
+        back (what ``read_batches`` returns); this default decodes them."""
+        self.write_at(topic, partition, _decode_batches(topic, partition, data))
 
     def produce_many(
         self, topic: str, records: Iterable[ProduceItem], partition: int | None = None
@@ -290,6 +330,37 @@ class BrokerBase:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_batches(
+    broker: Broker, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+) -> bytes:
+    """``BrokerBase.read_batches`` on any ``Broker``: the backend's own bulk path if it
+    has one, else its records encoded."""
+    if isinstance(broker, BrokerBase):
+        return broker.read_batches(topic, partition, offset, max_bytes)
+    return codec.encode_wire(broker.fetch(topic, partition, offset, BULK_RECORDS, max_bytes))
+
+
+def write_batches(
+    broker: Broker, topic: str, partition: int, data: bytes | bytearray | memoryview
+) -> None:
+    """``BrokerBase.write_batches`` on any ``Broker``."""
+    if isinstance(broker, BrokerBase):
+        broker.write_batches(topic, partition, data)
+    else:
+        broker.write_at(topic, partition, _decode_batches(topic, partition, data))
+
+
+def _decode_batches(
+    topic: str, partition: int, data: bytes | bytearray | memoryview
+) -> list[Record]:
+    try:
+        return codec.decode_wire(bytes(data), topic, partition)
+    except ValueError as exc:
+        raise InvalidArgumentError(
+            f"batches for {topic}/{partition}: {exc}; nothing was written"
+        ) from None
 
 
 def consumer_arguments(

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar, overload
 
+from logway.errors import InvalidArgumentError
+
 M = TypeVar("M")
 Header = tuple[str, bytes | None]
 Headers = tuple[Header, ...]
@@ -133,6 +135,31 @@ def to_millis(timestamp: int | float | _dt.datetime | None) -> int | None:
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         raise TypeError(f"timestamp must be milliseconds or a datetime, not {timestamp!r}")
     return int(timestamp)
+
+
+def check_own_offsets(records: Sequence[Record]) -> None:
+    """Refuse records that cannot keep their offsets (``Broker.write_at``): offsets must
+    be integers >= 0 that increase, timestamps integers."""
+    previous = -1
+    for i, r in enumerate(records):
+        try:
+            offset, timestamp = r.offset, r.timestamp
+        except AttributeError:
+            raise InvalidArgumentError(
+                f"record {i} is a {type(r).__name__}; write_at takes Records (with offsets)"
+            ) from None
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidArgumentError(f"record {i} has offset {offset!r}; offsets are ints >= 0")
+        if offset <= previous:
+            raise InvalidArgumentError(
+                f"record {i} has offset {offset}, not above the offset before it ({previous}): "
+                "records must come in increasing offset order"
+            )
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+            raise InvalidArgumentError(
+                f"record {i} has timestamp {timestamp!r}; timestamps are milliseconds (int)"
+            )
+        previous = offset
 
 
 class ProducedBatch(Sequence[RecordMetadata]):

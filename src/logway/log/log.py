@@ -33,13 +33,16 @@ from logway.errors import (
     TopicExistsError,
     UnknownTopicError,
 )
+from logway.log import own_offsets
 from logway.log.group_offsets import GroupOffsets
 from logway.log.lock import DirectoryLock
 from logway.log.partition import Partition, now_ms
+from logway.log.segment import Placed
 from logway.log.topic_config import TopicConfig, fsync_dir, write_json_atomically
 from logway.names import validate_topic_name
 from logway.recordbatch import codec
 from logway.recordbatch.compression import codec_id
+from logway.records import Record, check_own_offsets
 
 CLEAN_SHUTDOWN = ".clean-shutdown"
 TOPIC_FILE = "topic.json"
@@ -221,6 +224,77 @@ class Log:
             raise InvalidArgumentError(str(exc)) from None
         base = part.append(batch, count, last)
         return base, count, first, last
+
+    def append_at(self, topic: str, partition: int, records: Sequence[Record]) -> None:
+        """Append records keeping their own offsets: they increase, the first is at or
+        after the end offset, and an empty partition begins at the first one. Checked
+        and encoded under the partition's lock (the end offset must not move meanwhile);
+        bad input raises before anything is written."""
+        part = self.partition(topic, partition)
+        if not records:
+            return
+        check_own_offsets(records)
+        where = f"{topic}/{partition}"
+        with part.lock:
+            begin = self._check_first(part, records[0].offset)
+            cfg = part.config
+            batches = own_offsets.encode_records(
+                records,
+                part.end_offset if begin is None else begin,
+                cfg.max_record_bytes,
+                codec_id(cfg.compression),
+                where,
+            )
+            part.append_many(batches, begin)
+
+    def append_batches(
+        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+    ) -> None:
+        """``append_at`` for records given as whole RecordBatch v2 batches carrying their
+        offsets (a backup's objects): sound batches are stored as they are, without
+        decoding; only one that begins past a hole in the offsets is re-encoded."""
+        part = self.partition(topic, partition)
+        where = f"{topic}/{partition}"
+        headers = own_offsets.check_batches(data, where)
+        if not headers:
+            return
+        view = memoryview(data)
+        with part.lock:
+            begin = self._check_first(part, headers[0].base_offset)
+            expect = part.end_offset if begin is None else begin
+            placed: list[Placed] = []
+            pos = 0
+            for h in headers:
+                batch = view[pos : pos + h.size]
+                pos += h.size
+                if h.base_offset == expect:
+                    placed.append(Placed(batch, h.base_offset, h.next_offset, h.max_timestamp))
+                    expect = h.next_offset
+                    continue
+                try:  # past a hole: its records go into batches based at ``expect``
+                    records = codec.decode_batch(batch, 0, topic, partition)[1]
+                except ValueError as exc:
+                    raise InvalidArgumentError(
+                        f"a batch for {where} at offset {h.base_offset}: {exc}; nothing was written"
+                    ) from None
+                if records:
+                    placed += own_offsets.encode_records(
+                        records, expect, codec.WIRE_RECORD_LIMIT, h.compression, where
+                    )
+                    expect = placed[-1].next_offset
+            part.append_many(placed, begin)
+
+    @staticmethod
+    def _check_first(part: Partition, first: int) -> int | None:
+        """Refuse a first offset below the end offset; where an empty partition begins."""
+        end = part.end_offset
+        if first < end:
+            raise InvalidArgumentError(
+                f"cannot write offset {first} to {part.topic}/{part.index}: its end offset is "
+                f"{end}, and records keep their offsets only when appended at or after it; "
+                "nothing was written"
+            )
+        return first if part.empty else None
 
     # --- maintenance ----------------------------------------------------------------
 

@@ -13,10 +13,15 @@ import bisect
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from logway.errors import CorruptRecordError, OffsetOutOfRangeError, StorageError
-from logway.log.segment import Segment
+from logway.errors import (
+    CorruptRecordError,
+    InvalidArgumentError,
+    OffsetOutOfRangeError,
+    StorageError,
+)
+from logway.log.segment import Placed, Segment
 from logway.log.topic_config import TopicConfig, fsync_dir
 from logway.recordbatch import codec
 from logway.records import Record
@@ -91,6 +96,11 @@ class Partition:
     def size(self) -> int:
         return sum(s.size for s in self.segments)
 
+    @property
+    def empty(self) -> bool:
+        """No record is stored (never was, or retention deleted them all)."""
+        return all(s.size == 0 for s in self.segments)
+
     # --- appending ------------------------------------------------------------------
 
     def append(self, batch: bytearray, count: int, max_ts: int) -> int:
@@ -113,14 +123,80 @@ class Partition:
             notify()
         return base
 
-    def _maybe_roll(self, incoming: int) -> None:
+    def _maybe_roll(self, incoming: int, next_offset: int = 0) -> None:
         active = self.segments[-1]
         if active.size == 0:
             return
         too_big = active.size + incoming > self.config.segment_bytes
         too_old = now_ms() - self._active_since >= self.config.segment_ms
-        if too_big or too_old:
+        # indexes hold offsets relative to the segment's base as int32 (Kafka rolls too)
+        too_far = next_offset - 1 - active.base_offset > codec.MAX_OFFSET_DELTA
+        if too_big or too_old or too_far:
             self.roll()
+
+    def append_many(self, batches: Sequence[Placed], begin_at: int | None = None) -> None:
+        """Append whole batches that carry their own offsets (``write_at``): the first
+        based at the end offset, each next one where the previous ends. ``begin_at``
+        moves the start of an empty partition up to that offset first. Batches go to the
+        active segment with one write per segment they fill; the partition syncs once."""
+        if not batches:
+            return
+        with self.lock:
+            if not self.segments:
+                raise StorageError(f"partition {self.topic}/{self.index} is closed")
+            expect = self.end_offset if begin_at is None else begin_at
+            if begin_at is not None and not (self.empty and begin_at >= self.end_offset):
+                raise InvalidArgumentError(
+                    f"{self.topic}/{self.index} holds records up to offset {self.end_offset}; "
+                    f"only an empty partition can begin at offset {begin_at}"
+                )
+            for b in batches:
+                if b.base_offset != expect or b.next_offset <= b.base_offset:
+                    raise InvalidArgumentError(
+                        f"a batch for {self.topic}/{self.index} covers offsets {b.base_offset} "
+                        f"to {b.next_offset - 1}; the next batch must begin at {expect}"
+                    )
+                expect = b.next_offset
+            if begin_at is not None:
+                self._begin_at(begin_at)
+            i = 0
+            while i < len(batches):
+                self._maybe_roll(len(batches[i].data), batches[i].next_offset)
+                active = self.segments[-1]
+                room = self.config.segment_bytes - active.size
+                j, size = i + 1, len(batches[i].data)
+                while j < len(batches):
+                    b = batches[j]
+                    if size + len(b.data) > room or (
+                        b.next_offset - 1 - active.base_offset > codec.MAX_OFFSET_DELTA
+                    ):
+                        break
+                    size += len(b.data)
+                    j += 1
+                active.append_many(batches[i:j])
+                i = j
+            if self.config.fsync == "always":
+                self.segments[-1].flush()
+            elif self.config.fsync == "interval":
+                self.dirty = True
+            listeners = list(self._listeners)
+        for notify in listeners:
+            notify()
+
+    def _begin_at(self, offset: int) -> None:
+        """Start an empty partition at ``offset``: a new empty segment named by it
+        replaces the empty ones. The new one is made first, so a crash in between leaves
+        two empty segments whose offsets still only grow."""
+        if self.segments[0].base_offset == offset:
+            return
+        fresh = Segment.create(self.directory, offset, self.config.index_interval_bytes)
+        fsync_dir(self.directory)
+        old = self.segments
+        self.segments, self.base_offsets = [], []
+        self._add_segment(fresh)
+        for seg in old:
+            seg.delete()
+        fsync_dir(self.directory)
 
     def roll(self) -> None:
         """Seal the active segment and start a new one at the end offset."""
@@ -286,6 +362,82 @@ class Partition:
             return codec.decode_payload(payload, header, self.topic, self.index, offset, max_count)
         except ValueError as exc:
             raise seg.corrupt(position, str(exc)) from None
+
+    def read_batches(self, offset: int, max_bytes: int) -> bytes:
+        """Whole batches as stored, holding the records from ``offset`` on: at least
+        one batch when there are records, more while under ``max_bytes``. Each batch's
+        CRC and base offset are checked (damage raises ``CorruptRecordError``); a first
+        batch that begins below ``offset`` is cut to the records from ``offset`` on."""
+        with self.lock:
+            self.check_offset(offset)
+            if offset == self.end_offset:
+                return b""
+            i = max(0, bisect.bisect_right(self.base_offsets, offset) - 1)
+            segments = self.segments[i:]
+        out: list[bytes | memoryview] = []
+        size = 0
+        for seg in segments:
+            expect, pos = seg.position_for(offset)
+            limit = seg.size
+            while pos < limit and size < max_bytes:
+                # the first batch's header says how much to read: at least that batch
+                header = self._header_at(seg, pos, limit, offset)
+                with self.lock:
+                    self._check_not_deleted(seg, offset)
+                    chunk = seg.read(pos, max(max_bytes - size, header.size), limit)
+                view = memoryview(chunk)
+                off = 0
+                while size < max_bytes and len(view) - off >= codec.HEADER_SIZE:
+                    try:
+                        header = codec.read_header(view, off)
+                    except ValueError as exc:
+                        raise seg.corrupt(pos + off, str(exc)) from None
+                    if off + header.size > len(view):
+                        if pos + off + header.size > limit:
+                            raise seg.corrupt(pos + off, "batch runs past the end of the segment")
+                        break  # the rest of it is for the next read
+                    if header.base_offset != expect:
+                        raise seg.corrupt(
+                            pos + off,
+                            f"batch says base offset {header.base_offset}, expected {expect}",
+                        )
+                    expect = header.next_offset
+                    if header.next_offset > offset:
+                        if not codec.crc_ok(view, off, header):
+                            raise seg.corrupt(pos + off, "CRC-32C mismatch")
+                        batch: bytes | memoryview = view[off : off + header.size]
+                        if header.base_offset < offset:
+                            records = self._decode(
+                                seg, pos + off, chunk, off, header, offset, 1 << 62
+                            )
+                            batch = codec.encode_wire(records)
+                        out.append(batch)
+                        size += len(batch)
+                    off += header.size
+                pos += off
+            if size >= max_bytes:
+                break
+        if len(out) == 1 and isinstance(out[0], memoryview):
+            whole = out[0].obj
+            if isinstance(whole, bytes) and len(whole) == len(out[0]):
+                return whole  # one read, whole: no copy
+        return b"".join(out)
+
+    def _header_at(self, seg: Segment, pos: int, limit: int, offset: int) -> codec.BatchHeader:
+        with self.lock:
+            self._check_not_deleted(seg, offset)
+            head = seg.read(pos, codec.HEADER_SIZE, limit)
+        try:
+            return codec.read_header(head)
+        except ValueError as exc:
+            raise seg.corrupt(pos, str(exc)) from None
+
+    def _check_not_deleted(self, seg: Segment, offset: int) -> None:
+        if seg.closed:  # deleted by retention while we read
+            raise OffsetOutOfRangeError(
+                f"offset {offset} of {self.topic}/{self.index} was deleted by retention "
+                "during the read"
+            )
 
     def offset_for_time(self, timestamp: int) -> int | None:
         """The first offset whose record has a timestamp >= ``timestamp``, or None."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from logway.errors import CorruptRecordError, StorageError
 from logway.log.offset_index import OffsetIndex
@@ -18,6 +19,17 @@ from logway.log.time_index import TimeIndex
 from logway.recordbatch import codec
 
 SCAN_CHUNK = 1 << 20
+IOV_MAX = 1024  # buffers one writev takes (Linux's UIO_MAXIOV)
+
+
+class Placed(NamedTuple):
+    """A whole encoded batch and where it goes: its base offset (already in its header),
+    the offset after it and its largest timestamp."""
+
+    data: bytes | bytearray | memoryview
+    base_offset: int
+    next_offset: int
+    max_timestamp: int
 
 
 def segment_name(base_offset: int) -> str:
@@ -277,11 +289,47 @@ class Segment:
             )
         self.size = position + written
         self._unflushed = True
+        self._account(position, written, base_offset, next_offset, max_ts)
+
+    def append_many(self, batches: Sequence[Placed]) -> None:
+        """Append whole batches with one ``writev`` per ``IOV_MAX`` of them, indexed as
+        ``append`` indexes each; all of them are stored or, on a write error, none."""
+        if not self._writable:
+            self._open_for_append()
+        start = self.size
+        for i in range(0, len(batches), IOV_MAX):
+            chunk = [b.data for b in batches[i : i + IOV_MAX]]
+            want = sum(len(d) for d in chunk)
+            try:
+                written = os.writev(self._fd, chunk)
+            except OSError as exc:
+                self._undo_partial_write(start)
+                self.size = start
+                raise _storage_error(self.path, exc) from exc
+            if written != want:
+                self._undo_partial_write(start)
+                self.size = start
+                raise StorageError(
+                    f"short write to {self.path} ({written} of {want} bytes): the disk is "
+                    "full or the file size limit was reached; nothing of these batches was "
+                    "stored"
+                )
+            self.size += written
+        self._unflushed = True
+        position = start
+        for b in batches:
+            self._account(position, len(b.data), b.base_offset, b.next_offset, b.max_timestamp)
+            position += len(b.data)
+
+    def _account(
+        self, position: int, size: int, base_offset: int, next_offset: int, max_ts: int
+    ) -> None:
+        """Index a batch just written at ``position`` (sparsely) and move the offsets."""
         if self._bytes_since_index == 0 or self._bytes_since_index >= self.index_interval_bytes:
             self.offset_index.append(base_offset, position)
             self._bytes_since_index = 0
             self.time_index.maybe_append(max(self.max_timestamp, max_ts), next_offset)
-        self._bytes_since_index += written
+        self._bytes_since_index += size
         if self.first_batch_timestamp < 0:
             self.first_batch_timestamp = max_ts
         self.max_timestamp = max(self.max_timestamp, max_ts)

@@ -38,6 +38,7 @@ TIMESTAMP_TYPE_LOG_APPEND = 0x08
 TRANSACTIONAL = 0x10
 CONTROL = 0x20
 NO_PRODUCER_ID = -1
+MAX_OFFSET_DELTA = (1 << 31) - 1  # lastOffsetDelta is an int32
 
 
 def crc32c(data: bytes | memoryview) -> int:
@@ -195,6 +196,93 @@ _BASE_OFFSET = struct.Struct(">q")
 
 def set_base_offset(batch: bytearray, base_offset: int) -> None:
     _BASE_OFFSET.pack_into(batch, 0, base_offset)
+
+
+def encode_batch_at(
+    records: Sequence[Record],
+    base_offset: int,
+    max_record_bytes: int,
+    codec: int = compression.NONE,
+) -> bytearray:
+    """One batch based at ``base_offset`` holding ``records`` at their own offsets, which
+    may leave holes (the first above the base, gaps between), as batches look after
+    Kafka's compaction. Pure Python: for the rare batch that spans a gap in offsets;
+    runs of consecutive offsets go through ``encode_batch``."""
+    if not records:
+        raise ValueError("cannot encode an empty batch")
+    first_ts = records[0].timestamp
+    parts = []
+    last = base_offset - 1
+    for i, r in enumerate(records):
+        if r.offset <= last:
+            raise ValueError(f"record {i} has offset {r.offset}, not above {last}")
+        last = r.offset
+        body = [
+            b"\x00",
+            _varint(r.timestamp - first_ts),
+            _varint(r.offset - base_offset),
+            _nullable(r.key),
+            _nullable(r.value),
+            _varint(len(r.headers)),
+        ]
+        for name, hvalue in r.headers:
+            raw = name.encode()
+            body.append(_varint(len(raw)) + raw)
+            body.append(_nullable(hvalue))
+        encoded = b"".join(body)
+        if len(encoded) > max_record_bytes:
+            raise ValueError(
+                f"record {i} is {len(encoded)} bytes encoded, over the limit of {max_record_bytes}"
+            )
+        parts.append(_varint(len(encoded)))
+        parts.append(encoded)
+    if last - base_offset > MAX_OFFSET_DELTA:
+        raise ValueError(
+            f"offsets {base_offset} to {last} are too far apart for one batch (a batch spans "
+            f"at most {MAX_OFFSET_DELTA} offsets)"
+        )
+    payload = b"".join(parts)
+    if codec != compression.NONE:
+        payload = compression.compress(codec, payload)
+    buf = bytearray(HEADER_SIZE) + payload
+    stamps = [r.timestamp for r in records]
+    _TAIL.pack_into(
+        buf,
+        CRC_START,
+        codec & COMPRESSION_MASK,
+        last - base_offset,
+        first_ts,
+        max(stamps),
+        NO_PRODUCER_ID,
+        -1,
+        -1,
+        len(records),
+    )
+    crc = crc32c(memoryview(buf)[CRC_START:])
+    _HEAD.pack_into(buf, 0, base_offset, len(buf) - LENGTH_PREFIX, 0, MAGIC, crc)
+    return buf
+
+
+def scan_batches(
+    data: bytes | bytearray | memoryview, verify_crc: bool = True
+) -> list[tuple[int, BatchHeader]]:
+    """``(position, header)`` of each whole batch of ``data`` (batches laid back to back),
+    with each CRC checked; ``ValueError`` names the first batch that is not sound."""
+    out: list[tuple[int, BatchHeader]] = []
+    view = memoryview(data)
+    pos = 0
+    while pos < len(view):
+        try:
+            header = read_header(view, pos)
+        except ValueError as exc:
+            raise ValueError(f"record batch {len(out)} (byte {pos}): {exc}") from None
+        if pos + header.size > len(view):
+            raise ValueError(f"record batch {len(out)} (byte {pos}) runs past the end of the data")
+        if verify_crc and not crc_ok(view, pos, header):
+            raise ValueError(f"record batch {len(out)} (byte {pos}): CRC-32C mismatch")
+        out.append((pos, header))
+        pos += header.size
+    return out
 
 
 # --- on the wire -------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import grpc
 
 from logway import errors
-from logway.broker import Broker, ResetTo, Start
+from logway.broker import Broker, ResetTo, Start, write_batches
 from logway.recordbatch import codec
 from logway.records import ProducedBatch, RecordMetadata, TopicPartition
 from logway.server.fanout import Chunk, Hub
@@ -202,6 +202,12 @@ class LogService(log_pb2_grpc.LogServicer):
             batch = pb.RecordBatches(partition=request.partition, data=codec.encode_wire(records))
             return pb.FetchResponse(batches=[batch])
         return pb.FetchResponse(records=[convert.record_to_pb(r) for r in records])
+
+    @unary
+    async def WriteAt(self, request: pb.WriteAtRequest, context: Any) -> pb.WriteAtResponse:
+        """The backend checks the batches (and may store them as they are)."""
+        write_batches(self.broker, request.topic, request.partition, request.data)
+        return pb.WriteAtResponse()
 
     @unary
     async def Offsets(self, request: pb.OffsetsRequest, context: Any) -> pb.OffsetsResponse:

@@ -74,6 +74,11 @@ class LogStub:
                 request_serializer=logway_dot_v1_dot_log__pb2.OffsetForTimeRequest.SerializeToString,
                 response_deserializer=logway_dot_v1_dot_log__pb2.OffsetForTimeResponse.FromString,
                 _registered_method=True)
+        self.WriteAt = channel.unary_unary(
+                '/logway.v1.Log/WriteAt',
+                request_serializer=logway_dot_v1_dot_log__pb2.WriteAtRequest.SerializeToString,
+                response_deserializer=logway_dot_v1_dot_log__pb2.WriteAtResponse.FromString,
+                _registered_method=True)
         self.Subscribe = channel.unary_stream(
                 '/logway.v1.Log/Subscribe',
                 request_serializer=logway_dot_v1_dot_log__pb2.SubscribeRequest.SerializeToString,
@@ -164,6 +169,16 @@ class LogServicer:
 
     def OffsetForTime(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteAt(self, request, context):
+        """Appends records that keep their own offsets (a restore, a replica): offsets
+        increase, the first is at or after the partition's end offset, and an empty
+        partition begins at the first record's offset. A request is checked whole
+        before anything of it is stored.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -264,6 +279,11 @@ def add_LogServicer_to_server(servicer, server):
                     servicer.OffsetForTime,
                     request_deserializer=logway_dot_v1_dot_log__pb2.OffsetForTimeRequest.FromString,
                     response_serializer=logway_dot_v1_dot_log__pb2.OffsetForTimeResponse.SerializeToString,
+            ),
+            'WriteAt': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteAt,
+                    request_deserializer=logway_dot_v1_dot_log__pb2.WriteAtRequest.FromString,
+                    response_serializer=logway_dot_v1_dot_log__pb2.WriteAtResponse.SerializeToString,
             ),
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
@@ -522,6 +542,33 @@ class Log:
             '/logway.v1.Log/OffsetForTime',
             logway_dot_v1_dot_log__pb2.OffsetForTimeRequest.SerializeToString,
             logway_dot_v1_dot_log__pb2.OffsetForTimeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteAt(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/logway.v1.Log/WriteAt',
+            logway_dot_v1_dot_log__pb2.WriteAtRequest.SerializeToString,
+            logway_dot_v1_dot_log__pb2.WriteAtResponse.FromString,
             options,
             channel_credentials,
             insecure,

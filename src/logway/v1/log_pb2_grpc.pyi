@@ -43,6 +43,12 @@ class LogStub:
     Fetch: _grpc.UnaryUnaryMultiCallable[_log_pb2.FetchRequest, _log_pb2.FetchResponse]
     Offsets: _grpc.UnaryUnaryMultiCallable[_log_pb2.OffsetsRequest, _log_pb2.OffsetsResponse]
     OffsetForTime: _grpc.UnaryUnaryMultiCallable[_log_pb2.OffsetForTimeRequest, _log_pb2.OffsetForTimeResponse]
+    WriteAt: _grpc.UnaryUnaryMultiCallable[_log_pb2.WriteAtRequest, _log_pb2.WriteAtResponse]
+    """Appends records that keep their own offsets (a restore, a replica): offsets
+    increase, the first is at or after the partition's end offset, and an empty
+    partition begins at the first record's offset. A request is checked whole
+    before anything of it is stored.
+    """
     Subscribe: _grpc.UnaryStreamMultiCallable[_log_pb2.SubscribeRequest, _log_pb2.SubscribeResponse]
     """Replays from a start point, then pushes new records as they are appended.
     Heartbeats carry the head (end) offsets while nothing new arrives.
@@ -73,6 +79,12 @@ class LogAsyncStub(LogStub):
     Fetch: _aio.UnaryUnaryMultiCallable[_log_pb2.FetchRequest, _log_pb2.FetchResponse]  # type: ignore[assignment]
     Offsets: _aio.UnaryUnaryMultiCallable[_log_pb2.OffsetsRequest, _log_pb2.OffsetsResponse]  # type: ignore[assignment]
     OffsetForTime: _aio.UnaryUnaryMultiCallable[_log_pb2.OffsetForTimeRequest, _log_pb2.OffsetForTimeResponse]  # type: ignore[assignment]
+    WriteAt: _aio.UnaryUnaryMultiCallable[_log_pb2.WriteAtRequest, _log_pb2.WriteAtResponse]  # type: ignore[assignment]
+    """Appends records that keep their own offsets (a restore, a replica): offsets
+    increase, the first is at or after the partition's end offset, and an empty
+    partition begins at the first record's offset. A request is checked whole
+    before anything of it is stored.
+    """
     Subscribe: _aio.UnaryStreamMultiCallable[_log_pb2.SubscribeRequest, _log_pb2.SubscribeResponse]  # type: ignore[assignment]
     """Replays from a start point, then pushes new records as they are appended.
     Heartbeats carry the head (end) offsets while nothing new arrives.
@@ -148,6 +160,18 @@ class LogServicer(metaclass=_abc_1.ABCMeta):
         request: _log_pb2.OffsetForTimeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_log_pb2.OffsetForTimeResponse, _abc.Awaitable[_log_pb2.OffsetForTimeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WriteAt(
+        self,
+        request: _log_pb2.WriteAtRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_log_pb2.WriteAtResponse, _abc.Awaitable[_log_pb2.WriteAtResponse]]:
+        """Appends records that keep their own offsets (a restore, a replica): offsets
+        increase, the first is at or after the partition's end offset, and an empty
+        partition begins at the first record's offset. A request is checked whole
+        before anything of it is stored.
+        """
 
     @_abc_1.abstractmethod
     def Subscribe(

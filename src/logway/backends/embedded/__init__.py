@@ -131,6 +131,15 @@ class EmbeddedBroker(BrokerBase):
             result.add(p, base, indexes)
         return result
 
+    def write_at(self, topic: str, partition: int, records: Sequence[Record]) -> None:
+        self._log.append_at(topic, partition, records)
+
+    def write_batches(
+        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+    ) -> None:
+        """The batches are stored as they are (checked, not decoded)."""
+        self._log.append_batches(topic, partition, data)
+
     def _route(self, items: Sequence[Any], n: int) -> dict[int, list[int] | None]:
         """Partition per record: explicit, else Kafka's murmur2 of the key, else one
         partition for all keyless records of this call (sticky per batch)."""
@@ -181,6 +190,13 @@ class EmbeddedBroker(BrokerBase):
     ) -> list[Record]:
         check_fetch(offset, max_records, max_bytes)
         return self._log.partition(topic, partition).read(offset, max_records, max_bytes)
+
+    def read_batches(
+        self, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> bytes:
+        """The batches as the segments hold them (CRCs checked, not decoded)."""
+        check_fetch(offset, 1, max_bytes)
+        return self._log.partition(topic, partition).read_batches(offset, max_bytes)
 
     def start_offsets(self, topic: str) -> dict[int, int]:
         return {p.index: p.start_offset for p in self._log.partitions(topic)}

@@ -57,10 +57,12 @@ from logway.errors import (
 from logway.names import validate_group, validate_topic_name
 from logway.records import (
     Headers,
+    Message,
     Record,
     RecordMetadata,
     TopicInfo,
     TopicPartition,
+    check_own_offsets,
     normalize_headers,
     to_bytes,
     to_millis,
@@ -385,6 +387,49 @@ class KafkaBroker(BrokerBase):
         if None in sent:
             raise LogwayError(f"records for {topic!r} were not confirmed in {self.timeout:g}s")
         return _Delivered(topic, sent)
+
+    def write_at(self, topic: str, partition: int, records: Sequence[Record]) -> None:
+        """A Kafka cluster numbers records itself, from the partition's end offset on:
+        so records keep their offsets here only when the first one is at the end offset
+        and the others follow without holes. Anything else is refused before sending.
+        Records someone else produces meanwhile would take the offsets: that is reported
+        (the records were written, at other offsets)."""
+        self._check_open()
+        check_own_offsets(records)
+        if not records:
+            return
+        if not 0 <= partition < self._count(topic, partition):
+            raise UnknownTopicError(f"topic {topic!r} has no partition {partition}")
+        end = self._watermarks(topic, partition)[1]
+        first = records[0].offset
+        if first != end:
+            raise InvalidArgumentError(
+                f"cannot write offset {first} to {topic}/{partition} on Kafka: a Kafka cluster "
+                f"numbers records itself, so the next record gets the end offset {end}; "
+                "records keep their offsets only when the first is at the end offset"
+            )
+        last = records[-1].offset
+        if last - first != len(records) - 1:
+            hole = next(
+                i for i in range(1, len(records)) if records[i].offset != records[i - 1].offset + 1
+            )
+            raise InvalidArgumentError(
+                f"cannot write to {topic}/{partition} on Kafka: offsets jump from "
+                f"{records[hole - 1].offset} to {records[hole].offset}, and a Kafka cluster "
+                "numbers records without holes; records keep their offsets only when they "
+                "follow each other"
+            )
+        sent = self.produce_many(
+            topic,
+            [Message(r.value, r.key, r.headers, partition, r.timestamp) for r in records],
+        )
+        for record, meta in zip(records, sent, strict=True):
+            if meta.offset != record.offset:
+                raise LogwayError(
+                    f"record {record.offset} for {topic}/{partition} was written at offset "
+                    f"{meta.offset}: another producer wrote to the partition meanwhile (the "
+                    f"records from offset {first} on are written, not all at their offsets)"
+                )
 
     def _plan(
         self, topic: str, meta: _TopicMeta, items: list[Any], partition: int | None, room: int

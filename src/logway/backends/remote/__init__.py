@@ -12,6 +12,7 @@ import grpc
 
 from logway.backends.remote.consumer import RemoteConsumer
 from logway.broker import (
+    BULK_RECORDS,
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_RECORDS,
     BrokerBase,
@@ -30,6 +31,7 @@ from logway.records import (
     RecordMetadata,
     TopicInfo,
     TopicPartition,
+    check_own_offsets,
     to_millis,
 )
 from logway.v1 import channel, convert, log_pb2_grpc
@@ -38,6 +40,7 @@ from logway.v1.status import ERROR_KEY, error_from
 
 T = TypeVar("T")
 DEFAULT_PORT = 7070
+WRITE_AT_BYTES = 16 << 20  # per WriteAt request, well under the 64 MiB message limit
 
 
 def open_url(url: str, **options: Any) -> RemoteBroker:
@@ -163,6 +166,46 @@ class RemoteBroker(BrokerBase):
             result.add(r.partition, r.base_offset, where)
         return result
 
+    def write_at(self, topic: str, partition: int, records: Sequence[Record]) -> None:
+        """Sent as RecordBatch v2 carrying the offsets, in requests of at most
+        ``WRITE_AT_BYTES``; each is stored whole or not at all."""
+        check_own_offsets(records)
+        start = 0
+        while start < len(records):
+            end, size = start, 0
+            while end < len(records) and (end == start or size < WRITE_AT_BYTES):
+                r = records[end]
+                size += len(r.value or b"") + len(r.key or b"") + 32
+                end += 1
+            try:
+                data = codec.encode_wire(records[start:end])
+            except (TypeError, ValueError) as exc:
+                raise InvalidArgumentError(f"cannot write to {topic}/{partition}: {exc}") from None
+            self._write_at(topic, partition, data)
+            start = end
+
+    def write_batches(
+        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+    ) -> None:
+        """Sent as they are, cut at batch boundaries into requests of at most
+        ``WRITE_AT_BYTES`` (the server checks them)."""
+        view = memoryview(data)
+        try:
+            found = codec.scan_batches(view, verify_crc=False)
+        except ValueError as exc:
+            raise InvalidArgumentError(f"batches for {topic}/{partition}: {exc}") from None
+        start = 0
+        for pos, header in found:
+            if pos > start and pos + header.size - start > WRITE_AT_BYTES:
+                self._write_at(topic, partition, view[start:pos])
+                start = pos
+        if start < len(view):
+            self._write_at(topic, partition, view[start:])
+
+    def _write_at(self, topic: str, partition: int, data: bytes | memoryview) -> None:
+        request = pb.WriteAtRequest(topic=topic, partition=partition, data=bytes(data))
+        self.call(self.stub.WriteAt, request)
+
     # --- reading --------------------------------------------------------------------
 
     def fetch(
@@ -184,6 +227,22 @@ class RemoteBroker(BrokerBase):
         request.record_batches = True
         response = self.call(self.stub.Fetch, request)
         return convert.records_from_batches(topic, response.batches)
+
+    def read_batches(
+        self, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> bytes:
+        """The server's batches as they arrive, not decoded here."""
+        check_fetch(offset, 1, max_bytes)
+        request = pb.FetchRequest(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            max_records=BULK_RECORDS,
+            max_bytes=min(max_bytes, 1 << 30),
+            record_batches=True,
+        )
+        response = self.call(self.stub.Fetch, request)
+        return b"".join(b.data for b in response.batches)
 
     def _offsets(self, topic: str) -> pb.OffsetsResponse:
         return self.call(self.stub.Offsets, pb.OffsetsRequest(topic=topic))
