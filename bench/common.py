@@ -43,6 +43,7 @@ class Sizes:
     function_records: int = 1_000_000  # a no-op function and a consume+commit loop read
     function_latency_samples: int = 500
     kafka_records: int = 200_000  # 100-byte records through the Kafka backend and bare clients
+    backup_records: int = 1_000_000  # 1 KiB records: a 1 GB topic backed up and restored
 
     def scaled(self, factor: float) -> Sizes:
         """The same shape with record counts multiplied by ``factor`` (whole batches)."""
@@ -66,6 +67,7 @@ class Sizes:
             function_records=batches(self.function_records),
             function_latency_samples=max(50, round(self.function_latency_samples * factor)),
             kafka_records=batches(self.kafka_records),
+            backup_records=batches(self.backup_records),
         )
 
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import redis
 
 from append import LargeAppend, append_large
+from backup import BackupFigures, measure_backup
 from common import (
     BATCH,
     REPETITIONS,
@@ -83,6 +84,8 @@ MATCHER_PER_S = 300_000
 FUNCTION_P99_MS = 20.0
 KAFKA = "kafka backend"
 KAFKA_VS_BARE = 0.8
+BACKUP = "backup and restore"
+BACKUP_VS_DISK = 0.5
 
 
 class OtherCpu:
@@ -171,6 +174,7 @@ class Measured:
     fan: Fanout | None
     functions: FunctionFigures | None
     kafka: KafkaFigures | None
+    backup: BackupFigures | None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -242,7 +246,7 @@ def build_checks(m: Measured) -> list[Check]:
                     (SUITE, LOGWAY, peer),
                 )
             )
-    return checks + serving_checks(m) + function_checks(m) + kafka_checks(m)
+    return checks + serving_checks(m) + function_checks(m) + kafka_checks(m) + backup_checks(m)
 
 
 def figure_check(
@@ -340,6 +344,38 @@ def kafka_checks(m: Measured) -> list[Check]:
     return checks
 
 
+def backup_checks(m: Measured) -> list[Check]:
+    """Backup and restore of a 1 GB topic against the same disk's sequential bandwidth:
+    its write+fsync (the target), and a copy, its read and write together (info)."""
+    b = m.backup
+    rows = []
+    for what in ("backup", "restore"):
+        figure = getattr(b, what) if b else None
+        rows += [
+            throughput_check(
+                m.s,
+                f"{what} 1 GB vs disk",
+                "MB/s",
+                Target("ratio_at_least", BACKUP_VS_DISK),
+                figure,
+                b.disk_write if b else None,
+                "disk write+fsync",
+                (BACKUP,),
+            ),
+            throughput_check(
+                m.s,
+                f"{what} 1 GB vs disk copy",
+                "MB/s",
+                Target("info"),
+                figure,
+                b.disk_copy if b else None,
+                "disk read + write+fsync",
+                (BACKUP,),
+            ),
+        ]
+    return rows
+
+
 def serving_checks(m: Measured) -> list[Check]:
     """``logway serve``: gRPC throughput against the embedded backend, and fan-out."""
     t = m.serving
@@ -428,7 +464,11 @@ def measure(sizes: Sizes, reps: int) -> Measured:
             ),
         )
         kafka = s.run(KAFKA, lambda: measure_kafka(root, sizes.kafka_records, reps))
-    return Measured(s, suite, large, latency, serving, fan, functions, kafka)
+        backup = s.run(
+            BACKUP,
+            lambda: measure_backup(root, sizes.backup_records, sizes.large_bytes, reps),
+        )
+    return Measured(s, suite, large, latency, serving, fan, functions, kafka, backup)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,6 +537,8 @@ def document(
         measurements["functions"] = m.functions.to_json()
     if m.kafka:
         measurements["kafka_100b"] = m.kafka.to_json()
+    if m.backup:
+        measurements["backup_1gb"] = m.backup.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
@@ -573,6 +615,14 @@ def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) 
             f"per batch); consumer poll vs a Consumer's consume({KAFKA_BATCH:,}) taking every "
             "field, both from opening to closing; "
             "embedded: the same workload on a file: directory (fsync=always)"
+        )
+    if m.backup:
+        lines.append(
+            f"backup: a topic of {sizes.backup_records:,} x {sizes.large_bytes} B "
+            f"({m.backup.backup.nbytes / 1e6:,.0f} MB of segments, fsync=always) to a "
+            f"directory in {m.backup.objects} objects of 64 MiB, and restored into a new "
+            "topic (every SHA-256 and CRC checked), each from a cold page cache; disk: a file "
+            "of that size written in 8 MiB chunks + one fsync, and read back cold"
         )
     lines.append(f"elapsed: {elapsed:.0f} s")
     # the kernel's own I/O work shows up here too: about a tenth of the elapsed time

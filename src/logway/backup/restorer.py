@@ -1,0 +1,264 @@
+"""Restoring a topic from a backup into a new topic, with the same partitions, settings,
+and records at the same offsets (``Broker.write_at``).
+
+Every object is checked before its records are written: its size and SHA-256 against
+the manifest, then each batch's framing and CRC-32C and the offsets. A damaged or
+missing object raises ``CorruptRecordError`` naming it.
+
+Nothing half-restored is left looking complete. Before the new topic is created, a
+marker topic ``__logway-restoring-NEW`` is; it is deleted only once every record is
+written. A restore that fails deletes what it created; one that is killed leaves the
+marker beside the partial topic, and a later restore into the same name finds it and
+refuses (or, with ``replace_incomplete``, deletes both and starts over).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from logway.backup.manifest import (
+    BackupObject,
+    Gap,
+    Manifest,
+    backed_up_topics,
+    manifest_path,
+    read_manifest,
+)
+from logway.backup.objects import check_object
+from logway.broker import Broker, write_batches
+from logway.errors import (
+    CorruptRecordError,
+    InvalidArgumentError,
+    InvalidTopicNameError,
+    TopicExistsError,
+    UnknownTopicError,
+)
+from logway.objectstore import ObjectMissingError, ObjectStore, open_store
+
+log = logging.getLogger("logway.backup")
+
+MARKER_PREFIX = "__logway-restoring-"
+MAX_TOPIC_NAME = 249
+# settings every backend knows, in logway's and Kafka's names: kept when the destination
+# refuses others (a backup of an embedded topic restored on Kafka drops ``fsync``)
+PORTABLE_SETTINGS = {
+    "retention_ms",
+    "retention_bytes",
+    "segment_bytes",
+    "segment_ms",
+    "max_record_bytes",
+    "compression",
+    "retention.ms",
+    "retention.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "max.message.bytes",
+    "compression.type",
+}
+
+
+@dataclass
+class RestoreResult:
+    topic: str
+    source_topic: str
+    src: str
+    partitions: int = 0
+    objects: int = 0
+    records: int = 0
+    bytes: int = 0
+    gaps: dict[int, list[Gap]] = field(default_factory=dict)  # holes the backup has
+    warnings: list[str] = field(default_factory=list)
+    replaced_incomplete: bool = False
+
+
+def marker_topic(topic: str) -> str:
+    """The topic that marks a restore into ``topic`` as not finished."""
+    name = MARKER_PREFIX + topic
+    if len(name) > MAX_TOPIC_NAME:
+        name = MARKER_PREFIX + hashlib.sha256(topic.encode()).hexdigest()
+    return name
+
+
+def restore(
+    broker: Broker,
+    src: str | ObjectStore,
+    topic: str,
+    *,
+    source_topic: str | None = None,
+    config: dict[str, Any] | None = None,
+    replace_incomplete: bool = False,
+) -> RestoreResult:
+    """Rebuild the backup of ``source_topic`` (the only topic in ``src`` if None) as a new
+    topic ``topic``; ``config`` overrides settings of the backup's. Refuses a ``topic``
+    that exists."""
+    store = src if isinstance(src, ObjectStore) else open_store(src)
+    source = source_topic if source_topic is not None else _only_topic(store)
+    manifest = read_manifest(store, source)
+    if manifest is None:
+        held = ", ".join(backed_up_topics(store)) or "none"
+        raise InvalidArgumentError(
+            f"{store.uri()} holds no backup of topic {source!r} (no {manifest_path(source)}); "
+            f"it holds backups of: {held}"
+        )
+    _check_present(store, manifest)
+    result = RestoreResult(topic, source, store.url, manifest.partition_count)
+    result.gaps = {p.partition: list(p.gaps) for p in manifest.partitions if p.gaps}
+    marker = marker_topic(topic)
+    result.replaced_incomplete = _clear_the_way(broker, topic, marker, replace_incomplete)
+    try:
+        broker.create_topic(marker)
+    except InvalidTopicNameError as exc:  # the marker's name is the new topic's, prefixed
+        raise InvalidTopicNameError(f"cannot restore into topic {topic!r}: {exc}") from None
+    created = False
+    try:
+        result.warnings += _create(broker, topic, manifest, config or {})
+        created = True
+        _Copier(broker, store, topic, result).run(manifest)
+    except BaseException:
+        _discard(broker, topic if created else None, marker)
+        raise
+    broker.delete_topic(marker)
+    for part in manifest.partitions:
+        if not part.objects and part.end_offset > 0:
+            result.warnings.append(
+                f"partition {part.partition} held no records (its offsets were up to "
+                f"{part.end_offset - 1}); it is restored empty, from offset 0"
+            )
+    return result
+
+
+def _only_topic(store: ObjectStore) -> str:
+    topics = backed_up_topics(store)
+    if len(topics) == 1:
+        return topics[0]
+    if not topics:
+        raise InvalidArgumentError(f"{store.uri()} holds no backup (no TOPIC/manifest.json)")
+    raise InvalidArgumentError(
+        f"{store.uri()} holds backups of several topics ({', '.join(topics)}); say which "
+        "one to restore (source_topic, --source-topic)"
+    )
+
+
+def _check_present(store: ObjectStore, manifest: Manifest) -> None:
+    """Every object the manifest lists is in the store, at its size: checked before
+    anything is created."""
+    present = {info.path: info.size for info in store.list(f"{manifest.topic}/")}
+    for part in manifest.partitions:
+        for obj in part.objects:
+            size = present.get(obj.path)
+            uri = store.uri(obj.path)
+            if size is None:
+                raise CorruptRecordError(
+                    f"backup object {uri} is missing (the manifest lists it); nothing was restored",
+                    path=uri,
+                )
+            if size != obj.bytes:
+                raise CorruptRecordError(
+                    f"backup object {uri} is damaged: it is {size} bytes, the manifest says "
+                    f"{obj.bytes}; nothing was restored",
+                    path=uri,
+                )
+
+
+def _clear_the_way(broker: Broker, topic: str, marker: str, replace: bool) -> bool:
+    """Refuse an existing ``topic``, unless an interrupted restore left it and
+    ``replace`` says to delete it. True if such a topic was deleted."""
+    topics = set(broker.list_topics())
+    if topic in topics and marker not in topics:
+        raise TopicExistsError(
+            f"topic {topic!r} already exists; a restore creates a new topic: choose another "
+            "name, or delete that topic first"
+        )
+    if topic in topics and not replace:
+        raise TopicExistsError(
+            f"topic {topic!r} is what an interrupted restore left (the topic {marker!r} marks "
+            "it): it is incomplete; delete both, or restore again with --replace-incomplete "
+            "(replace_incomplete=True)"
+        )
+    replaced = topic in topics
+    if replaced:
+        log.warning("deleting topic %r, which an interrupted restore left incomplete", topic)
+        broker.delete_topic(topic)
+    if marker in topics:
+        broker.delete_topic(marker)
+    return replaced
+
+
+def _create(broker: Broker, topic: str, manifest: Manifest, overrides: dict[str, Any]) -> list[str]:
+    """Create ``topic`` as the backup's was; settings this backend does not know are
+    left out (and said so) rather than failing the restore."""
+    settings = {**manifest.config, **overrides}
+    try:
+        broker.create_topic(topic, manifest.partition_count, **settings)
+        return []
+    except InvalidArgumentError as exc:
+        portable = {k: v for k, v in manifest.config.items() if k in PORTABLE_SETTINGS}
+        dropped = sorted(set(manifest.config) - set(portable) - set(overrides))
+        if not dropped:
+            raise
+        broker.create_topic(topic, manifest.partition_count, **portable, **overrides)
+        return [
+            f"settings {', '.join(dropped)} of the backup are not known here ({exc}); "
+            "the topic was created without them"
+        ]
+
+
+def _discard(broker: Broker, topic: str | None, marker: str) -> None:
+    """After a failed restore: delete the topic it created, then the marker."""
+    for name in (topic, marker):
+        if name is None:
+            continue
+        try:
+            broker.delete_topic(name)
+        except UnknownTopicError:
+            pass
+        except Exception as exc:  # the first failure is the one to report
+            log.error("could not delete topic %r after the failed restore: %s", name, exc)
+
+
+class _Copier:
+    """Writes the objects in order; the next object is read and checked by a second
+    thread while the records of the current one are written."""
+
+    def __init__(self, broker: Broker, store: ObjectStore, topic: str, result: RestoreResult):
+        self.broker = broker
+        self.store = store
+        self.topic = topic
+        self.result = result
+
+    def run(self, manifest: Manifest) -> None:
+        work = [
+            (part.partition, obj, previous.last_offset if previous else -1)
+            for part in manifest.partitions
+            for previous, obj in zip([None, *part.objects], part.objects, strict=False)
+        ]
+        with ThreadPoolExecutor(1, thread_name_prefix="logway-restore-get") as reader:
+            ahead: Future[memoryview] | None = None
+            for i, (partition, obj, after) in enumerate(work):
+                current = ahead if ahead is not None else reader.submit(self._get, obj, after)
+                ahead = reader.submit(self._get, *work[i + 1][1:]) if i + 1 < len(work) else None
+                try:
+                    data = current.result()
+                except BaseException:
+                    if ahead is not None:
+                        ahead.cancel()
+                    raise
+                write_batches(self.broker, self.topic, partition, data)
+                self.result.objects += 1
+                self.result.records += obj.records
+                self.result.bytes += obj.bytes
+
+    def _get(self, obj: BackupObject, after: int) -> memoryview:
+        uri = self.store.uri(obj.path)
+        try:
+            data = self.store.get_view(obj.path)
+        except ObjectMissingError:
+            raise CorruptRecordError(
+                f"backup object {uri} is missing (the manifest lists it)", path=uri
+            ) from None
+        check_object(obj, data, uri, after)
+        return data
