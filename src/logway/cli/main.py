@@ -6,7 +6,21 @@ import argparse
 import os
 import sys
 
-from logway.cli import check, consume, demo, functions, groups, mirror, produce, run, serve, topics
+from logway.cli import backup as backup_command
+from logway.cli import (
+    check,
+    consume,
+    deliver,
+    demo,
+    functions,
+    groups,
+    mirror,
+    produce,
+    run,
+    serve,
+    topics,
+)
+from logway.cli import query as query_command
 from logway.errors import LogwayError
 
 
@@ -20,8 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="broker URL: file:PATH (default file:./logway-data) or memory:; also $LOGWAY_URL",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (topics, produce, consume, groups, mirror, check, demo, serve, run, functions):
+    for module in (
+        topics,
+        produce,
+        consume,
+        groups,
+        mirror,
+        deliver,
+        check,
+        demo,
+        serve,
+        run,
+        functions,
+    ):
         module.add_parser(sub)
+    query_command.add_parser(sub)
+    backup_command.add_parser(sub)
     return parser
 
 

@@ -76,9 +76,7 @@ class DeliveryStats:
 
 
 class DeliveryRunner:
-    def __init__(
-        self, broker: Broker, app_name: str, spec: DeliverySpec, until_end: bool = False
-    ):
+    def __init__(self, broker: Broker, app_name: str, spec: DeliverySpec, until_end: bool = False):
         self.broker = broker
         self.until_end = until_end  # stop once every partition is delivered to its end
         self.spec = spec
@@ -215,6 +213,12 @@ class PartitionDelivery:
                 if records:
                     if not buffered:
                         opened = time.monotonic()
+                        log.info(
+                            "%s: %s/%d: buffering from offset %d",
+                            self.runner.group,
+                            *self.tp,
+                            records[0].offset,
+                        )
                     buffered += records
                     size += sum(len(r.value) for r in records if r.value is not None)
                     self.runner.count(buffered=len(records))
@@ -293,6 +297,15 @@ class PartitionDelivery:
         if failures:
             self._put_failures(kept, failures, tag)
         self.commit({self.tp: last + 1})
+        log.info(
+            "%s: %s/%d: delivered offsets %d..%d (%d records, %d failed)",
+            self.runner.group,
+            *self.tp,
+            first,
+            last,
+            delivered,
+            len(failures),
+        )
         self.runner.count(
             records_in=len(records),
             records_delivered=delivered,
