@@ -37,6 +37,7 @@ from common import (
     scratch_dir,
     scratch_root,
 )
+from delivery import DeliveryFigures, measure_delivery
 from functions import FunctionFigures, measure_functions
 from kafka import BATCH as KAFKA_BATCH
 from kafka import KafkaFigures, measure_kafka
@@ -86,6 +87,9 @@ KAFKA = "kafka backend"
 KAFKA_VS_BARE = 0.8
 BACKUP = "backup and restore"
 BACKUP_VS_DISK = 0.5
+DELIVERY = "delivery to Parquet"
+DELIVERY_PER_S = 150_000
+DELIVERY_VS_PYARROW = 0.7
 
 
 class OtherCpu:
@@ -175,6 +179,7 @@ class Measured:
     functions: FunctionFigures | None
     kafka: KafkaFigures | None
     backup: BackupFigures | None
+    delivery: DeliveryFigures | None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -246,7 +251,14 @@ def build_checks(m: Measured) -> list[Check]:
                     (SUITE, LOGWAY, peer),
                 )
             )
-    return checks + serving_checks(m) + function_checks(m) + kafka_checks(m) + backup_checks(m)
+    return (
+        checks
+        + serving_checks(m)
+        + function_checks(m)
+        + kafka_checks(m)
+        + backup_checks(m)
+        + delivery_checks(m)
+    )
 
 
 def figure_check(
@@ -376,6 +388,34 @@ def backup_checks(m: Measured) -> list[Check]:
     return rows
 
 
+def delivery_checks(m: Measured) -> list[Check]:
+    """A delivery stream of 1 KiB JSON records into Parquet files, against pyarrow
+    writing the same records as one table directly."""
+    d = m.delivery
+    return [
+        throughput_check(
+            m.s,
+            "delivery 1 KiB JSON to Parquet",
+            "rec/s",
+            Target("figure_at_least", DELIVERY_PER_S),
+            d.logway if d else None,
+            d.pyarrow if d else None,
+            "pyarrow read_json + write_table",
+            (DELIVERY,),
+        ),
+        throughput_check(
+            m.s,
+            "delivery vs pyarrow direct",
+            "rec/s",
+            Target("ratio_at_least", DELIVERY_VS_PYARROW),
+            d.logway if d else None,
+            d.pyarrow if d else None,
+            "pyarrow read_json + write_table",
+            (DELIVERY,),
+        ),
+    ]
+
+
 def serving_checks(m: Measured) -> list[Check]:
     """``logway serve``: gRPC throughput against the embedded backend, and fan-out."""
     t = m.serving
@@ -468,7 +508,8 @@ def measure(sizes: Sizes, reps: int) -> Measured:
             BACKUP,
             lambda: measure_backup(root, sizes.backup_records, sizes.large_bytes, reps),
         )
-    return Measured(s, suite, large, latency, serving, fan, functions, kafka, backup)
+        delivery = s.run(DELIVERY, lambda: measure_delivery(root, sizes.delivery_records, reps))
+    return Measured(s, suite, large, latency, serving, fan, functions, kafka, backup, delivery)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -539,6 +580,8 @@ def document(
         measurements["kafka_100b"] = m.kafka.to_json()
     if m.backup:
         measurements["backup_1gb"] = m.backup.to_json()
+    if m.delivery:
+        measurements["delivery_1kib_json"] = m.delivery.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
@@ -623,6 +666,13 @@ def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) 
             f"directory in {m.backup.objects} objects of 64 MiB, and restored into a new "
             "topic (every SHA-256 and CRC checked), each from a cold page cache; disk: a file "
             "of that size written in 8 MiB chunks + one fsync, and read back cold"
+        )
+    if m.delivery:
+        lines.append(
+            f"delivery: {sizes.delivery_records:,} JSON records of 1 KiB on the embedded backend "
+            "(1 partition) delivered by a DeliveryRunner to a directory (64 MB buffers, snappy, "
+            f"{m.delivery.objects} objects), from start to the last commit; pyarrow: the same "
+            "values joined, read_json, write_table (snappy) to one file, fsync"
         )
     lines.append(f"elapsed: {elapsed:.0f} s")
     # the kernel's own I/O work shows up here too: about a tenth of the elapsed time

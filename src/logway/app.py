@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from logway.broker import Broker, ensure_topic
-from logway.delivery.runner import DeliverySpec
-from logway.delivery.settings import DeliverySettings
+from logway.delivery.settings import DeliverySettings, DeliverySpec
 from logway.errors import InvalidArgumentError
 from logway.functions.runner import FunctionSpec
 from logway.functions.settings import FunctionSettings

@@ -73,6 +73,13 @@ class ObjectStore:
         except OSError as exc:
             raise StorageError(f"could not write {self.uri(path)}: {exc}") from exc
 
+    def unpublished(self, path: str) -> UnpublishedObject:
+        """An object to write now (``.stream``, a pyarrow output stream, so that
+        pyarrow's writers go straight to a file) and to publish later, durably and
+        whole, with ``.publish()``; until then it is invisible, and ``.discard()``
+        drops it."""
+        return UnpublishedObject(self, path)
+
     def get(self, path: str) -> bytes:
         full = self.full_path(path)
         try:
@@ -135,6 +142,56 @@ class ObjectStore:
                 raise StorageError(f"could not delete {self.uri(path)}: {exc}") from exc
 
 
+class UnpublishedObject:
+    """An object being written: a hidden file beside its name on a local disk, a
+    buffer in memory for S3 (whose uploads cannot be abandoned half done)."""
+
+    def __init__(self, store: ObjectStore, path: str):
+        import pyarrow as pa
+
+        self.store, self.path = store, path
+        self.full = store.full_path(path)
+        self.tmp: str | None = None
+        self.size = 0
+        if store.scheme == "file":
+            directory = os.path.dirname(self.full)
+            self.tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
+            try:
+                os.makedirs(directory, exist_ok=True)
+                self.stream: Any = pa.OSFile(self.tmp, "wb")
+            except OSError as exc:
+                raise StorageError(f"could not write {store.uri(path)}: {exc}") from exc
+        else:
+            self.stream = pa.BufferOutputStream()
+
+    def close(self) -> None:
+        """The writing is done (``publish`` comes later, maybe in another thread)."""
+        if not self.stream.closed:
+            self.size = self.stream.tell()
+            if self.tmp is None:
+                self._buffer = self.stream.getvalue()
+            self.stream.close()
+
+    def publish(self) -> int:
+        """Make the object durable and visible under its name; returns its size. On a
+        failure it stays unpublished, and ``publish`` may be tried again."""
+        self.close()
+        if self.tmp is None:
+            self.store.put(self.path, memoryview(self._buffer))
+            return self.size
+        try:
+            _sync_and_rename(self.tmp, self.full)
+        except OSError as exc:
+            raise StorageError(f"could not write {self.store.uri(self.path)}: {exc}") from exc
+        return self.size
+
+    def discard(self) -> None:
+        if not self.stream.closed:
+            self.stream.close()
+        if self.tmp is not None:
+            _discard(self.tmp)
+
+
 def _check_path(path: str) -> None:
     if path.startswith("/") or any(part in ("..", ".") for part in path.split("/")):
         raise InvalidArgumentError(f"object paths are relative, without . or ..: {path!r}")
@@ -148,20 +205,32 @@ def _put_local(full: str, chunks: Iterable[bytes | bytearray | memoryview]) -> N
         with open(tmp, "wb") as f:
             for chunk in chunks:
                 f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, full)
+        _sync_and_rename(tmp, full)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _discard(tmp)
         raise
-    fd = os.open(directory, os.O_RDONLY)
+
+
+def _sync_and_rename(tmp: str, full: str) -> None:
+    """Make ``tmp`` durable, then give it its name, durably."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, full)
+    fd = os.open(os.path.dirname(full), os.O_RDONLY)
     try:
         os.fsync(fd)  # the rename itself survives a crash
     finally:
         os.close(fd)
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 _S3_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/.*)?$")

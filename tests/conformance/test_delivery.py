@@ -19,8 +19,8 @@ import pytest
 
 import logway
 from logway.delivery import Dropped, Ok, ProcessingFailed
-from logway.delivery.runner import DeliveryRunner, DeliverySpec
-from logway.delivery.settings import DeliverySettings
+from logway.delivery.runner import DeliveryRunner
+from logway.delivery.settings import DeliverySettings, DeliverySpec
 from logway.errors import InvalidArgumentError
 from logway.records import Message
 

@@ -13,8 +13,8 @@ import signal
 import sys
 
 import logway
-from logway.delivery.runner import DeliveryRunner, DeliverySpec
-from logway.delivery.settings import DeliverySettings
+from logway.delivery.runner import DeliveryRunner
+from logway.delivery.settings import DeliverySettings, DeliverySpec
 from logway.names import validate_topic_name
 
 APP_NAME = "logway-deliver"

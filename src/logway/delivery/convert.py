@@ -17,25 +17,32 @@ import pyarrow.parquet as pq
 from logway.records import Record
 
 METADATA_COLUMNS = ("_topic", "_partition", "_offset", "_timestamp", "_key")
-_READ_OPTIONS = pa_json.ReadOptions(block_size=16 * 1024 * 1024)
+
 
 Failure = tuple[int, str, str]  # index of the record, error type, message
 
 
 def table_from_json(
-    records: Sequence[Record], datas: Sequence[bytes | dict[str, Any]]
+    records: Sequence[Record],
+    datas: Sequence[bytes | dict[str, Any]],
+    joined: bytes | None = None,
 ) -> tuple[pa.Table | None, list[int], list[Failure]]:
     """A table of the JSON objects in ``datas`` (one per record), the indexes of the
     records its rows came from, and the records that are not JSON objects.
 
     The fast path hands every value to Arrow's JSON reader at once; values with a
     line break inside, non-objects or types that change between records fall back
-    to Python's parser, record by record, where each failure can be told apart."""
+    to Python's parser, record by record, where each failure can be told apart.
+    ``joined`` is ``datas`` joined with line breaks, when the caller has it already
+    and no value holds a line break."""
     if datas and all(isinstance(d, bytes) for d in datas):
-        joined = b"\n".join(datas)  # type: ignore[arg-type]
-        if joined.count(b"\n") == len(datas) - 1:
+        if joined is None:
+            joined = b"\n".join(datas)  # type: ignore[arg-type]
+            if joined.count(b"\n") != len(datas) - 1:
+                joined = None
+        if joined is not None:
             try:
-                table = pa_json.read_json(io.BytesIO(joined), read_options=_READ_OPTIONS)
+                table = pa_json.read_json(io.BytesIO(joined))
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 table = None
             if table is not None and table.num_rows == len(datas):
@@ -151,10 +158,9 @@ def _with_metadata(table: pa.Table, records: Sequence[Record], kept: list[int] |
     )
 
 
-def parquet_bytes(table: pa.Table, compression: str) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=None if compression == "none" else compression)
-    return bytes(sink.getvalue())
+def write_parquet(table: pa.Table, out: Any, compression: str) -> None:
+    """Write ``table`` as Parquet to the output stream ``out``."""
+    pq.write_table(table, out, compression=None if compression == "none" else compression)
 
 
 def compress(data: bytes, compression: str) -> bytes:

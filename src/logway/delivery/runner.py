@@ -23,42 +23,41 @@ prefix on the second try would be delivered twice).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from logway.broker import Broker, Consumer, group_position
 from logway.delivery import convert
 from logway.delivery.prefix import Prefix
-from logway.delivery.settings import DeliverySettings
+from logway.delivery.settings import DeliverySpec
 from logway.delivery.transform import Dropped, Ok, check_results, data_bytes
 from logway.errors import ClosedError, LogwayError
-from logway.objectstore import ObjectMissingError, ObjectStore, open_store
+from logway.objectstore import ObjectMissingError, ObjectStore, UnpublishedObject, open_store
 from logway.recordbatch import codec
 from logway.records import Record, TopicPartition
 
 log = logging.getLogger("logway.delivery")
+T = TypeVar("T")
 
 ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its membership
+FIRST_ASSIGNMENT_CHECK_S = 0.02  # how often while it has no partitions yet
+RESTART_DELAY_S = 1.0  # the least time between a partition's thread dying and its restart
 IDLE_POLL_S = 0.5  # the longest a partition waits for records before looking again
 MAX_POLL_RECORDS = 10_000
 TRANSFORM_ATTEMPTS = 3  # then the records go under the error prefix
 TRANSFORM_BACKOFF_S = 0.5  # doubling between attempts
 WRITE_BACKOFF_S, WRITE_BACKOFF_MAX_S = 0.5, 30.0  # an unreachable destination: retry
-
-
-@dataclass
-class DeliverySpec:
-    """A delivery stream of an app: the topic it reads and where it writes."""
-
-    name: str
-    source: str
-    settings: DeliverySettings
 
 
 @dataclass
@@ -87,17 +86,23 @@ class DeliveryRunner:
         self.member: Consumer | None = None
         self._lanes: dict[TopicPartition, tuple[threading.Thread, PartitionDelivery]] = {}
         self._lock = threading.Lock()  # stats are updated from the partitions' threads
+        self._died: dict[TopicPartition, float] = {}  # when a partition's thread last died
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Follow the group's assignment until ``stopping`` is set, then flush every
         partition's buffer and commit."""
         member = self.member = self.broker.consumer(self.spec.source, group=self.group)
         self.stats.state = "running"
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()  # a partition finished or died: look at once
         try:
             while not stopping.is_set():
+                self._changed.clear()
                 assigned = set(member.assignment())
+                now = time.monotonic()
                 for tp in sorted(assigned - set(self._lanes)):
-                    self._start(tp)
+                    if now - self._died.get(tp, -RESTART_DELAY_S) >= RESTART_DELAY_S:
+                        self._start(tp)
                 for tp in set(self._lanes) - assigned:
                     await self._stop(tp)
                 finished = 0
@@ -106,12 +111,12 @@ class DeliveryRunner:
                         finished += 1
                     elif not thread.is_alive():  # it died: its error is logged; start again
                         del self._lanes[tp]
+                        self._died[tp] = now
                 if self.until_end and assigned and finished == len(assigned):
                     break
-                try:
-                    await asyncio.wait_for(stopping.wait(), ASSIGNMENT_CHECK_S)
-                except TimeoutError:
-                    pass
+                # until the first assignment comes, look often
+                wait = ASSIGNMENT_CHECK_S if assigned else FIRST_ASSIGNMENT_CHECK_S
+                await _first(stopping, self._changed, timeout=wait)
         finally:
             for tp in list(self._lanes):
                 await self._stop(tp)
@@ -121,7 +126,15 @@ class DeliveryRunner:
     def _start(self, tp: TopicPartition) -> None:
         lane = PartitionDelivery(self, tp)
         name = f"logway-delivery {self.group} {tp.topic}/{tp.partition}"
-        thread = threading.Thread(target=lane.run, name=name, daemon=True)
+        loop, changed = self._loop, self._changed
+
+        def run() -> None:
+            try:
+                lane.run()
+            finally:
+                loop.call_soon_threadsafe(changed.set)
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
         self._lanes[tp] = (thread, lane)
         thread.start()
 
@@ -159,6 +172,16 @@ class DeliveryRunner:
         }
 
 
+async def _first(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of ``events`` is set, or ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
 class PartitionDelivery:
     """One partition of a delivery: read, buffer, flush, commit."""
 
@@ -169,6 +192,10 @@ class PartitionDelivery:
         self.store = runner.store
         self._stop = threading.Event()
         self.finished = False  # with until_end: delivered up to the end it saw at start
+        self._converter = ThreadPoolExecutor(1, thread_name_prefix="logway-delivery-convert")
+        self._publisher = ThreadPoolExecutor(1, thread_name_prefix="logway-delivery-publish")
+        self._converting: Future[None] | None = None
+        self._publishing: Future[None] | None = None
         self.state_path = f"_logway/state/{runner.group}/{tp.topic}+{tp.partition}.json"
 
     def stop(self) -> None:
@@ -202,8 +229,9 @@ class PartitionDelivery:
                     read = buffered[-1].offset + 1 if buffered else consumer.position()[self.tp]
                     if read >= end:
                         if buffered:
-                            self.flush(buffered)
+                            self._hand_over(buffered)
                             buffered = []
+                        self._drain()
                         self.finished = True
                         return
                 timeout = IDLE_POLL_S
@@ -229,7 +257,7 @@ class PartitionDelivery:
                             if (buffered[-1].offset > redo)
                             else len(buffered)
                         )
-                        self.flush(buffered[:cut])
+                        self._hand_over(buffered[:cut])
                         buffered, redo = buffered[cut:], None
                         size = sum(len(r.value) for r in buffered if r.value is not None)
                         opened = time.monotonic()
@@ -237,12 +265,51 @@ class PartitionDelivery:
                 if buffered and (
                     size >= s.buffer_size or time.monotonic() - opened >= s.buffer_interval
                 ):
-                    self.flush(buffered)
+                    self._hand_over(buffered)
                     buffered, size = [], 0
             if buffered and redo is None:
-                self.flush(buffered)  # on shutdown, what is buffered goes out
+                self._hand_over(buffered)  # on shutdown, what is buffered goes out
         finally:
-            consumer.close()
+            try:
+                self._drain()
+            finally:
+                consumer.close()
+                self._converter.shutdown()
+                self._publisher.shutdown()
+
+    def _hand_over(self, records: list[Record]) -> None:
+        """Flush ``records`` in the background while the next buffer fills: one thread
+        converts and writes a flush's objects unpublished (mostly outside the GIL),
+        another publishes them (sync, rename, commit), so that one flush's syncing
+        overlaps the next one's converting. Flushes publish one at a time, in order:
+        each commits before the next one records its range."""
+        prepared = _prepare(records)  # here, while the other threads are busy
+        self._wait(self, "_converting")
+        self._converting = self._converter.submit(self._convert_then_publish, records, prepared)
+
+    def _convert_then_publish(self, records: list[Record], prepared: _Prepared) -> None:
+        flush = self.build(records, prepared)
+        try:
+            self._wait(self, "_publishing")
+        except BaseException:
+            flush.discard()
+            raise
+        self._publishing = self._publisher.submit(self.publish, flush)
+
+    @staticmethod
+    def _wait(owner: PartitionDelivery, attribute: str) -> None:
+        """Wait for the future in ``owner.<attribute>``, if any; its error is raised."""
+        pending: Future[None] | None = getattr(owner, attribute)
+        if pending is not None:
+            setattr(owner, attribute, None)
+            pending.result()
+
+    def _drain(self) -> None:
+        """Wait until every flush handed over is published; the first error is raised."""
+        try:
+            self._wait(self, "_converting")
+        finally:
+            self._wait(self, "_publishing")
 
     def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.runner.commit(offsets)
@@ -267,50 +334,87 @@ class PartitionDelivery:
 
     # --- a flush ----------------------------------------------------------------------
 
-    def flush(self, records: list[Record]) -> None:
+    def flush(self, records: list[Record], prepared: _Prepared | None = None) -> None:
         """Deliver ``records`` (one partition, in offset order) and commit after them."""
-        first, last = records[0].offset, records[-1].offset
-        self._write(self.state_path, json.dumps({"first": first, "last": last}).encode())
-        values = [b"" if r.value is None else r.value for r in records]
-        tag = f"{codec.crc32c(b''.join(values)):08x}"
+        self.publish(self.build(records, prepared))
+
+    def build(self, records: list[Record], prepared: _Prepared | None = None) -> _Flush:
+        """Transform and convert ``records``, and write their objects, unpublished."""
+        values, joined, tag = prepared or _prepare(records)
+        flush = _Flush(records[0].offset, records[-1].offset, len(records))
+        try:
+            self._convert(flush, records, values, joined, tag)
+        except BaseException:
+            flush.discard()
+            raise
+        return flush
+
+    def _convert(
+        self,
+        flush: _Flush,
+        records: list[Record],
+        values: list[bytes],
+        joined: bytes | None,
+        tag: str,
+    ) -> None:
         s = self.settings
         if s.backup_source is not None:
             lines = [convert.record_line(r) for r in records]
-            self._put_grouped(s.backup_source, records, lines, tag, ".jsonl.gz", "gzip")
+            self._put_grouped(flush, s.backup_source, records, lines, tag, ".jsonl.gz", "gzip")
         kept: list[Record] = records
         datas: list[Any] = values
         failures: list[convert.Failure] = []
         if s.transform is not None:
-            kept, datas, failures, dropped = self._transform(records)
-            self.runner.count(records_dropped=dropped)
+            kept, datas, failures, flush.dropped = self._transform(records)
         failed = {i for i, _, _ in failures}
         todo = [i for i in range(len(kept)) if i not in failed]
         chosen = [kept[i] for i in todo]
         if s.format == "parquet":
-            delivered, more = self._put_parquet(chosen, [datas[i] for i in todo], tag)
+            as_is = joined if datas is values else None
+            flush.delivered, more = self._put_parquet(
+                flush, chosen, [datas[i] for i in todo], tag, as_is
+            )
         else:
             lines = [data_bytes(datas[i]) for i in todo]
             suffix = convert.JSONL_SUFFIX[s.compression]
-            more = self._put_grouped(s.prefix, chosen, lines, tag, suffix, s.compression)
-            delivered = len(chosen) - len(more)
+            more = self._put_grouped(flush, s.prefix, chosen, lines, tag, suffix, s.compression)
+            flush.delivered = len(chosen) - len(more)
         failures += [(todo[i], error_type, message) for i, error_type, message in more]
+        flush.failed = len(failures)
         if failures:
-            self._put_failures(kept, failures, tag)
-        self.commit({self.tp: last + 1})
+            self._put_failures(flush, kept, failures, tag)
+
+    def publish(self, flush: _Flush) -> None:
+        """Record the flush's range, publish its objects, then commit after it."""
+        try:
+            intent = json.dumps({"first": flush.first, "last": flush.last}).encode()
+            self._retrying(lambda: self.store.put(self.state_path, intent))
+            while flush.objects:
+                name, obj = flush.objects[0]
+                size = self._retrying(obj.publish)
+                flush.objects.pop(0)
+                self.runner.count(objects=1, bytes=size)
+                with self.runner._lock:
+                    self.runner.stats.written = [*self.runner.stats.written[-99:], name]
+        except BaseException:
+            flush.discard()
+            raise
+        self.commit({self.tp: flush.last + 1})
+        self.runner.count(
+            records_in=flush.records,
+            records_delivered=flush.delivered,
+            records_failed=flush.failed,
+            records_dropped=flush.dropped,
+            buffered=-flush.records,
+        )
         log.info(
             "%s: %s/%d: delivered offsets %d..%d (%d records, %d failed)",
             self.runner.group,
             *self.tp,
-            first,
-            last,
-            delivered,
-            len(failures),
-        )
-        self.runner.count(
-            records_in=len(records),
-            records_delivered=delivered,
-            records_failed=len(failures),
-            buffered=-len(records),
+            flush.first,
+            flush.last,
+            flush.delivered,
+            flush.failed,
         )
 
     def _transform(
@@ -357,7 +461,12 @@ class PartitionDelivery:
         return kept, datas, failures, dropped
 
     def _put_parquet(
-        self, records: list[Record], datas: list[Any], tag: str
+        self,
+        flush: _Flush,
+        records: list[Record],
+        datas: list[Any],
+        tag: str,
+        joined: bytes | None,
     ) -> tuple[int, list[convert.Failure]]:
         """Write the records' Parquet objects; returns how many rows went out and the
         records that could not be converted or placed under a prefix."""
@@ -367,7 +476,7 @@ class PartitionDelivery:
         if s.schema is not None:
             table, kept, failures = convert.table_from_protobuf(records, datas, s.schema)
         else:
-            table, kept, failures = convert.table_from_json(records, datas)
+            table, kept, failures = convert.table_from_json(records, datas, joined)
         out = list(failures)
         if table is None:
             return 0, out
@@ -377,12 +486,13 @@ class PartitionDelivery:
         for prefix, part in groups:
             offsets = part.column("_offset")
             name = self._name(prefix, offsets[0].as_py(), offsets[-1].as_py(), tag, ".parquet")
-            self._write(name, convert.parquet_bytes(part, s.compression))
+            self._stage(flush, name, functools.partial(_parquet_to, part, s.compression))
             rows += part.num_rows
         return rows, out
 
     def _put_grouped(
         self,
+        flush: _Flush,
         prefix: Prefix,
         records: Sequence[Record],
         lines: list[bytes],
@@ -402,11 +512,11 @@ class PartitionDelivery:
             name = self._name(
                 name_prefix, records[index[0]].offset, records[index[-1]].offset, tag, suffix
             )
-            self._write(name, convert.jsonl_bytes([lines[i] for i in index], compression))
+            self._stage(flush, name, convert.jsonl_bytes([lines[i] for i in index], compression))
         return failures
 
     def _put_failures(
-        self, records: list[Record], failures: list[convert.Failure], tag: str
+        self, flush: _Flush, records: list[Record], failures: list[convert.Failure], tag: str
     ) -> None:
         by_prefix: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
         for i, error_type, message in sorted(failures):
@@ -430,9 +540,8 @@ class PartitionDelivery:
                 for i, error_type, message in items
             ]
             first, last = records[items[0][0]].offset, records[items[-1][0]].offset
-            self._write(
-                self._name(where, first, last, tag, ".jsonl"), convert.jsonl_bytes(lines, "none")
-            )
+            name = self._name(where, first, last, tag, ".jsonl")
+            self._stage(flush, name, convert.jsonl_bytes(lines, "none"))
         log.warning(
             "%s: %s/%d: %d records went under the error prefix (first: offset %d, %s)",
             self.runner.group,
@@ -445,24 +554,65 @@ class PartitionDelivery:
     def _name(self, prefix: str, first: int, last: int, tag: str, suffix: str) -> str:
         return f"{prefix}{self.tp.topic}+{self.tp.partition}+{first:020d}+{last:020d}+{tag}{suffix}"
 
-    def _write(self, name: str, data: bytes) -> None:
-        """Put an object, retrying while the destination fails (the records wait in
-        the log; nothing is committed until they are written)."""
+    def _stage(self, flush: _Flush, name: str, data: bytes | Callable[[Any], None]) -> None:
+        """Write an object of ``flush`` (``data``, or what ``data(stream)`` writes),
+        unpublished."""
+        obj = self.store.unpublished(name)
+        flush.objects.append((name, obj))
+        if callable(data):
+            data(obj.stream)
+        else:
+            obj.stream.write(data)
+        obj.close()
+
+    def _retrying(self, attempt: Callable[[], T]) -> T:
+        """``attempt()``, again while the destination fails: the records wait in the
+        log, and nothing is committed until they are written."""
         delay = WRITE_BACKOFF_S
         while True:
             try:
-                self.store.put(name, data)
-                break
+                return attempt()
             except LogwayError as exc:
                 self.runner.stats.last_error = str(exc)
                 log.warning("%s: %s; retrying in %.1f s", self.runner.group, exc, delay)
                 if self._stop.wait(delay):
                     raise
                 delay = min(delay * 2, WRITE_BACKOFF_MAX_S)
-        if not name.startswith("_logway/"):
-            self.runner.count(objects=1, bytes=len(data))
-            with self.runner._lock:
-                self.runner.stats.written = [*self.runner.stats.written[-99:], name]
+
+
+@dataclass
+class _Flush:
+    """A flush between converting and publishing: its range, its objects (written,
+    not yet published) and its figures."""
+
+    first: int
+    last: int
+    records: int
+    delivered: int = 0
+    failed: int = 0
+    dropped: int = 0
+    objects: list[tuple[str, UnpublishedObject]] = field(default_factory=list)
+
+    def discard(self) -> None:
+        for _name, obj in self.objects:
+            obj.discard()
+        self.objects.clear()
+
+
+_Prepared = tuple[list[bytes], bytes | None, str]
+
+
+def _prepare(records: list[Record]) -> _Prepared:
+    """The records' values; joined by line breaks when none holds one (as Arrow's JSON
+    reader takes them); and the hash of the records that object names carry."""
+    values = [b"" if r.value is None else r.value for r in records]
+    joined = b"\n".join(values)
+    tag = f"{codec.crc32c(joined):08x}"
+    return values, joined if joined.count(b"\n") == len(values) - 1 else None, tag
+
+
+def _parquet_to(table: Any, compression: str, out: Any) -> None:
+    convert.write_parquet(table, out, compression)
 
 
 class _Unplaced(Exception):
@@ -515,9 +665,6 @@ def _record_prefix(prefix: Prefix, record: Record, data: bytes) -> str:
 def _split_table(table: Any, prefix: Prefix) -> tuple[list[tuple[str, Any]], list[tuple[int, str]]]:
     """The table's rows grouped by prefix, in offset order within each, and the rows
     (by position) that could not be placed."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     stamps = table.column("_timestamp").cast(pa.int64())
     if not prefix.needs_record:
         unit = prefix.time_unit_ms

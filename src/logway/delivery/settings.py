@@ -122,3 +122,12 @@ class DeliverySettings:
                     f"milliseconds since the epoch, not {start!r}"
                 ) from None
         return cls(to=to, **o)
+
+
+@dataclass
+class DeliverySpec:
+    """A delivery stream of an app: the topic it reads and where it writes."""
+
+    name: str
+    source: str
+    settings: DeliverySettings
