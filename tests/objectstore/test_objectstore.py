@@ -95,3 +95,18 @@ def test_compressed_names_are_stored_byte_for_byte(store_url: str) -> None:
     assert store.get("x.jsonl.gz") == data
     assert store.get("y.jsonl.zst") == b"not really zstd"
     assert {o.path: o.size for o in store.list()} == {"x.jsonl.gz": len(data), "y.jsonl.zst": 15}
+
+
+def test_an_unpublished_object_is_invisible_until_published(store_url: str) -> None:
+    store = open_store(store_url)
+    obj = store.unpublished("lake/a.bin")
+    obj.stream.write(b"hello ")
+    obj.stream.write(b"world")
+    obj.close()
+    assert store.list() == [] and not store.exists("lake/a.bin")
+    assert obj.publish() == 11
+    assert store.get("lake/a.bin") == b"hello world"
+    dropped = store.unpublished("lake/b.bin")
+    dropped.stream.write(b"never")
+    dropped.discard()
+    assert [o.path for o in store.list()] == ["lake/a.bin"]
