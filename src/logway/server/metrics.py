@@ -1,6 +1,7 @@
 """``GET /metrics``: the server's figures in the Prometheus text format (0.0.4):
-the functions it runs (invocations, errors, records, durations, lag) and the end
-offset of every topic."""
+the functions it runs (invocations, errors, records, durations, lag), its delivery
+streams (records, objects, bytes, what is buffered, lag) and the end offset of every
+topic."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from logway.broker import Broker
+from logway.delivery.runner import DeliveryRunner
 from logway.errors import LogwayError
 from logway.functions.runner import FunctionRunner
 
@@ -18,6 +20,14 @@ COUNTERS = (
     ("records_filtered", "records no filter matched (skipped and committed)"),
     ("records_dead_lettered", "records written to the on_failure topic"),
 )
+DELIVERY_COUNTERS = (
+    ("records_in", "records flushed"),
+    ("records_delivered", "records written to the destination"),
+    ("records_dropped", "records the transform dropped"),
+    ("records_failed", "records written under the error prefix"),
+    ("objects", "objects written"),
+    ("bytes", "bytes of objects written"),
+)
 
 
 def _labels(**labels: Any) -> str:
@@ -27,7 +37,11 @@ def _labels(**labels: Any) -> str:
     return "{" + ",".join(f'{k}="{escape(v)}"' for k, v in labels.items()) + "}"
 
 
-def render(broker: Broker, runners: Sequence[FunctionRunner]) -> str:
+def render(
+    broker: Broker,
+    runners: Sequence[FunctionRunner],
+    deliveries: Sequence[DeliveryRunner] = (),
+) -> str:
     out: list[str] = []
 
     def family(name: str, kind: str, help_text: str) -> None:
@@ -57,6 +71,26 @@ def render(broker: Broker, runners: Sequence[FunctionRunner]) -> str:
         for x in lags:
             labels = _labels(function=r.group, topic=x.topic, partition=x.partition)
             out.append(f"logway_function_lag{labels} {x.lag}")
+    deliveries_now = [d.status() for d in deliveries]
+    for field, help_text in DELIVERY_COUNTERS:
+        family(f"logway_delivery_{field}_total", "counter", help_text)
+        for d in deliveries_now:
+            labels = _labels(delivery=d["delivery"])
+            out.append(f"logway_delivery_{field}_total{labels} {d[field]}")
+    family("logway_delivery_records_buffered", "gauge", "records read and not yet flushed")
+    for d in deliveries_now:
+        out.append(
+            f"logway_delivery_records_buffered{_labels(delivery=d['delivery'])} {d['buffered']}"
+        )
+    family("logway_delivery_lag", "gauge", "records not yet delivered, per partition")
+    for runner in deliveries:
+        try:
+            lags = broker.lag(runner.group, runner.spec.source)
+        except LogwayError:
+            continue
+        for x in lags:
+            labels = _labels(delivery=runner.group, topic=x.topic, partition=x.partition)
+            out.append(f"logway_delivery_lag{labels} {x.lag}")
     family("logway_topic_end_offset", "gauge", "the offset the next record will get")
     for topic in broker.list_topics():
         try:

@@ -101,7 +101,7 @@ class Server:
                     hub=self.hub,
                     stall_timeout=self.stall_timeout,
                     drop_client=self._drop_http_client,
-                    metrics=lambda: metrics.render(self.broker, self.runners),
+                    metrics=lambda: metrics.render(self.broker, self.runners, self.deliveries),
                 ),
                 lifespan="off",
                 log_level="warning",
