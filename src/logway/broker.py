@@ -30,6 +30,7 @@ from logway.records import (
     RecordMetadata,
     TopicInfo,
     TopicPartition,
+    to_millis,
 )
 
 DEFAULT_DATA_DIR = "./logway-data"
@@ -242,6 +243,22 @@ def check_start(start: object) -> None:
     if start in ("earliest", "latest") or isinstance(start, dt.datetime):
         return
     raise InvalidArgumentError(f"start must be 'earliest', 'latest' or a datetime, not {start!r}")
+
+
+def check_starting_position(start: object) -> None:
+    """Refuse a group's ``starting_position`` (of a function or a delivery) that is not
+    'latest', 'earliest', a datetime or milliseconds since the epoch."""
+    if start in ("latest", "earliest"):
+        return
+    try:
+        if start is None or isinstance(start, bool | str):
+            raise TypeError(start)
+        to_millis(start)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidArgumentError(
+            "starting_position must be 'latest', 'earliest', a datetime or "
+            f"milliseconds since the epoch, not {start!r}"
+        ) from None
 
 
 class BrokerBase:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,24 +83,22 @@ class ObjectStore:
 
     def get(self, path: str) -> bytes:
         full = self.full_path(path)
-        try:
-            with self.fs.open_input_stream(full, compression=None) as f:
-                data: bytes = f.read()
-                return data
-        except FileNotFoundError:
-            raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
-        except OSError as exc:
-            if "does not exist" in str(exc) or "NoSuchKey" in str(exc):
-                raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
-            raise StorageError(f"could not read {self.uri(path)}: {exc}") from exc
+        with self._reading(path), self.fs.open_input_stream(full, compression=None) as f:
+            data: bytes = f.read()
+            return data
 
     def get_view(self, path: str) -> memoryview:
         """``get`` as a read-only buffer, read in one piece and not copied into ``bytes``:
         several times faster for large objects (a backup's)."""
-        full = self.full_path(path)
+        with self._reading(path), self.fs.open_input_file(self.full_path(path)) as f:
+            return memoryview(f.read_buffer()).cast("B").toreadonly()
+
+    @contextmanager
+    def _reading(self, path: str) -> Iterator[None]:
+        """Reading ``path``: a missing object is ``ObjectMissingError``, another failure
+        ``StorageError``, each naming it."""
         try:
-            with self.fs.open_input_file(full) as f:
-                return memoryview(f.read_buffer()).cast("B").toreadonly()
+            yield
         except FileNotFoundError:
             raise ObjectMissingError(f"{self.uri(path)} does not exist") from None
         except OSError as exc:

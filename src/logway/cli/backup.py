@@ -4,11 +4,10 @@ storage (a directory, file:PATH or s3://bucket/prefix) and back, offsets and all
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from logway.backup import DEFAULT_OBJECT_BYTES, BackupResult, RestoreResult, backup, restore
-from logway.cli.common import open_broker, parse_pairs, table
+from logway.cli.common import log_to_stderr, open_broker, parse_pairs, table
 from logway.units import parse_size
 
 URL_HELP = "broker URL (as the global --url): file:PATH, logway://HOST:PORT, kafka://..."
@@ -60,19 +59,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmd.set_defaults(run=run_restore)
 
 
-def _log_to_stderr() -> None:
-    """Warnings (records lost to retention, settings left out) and notes on stderr."""
-    logger = logging.getLogger("logway.backup")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("logway: %(levelname)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-
-
 def run_backup(args: argparse.Namespace) -> int:
     size = parse_size(args.object_size, "--object-size")
-    _log_to_stderr()
+    log_to_stderr("logway.backup", "logway: %(levelname)s: ")
     with open_broker(args) as broker:
         result = backup(broker, args.topic, args.dest, object_bytes=size)
     _print_backup(result)
@@ -118,7 +107,7 @@ def _print_backup(result: BackupResult) -> None:
 
 def run_restore(args: argparse.Namespace) -> int:
     config = dict(parse_pairs(args.config, "--config"))
-    _log_to_stderr()
+    log_to_stderr("logway.backup", "logway: %(levelname)s: ")
     with open_broker(args) as broker:
         result = restore(
             broker,

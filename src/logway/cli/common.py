@@ -6,6 +6,7 @@ import argparse
 import base64
 import datetime as dt
 import json
+import logging
 import sys
 from typing import Any
 
@@ -84,3 +85,14 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
     return "\n".join(lines)
+
+
+def log_to_stderr(name: str, prefix: str) -> None:
+    """The INFO and higher messages of the logger ``name`` on stderr, each line
+    beginning with ``prefix``."""
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)

@@ -4,7 +4,6 @@ from a consumer group on the source; ``--follow`` keeps copying until SIGINT/SIG
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -15,7 +14,7 @@ from types import FrameType
 
 import logway
 from logway.broker import SCHEMES
-from logway.cli.common import table
+from logway.cli.common import log_to_stderr, table
 from logway.errors import InvalidArgumentError, UnknownSchemeError
 from logway.mirror import DEFAULT_GROUP, MirrorResult, mirror
 
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     _check_url(args.dest, "destination")
     if args.source == args.dest and not args.source.lower().startswith("memory:"):
         raise InvalidArgumentError(f"the source and the destination are both {args.source}")
-    _log_to_stderr()
+    log_to_stderr("logway.mirror", "logway mirror: ")
     with (
         logway.connect(args.source) as source,
         logway.connect(args.dest) as dest,
@@ -75,16 +74,6 @@ def run(args: argparse.Namespace) -> int:
         )
     _print_summary(result)
     return 0
-
-
-def _log_to_stderr() -> None:
-    """The mirror's warnings (records lost to retention) and its progress on stderr."""
-    logger = logging.getLogger("logway.mirror")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("logway mirror: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
 
 
 def _check_url(url: str, what: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from logway.broker import check_starting_position
 from logway.delivery.prefix import (
     DEFAULT_ERROR_PREFIX,
     DEFAULT_PREFIX,
@@ -19,7 +20,6 @@ from logway.delivery.prefix import (
     compile_prefix,
 )
 from logway.errors import InvalidArgumentError
-from logway.records import to_millis
 from logway.units import parse_duration_ms, parse_size
 
 MIN_BUFFER_BYTES, MAX_BUFFER_BYTES = 1024 * 1024, 128 * 1024 * 1024
@@ -112,15 +112,7 @@ class DeliverySettings:
                 raise InvalidArgumentError(
                     f"schema is a generated Protobuf message class, not {schema!r}"
                 )
-        start = o.get("starting_position", "earliest")
-        if start not in ("latest", "earliest"):
-            try:
-                to_millis(start)
-            except TypeError:
-                raise InvalidArgumentError(
-                    "starting_position must be 'latest', 'earliest', a datetime or "
-                    f"milliseconds since the epoch, not {start!r}"
-                ) from None
+        check_starting_position(o.get("starting_position", "earliest"))
         return cls(to=to, **o)
 
 

@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from logway.broker import check_starting_position
 from logway.errors import InvalidArgumentError
 from logway.functions.patterns import Filter, compile_filters
 from logway.names import validate_topic_name
-from logway.records import to_millis
 from logway.units import parse_duration_ms, parse_size
 
 StartingPosition = Literal["latest", "earliest"] | dt.datetime | int
@@ -65,15 +65,7 @@ class FunctionSettings:
                 f"unknown function settings {unknown}; known: {', '.join(sorted(known))}"
             )
         o = dict(options)
-        start = o.get("starting_position", "latest")
-        if start not in ("latest", "earliest"):
-            try:
-                to_millis(start)
-            except TypeError:
-                raise InvalidArgumentError(
-                    "starting_position must be 'latest', 'earliest', a datetime or "
-                    f"milliseconds since the epoch, not {start!r}"
-                ) from None
+        check_starting_position(o.get("starting_position", "latest"))
         o["batch_size"] = _int(o, "batch_size", 100, 1, MAX_BATCH_SIZE)
         o["batching_window"] = _seconds(o, "batching_window", 0.0, 0.0, MAX_WINDOW_S)
         size = o.get("max_batch_bytes", MAX_BATCH_BYTES)

@@ -37,6 +37,20 @@ def _labels(**labels: Any) -> str:
     return "{" + ",".join(f'{k}="{escape(v)}"' for k, v in labels.items()) + "}"
 
 
+def _lags(broker: Broker, kind: str, groups: list[tuple[str, str]]) -> list[str]:
+    """``logway_<kind>_lag`` lines of each (group, topic), per partition."""
+    lines = []
+    for group, topic in groups:
+        try:
+            lags = broker.lag(group, topic)
+        except LogwayError:
+            continue
+        for x in lags:
+            labels = _labels(**{kind: group}, topic=x.topic, partition=x.partition)
+            lines.append(f"logway_{kind}_lag{labels} {x.lag}")
+    return lines
+
+
 def render(
     broker: Broker,
     runners: Sequence[FunctionRunner],
@@ -63,14 +77,7 @@ def render(
                 labels = _labels(function=s["function"], quantile=q)
                 out.append(f"logway_function_duration_seconds{labels} {s[key] / 1000:g}")
     family("logway_function_lag", "gauge", "records not yet committed, per partition")
-    for r in runners:
-        try:
-            lags = broker.lag(r.group, r.spec.source)
-        except LogwayError:
-            continue
-        for x in lags:
-            labels = _labels(function=r.group, topic=x.topic, partition=x.partition)
-            out.append(f"logway_function_lag{labels} {x.lag}")
+    out += _lags(broker, "function", [(r.group, r.spec.source) for r in runners])
     deliveries_now = [d.status() for d in deliveries]
     for field, help_text in DELIVERY_COUNTERS:
         family(f"logway_delivery_{field}_total", "counter", help_text)
@@ -83,14 +90,7 @@ def render(
             f"logway_delivery_records_buffered{_labels(delivery=d['delivery'])} {d['buffered']}"
         )
     family("logway_delivery_lag", "gauge", "records not yet delivered, per partition")
-    for runner in deliveries:
-        try:
-            lags = broker.lag(runner.group, runner.spec.source)
-        except LogwayError:
-            continue
-        for x in lags:
-            labels = _labels(delivery=runner.group, topic=x.topic, partition=x.partition)
-            out.append(f"logway_delivery_lag{labels} {x.lag}")
+    out += _lags(broker, "delivery", [(d.group, d.spec.source) for d in deliveries])
     family("logway_topic_end_offset", "gauge", "the offset the next record will get")
     for topic in broker.list_topics():
         try:
