@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from logway.broker import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, Broker
 from logway.errors import (
@@ -26,16 +25,12 @@ from logway.errors import (
 )
 from logway.names import validate_group
 from logway.records import Message, Record, TopicInfo, TopicPartition
-from logway.topic_settings import KAFKA_NAMES
+from logway.topic_settings import portable_settings
 
 log = logging.getLogger("logway.mirror")
 
 DEFAULT_GROUP = "logway-mirror"
 DEFAULT_POLL_INTERVAL = 0.5  # seconds between looks for new records when following
-# The topic settings every backend knows, in Kafka's names (which the embedded log
-# accepts as aliases): logway's name -> Kafka's. Others (fsync, cleanup.policy, ...)
-# exist on one backend only and keep the destination's defaults.
-PORTABLE_SETTINGS = {k: v for k, v in KAFKA_NAMES.items() if k != "fsync_interval_ms"}
 
 
 @dataclass
@@ -223,19 +218,6 @@ def _warn_deleted(tp: TopicPartition, position: int, start: int) -> None:
         start - 1,
         start,
     )
-
-
-def portable_settings(config: dict[str, Any]) -> dict[str, str]:
-    """The settings of ``describe_topic`` that every backend accepts, in Kafka's names."""
-    out: dict[str, str] = {}
-    for name, value in config.items():
-        kafka_name = PORTABLE_SETTINGS.get(name, name)
-        if kafka_name not in PORTABLE_SETTINGS.values() or value is None:
-            continue
-        if kafka_name == "compression.type" and str(value).lower() == "producer":
-            continue  # Kafka's "keep the producer's codec" has no logway equivalent
-        out[kafka_name] = str(value)
-    return out
 
 
 def _create(dest: Broker, info: TopicInfo) -> bool:

@@ -60,3 +60,22 @@ def convert_setting(name: str, value: Any) -> Any:
             )
         return value
     raise AssertionError(name)
+
+
+# The topic settings every backend knows, in Kafka's names (which the embedded log
+# accepts as aliases): logway's name -> Kafka's. Others (fsync, cleanup.policy, ...)
+# exist on one backend only and keep the destination's defaults.
+PORTABLE_SETTINGS = {k: v for k, v in KAFKA_NAMES.items() if k != "fsync_interval_ms"}
+
+
+def portable_settings(config: dict[str, Any]) -> dict[str, str]:
+    """The settings of ``describe_topic`` that every backend accepts, in Kafka's names."""
+    out: dict[str, str] = {}
+    for name, value in config.items():
+        kafka_name = PORTABLE_SETTINGS.get(name, name)
+        if kafka_name not in PORTABLE_SETTINGS.values() or value is None:
+            continue
+        if kafka_name == "compression.type" and str(value).lower() == "producer":
+            continue  # Kafka's "keep the producer's codec" has no logway equivalent
+        out[kafka_name] = str(value)
+    return out

@@ -38,27 +38,12 @@ from logway.errors import (
     UnknownTopicError,
 )
 from logway.objectstore import ObjectMissingError, ObjectStore, open_store
+from logway.topic_settings import PORTABLE_SETTINGS, portable_settings
 
 log = logging.getLogger("logway.backup")
 
 MARKER_PREFIX = "__logway-restoring-"
 MAX_TOPIC_NAME = 249
-# settings every backend knows, in logway's and Kafka's names: kept when the destination
-# refuses others (a backup of an embedded topic restored on Kafka drops ``fsync``)
-PORTABLE_SETTINGS = {
-    "retention_ms",
-    "retention_bytes",
-    "segment_bytes",
-    "segment_ms",
-    "max_record_bytes",
-    "compression",
-    "retention.ms",
-    "retention.bytes",
-    "segment.bytes",
-    "segment.ms",
-    "max.message.bytes",
-    "compression.type",
-}
 
 
 @dataclass
@@ -196,8 +181,12 @@ def _create(broker: Broker, topic: str, manifest: Manifest, overrides: dict[str,
         broker.create_topic(topic, manifest.partition_count, **settings)
         return []
     except InvalidArgumentError as exc:
-        portable = {k: v for k, v in manifest.config.items() if k in PORTABLE_SETTINGS}
-        dropped = sorted(set(manifest.config) - set(portable) - set(overrides))
+        portable = portable_settings(manifest.config)  # in Kafka's names
+        dropped = sorted(
+            k
+            for k in manifest.config
+            if k not in overrides and PORTABLE_SETTINGS.get(k, k) not in portable
+        )
         if not dropped:
             raise
         broker.create_topic(topic, manifest.partition_count, **portable, **overrides)
