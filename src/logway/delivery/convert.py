@@ -36,10 +36,8 @@ def table_from_json(
     ``joined`` is ``datas`` joined with line breaks, when the caller has it already
     and no value holds a line break."""
     if datas and all(isinstance(d, bytes) for d in datas):
-        if joined is None:
+        if joined is None and not any(b"\n" in d for d in datas):
             joined = b"\n".join(datas)  # type: ignore[arg-type]
-            if joined.count(b"\n") != len(datas) - 1:
-                joined = None
         if joined is not None:
             try:
                 table = pa_json.read_json(io.BytesIO(joined))

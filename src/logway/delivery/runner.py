@@ -26,6 +26,7 @@ import asyncio
 import functools
 import json
 import logging
+import operator
 import threading
 import time
 from collections import defaultdict
@@ -248,7 +249,7 @@ class PartitionDelivery:
                             records[0].offset,
                         )
                     buffered += records
-                    size += sum(len(r.value) for r in records if r.value is not None)
+                    size += _values_size(records)
                     self.runner.count(buffered=len(records))
                 if redo is not None:  # the range a crash may have half written, exactly
                     if buffered and buffered[-1].offset >= redo:
@@ -259,7 +260,7 @@ class PartitionDelivery:
                         )
                         self._hand_over(buffered[:cut])
                         buffered, redo = buffered[cut:], None
-                        size = sum(len(r.value) for r in buffered if r.value is not None)
+                        size = _values_size(buffered)
                         opened = time.monotonic()
                     continue
                 if buffered and (
@@ -283,7 +284,7 @@ class PartitionDelivery:
         another publishes them (sync, rename, commit), so that one flush's syncing
         overlaps the next one's converting. Flushes publish one at a time, in order:
         each commits before the next one records its range."""
-        prepared = _prepare(records)  # here, while the other threads are busy
+        prepared = _prepare(records)  # here: the converting thread has more to do
         self._wait(self, "_converting")
         self._converting = self._converter.submit(self._convert_then_publish, records, prepared)
 
@@ -340,7 +341,8 @@ class PartitionDelivery:
 
     def build(self, records: list[Record], prepared: _Prepared | None = None) -> _Flush:
         """Transform and convert ``records``, and write their objects, unpublished."""
-        values, joined, tag = prepared or _prepare(records)
+        values, joined = prepared or _prepare(records)
+        tag = _source_hash(values, joined)
         flush = _Flush(records[0].offset, records[-1].offset, len(records))
         try:
             self._convert(flush, records, values, joined, tag)
@@ -599,16 +601,30 @@ class _Flush:
         self.objects.clear()
 
 
-_Prepared = tuple[list[bytes], bytes | None, str]
+_Prepared = tuple[list[bytes], bytes | None]
 
 
 def _prepare(records: list[Record]) -> _Prepared:
-    """The records' values; joined by line breaks when none holds one (as Arrow's JSON
-    reader takes them); and the hash of the records that object names carry."""
+    """The records' values, and them joined by line breaks when none holds one (as
+    Arrow's JSON reader takes them: then each line is one value, and a reader that
+    finds as many rows as values has kept them aligned)."""
     values = [b"" if r.value is None else r.value for r in records]
-    joined = b"\n".join(values)
-    tag = f"{codec.crc32c(joined):08x}"
-    return values, joined if joined.count(b"\n") == len(values) - 1 else None, tag
+    if any(b"\n" in v for v in values):
+        return values, None
+    return values, b"\n".join(values)
+
+
+def _source_hash(values: list[bytes], joined: bytes | None) -> str:
+    """The short hash of a flush's records that its object names carry."""
+    return f"{codec.crc32c(b''.join(values) if joined is None else joined):08x}"
+
+
+def _values_size(records: list[Record]) -> int:
+    """Bytes of the records' values (what buffer_size counts)."""
+    return sum(map(len, filter(None, map(_VALUE, records))))
+
+
+_VALUE = operator.itemgetter(5)  # Record.value
 
 
 def _parquet_to(table: Any, compression: str, out: Any) -> None:
