@@ -52,3 +52,21 @@ def test_jsonl_compressions(tmp_path: Path, compression: str, suffix: str) -> No
     elif compression == "zstd":
         data = bytes(cramjam.zstd.decompress(data))
     assert [json.loads(line)["n"] for line in data.splitlines()] == list(range(50))
+
+
+def test_keys_that_are_not_utf8_are_escaped_not_lost(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    with logway.connect(f"file:{tmp_path / 'data'}") as broker:
+        broker.create_topic("t")
+        broker.produce_many(
+            "t",
+            [
+                logway.Message(b'{"n": 0}', b"caf\xc3\xa9"),
+                logway.Message(b'{"n": 1}', b"\xff\x00"),
+                logway.Message(b'{"n": 2}', None),
+            ],
+        )
+        spec = DeliverySpec("t", "t", DeliverySettings.build(str(lake)))
+        asyncio.run(DeliveryRunner(broker, "keys", spec, until_end=True).run(asyncio.Event()))
+    (path,) = list(lake.rglob("*.parquet"))
+    assert pq.read_table(path).column("_key").to_pylist() == ["café", "\\xff\x00", None]
