@@ -284,7 +284,7 @@ class PartitionDelivery:
         another publishes them (sync, rename, commit), so that one flush's syncing
         overlaps the next one's converting. Flushes publish one at a time, in order:
         each commits before the next one records its range."""
-        prepared = _prepare(records)  # here: the converting thread has more to do
+        prepared = _prepare(records)  # here: the converting thread has enough to do
         self._wait(self, "_converting")
         self._converting = self._converter.submit(self._convert_then_publish, records, prepared)
 
@@ -341,7 +341,8 @@ class PartitionDelivery:
 
     def build(self, records: list[Record], prepared: _Prepared | None = None) -> _Flush:
         """Transform and convert ``records``, and write their objects, unpublished."""
-        values, joined = prepared or _prepare(records)
+        values, joinable = prepared or _prepare(records)
+        joined = b"\n".join(values) if joinable else None
         tag = _source_hash(values, joined)
         flush = _Flush(records[0].offset, records[-1].offset, len(records))
         try:
@@ -601,17 +602,15 @@ class _Flush:
         self.objects.clear()
 
 
-_Prepared = tuple[list[bytes], bytes | None]
+_Prepared = tuple[list[bytes], bool]
 
 
 def _prepare(records: list[Record]) -> _Prepared:
-    """The records' values, and them joined by line breaks when none holds one (as
-    Arrow's JSON reader takes them: then each line is one value, and a reader that
-    finds as many rows as values has kept them aligned)."""
+    """The records' values, and whether they can be joined by line breaks as Arrow's
+    JSON reader takes them: when none holds one (then each line is one value, and a
+    reader that finds as many rows as values has kept them aligned)."""
     values = [b"" if r.value is None else r.value for r in records]
-    if any(b"\n" in v for v in values):
-        return values, None
-    return values, b"\n".join(values)
+    return values, not any(b"\n" in v for v in values)
 
 
 def _source_hash(values: list[bytes], joined: bytes | None) -> str:
