@@ -72,7 +72,6 @@ class DeliveryStats:
     objects: int = 0
     bytes: int = 0
     last_error: str | None = None
-    written: list[str] = field(default_factory=list)  # the latest object names, newest last
 
 
 class DeliveryRunner:
@@ -173,6 +172,12 @@ class DeliveryRunner:
         }
 
 
+def _outcome(pending: Future[None] | None) -> None:
+    """Wait for ``pending``, if any; its error is raised."""
+    if pending is not None:
+        pending.result()
+
+
 async def _first(*events: asyncio.Event, timeout: float) -> None:
     """Wait until one of ``events`` is set, or ``timeout`` seconds."""
     waiters = [asyncio.ensure_future(e.wait()) for e in events]
@@ -216,7 +221,7 @@ class PartitionDelivery:
     def _run(self) -> None:
         s, stop = self.settings, self._stop
         position = group_position(
-            self.runner.broker, self.runner.group, self.tp, s.starting_position, self.commit
+            self.runner.broker, self.runner.group, self.tp, s.starting_position, self.runner.commit
         )
         redo = self._unfinished(position)
         consumer = self.runner.broker.consumer(self.tp.topic, partitions=[self.tp])
@@ -224,7 +229,9 @@ class PartitionDelivery:
             consumer.seek(self.tp, position)
             buffered: list[Record] = []
             size, opened = 0, 0.0
-            end = self.runner.broker.end_offsets(self.tp.topic)[self.tp.partition]
+            end = 0
+            if self.runner.until_end:  # the end it delivers up to: the one there is now
+                end = self.runner.broker.end_offsets(self.tp.topic)[self.tp.partition]
             while not stop.is_set():
                 if self.runner.until_end and redo is None:
                     read = buffered[-1].offset + 1 if buffered else consumer.position()[self.tp]
@@ -253,10 +260,8 @@ class PartitionDelivery:
                     self.runner.count(buffered=len(records))
                 if redo is not None:  # the range a crash may have half written, exactly
                     if buffered and buffered[-1].offset >= redo:
-                        cut = (
-                            next(i for i, r in enumerate(buffered) if r.offset > redo)
-                            if (buffered[-1].offset > redo)
-                            else len(buffered)
+                        cut = next(
+                            (i for i, r in enumerate(buffered) if r.offset > redo), len(buffered)
                         )
                         self._hand_over(buffered[:cut])
                         buffered, redo = buffered[cut:], None
@@ -285,35 +290,28 @@ class PartitionDelivery:
         overlaps the next one's converting. Flushes publish one at a time, in order:
         each commits before the next one records its range."""
         prepared = _prepare(records)  # here: the converting thread has enough to do
-        self._wait(self, "_converting")
+        converting, self._converting = self._converting, None
+        _outcome(converting)
         self._converting = self._converter.submit(self._convert_then_publish, records, prepared)
 
     def _convert_then_publish(self, records: list[Record], prepared: _Prepared) -> None:
         flush = self.build(records, prepared)
+        publishing, self._publishing = self._publishing, None
         try:
-            self._wait(self, "_publishing")
+            _outcome(publishing)
         except BaseException:
             flush.discard()
             raise
         self._publishing = self._publisher.submit(self.publish, flush)
 
-    @staticmethod
-    def _wait(owner: PartitionDelivery, attribute: str) -> None:
-        """Wait for the future in ``owner.<attribute>``, if any; its error is raised."""
-        pending: Future[None] | None = getattr(owner, attribute)
-        if pending is not None:
-            setattr(owner, attribute, None)
-            pending.result()
-
     def _drain(self) -> None:
         """Wait until every flush handed over is published; the first error is raised."""
+        converting, self._converting = self._converting, None
         try:
-            self._wait(self, "_converting")
+            _outcome(converting)
         finally:
-            self._wait(self, "_publishing")
-
-    def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.runner.commit(offsets)
+            publishing, self._publishing = self._publishing, None
+            _outcome(publishing)
 
     def _unfinished(self, position: int) -> int | None:
         """The last offset of a flush recorded as begun at ``position`` and not
@@ -335,13 +333,10 @@ class PartitionDelivery:
 
     # --- a flush ----------------------------------------------------------------------
 
-    def flush(self, records: list[Record], prepared: _Prepared | None = None) -> None:
-        """Deliver ``records`` (one partition, in offset order) and commit after them."""
-        self.publish(self.build(records, prepared))
-
-    def build(self, records: list[Record], prepared: _Prepared | None = None) -> _Flush:
-        """Transform and convert ``records``, and write their objects, unpublished."""
-        values, joinable = prepared or _prepare(records)
+    def build(self, records: list[Record], prepared: _Prepared) -> _Flush:
+        """Transform and convert ``records`` (one partition, in offset order), and write
+        their objects, unpublished."""
+        values, joinable = prepared
         joined = b"\n".join(values) if joinable else None
         tag = _source_hash(values, joined)
         flush = _Flush(records[0].offset, records[-1].offset, len(records))
@@ -393,16 +388,13 @@ class PartitionDelivery:
             intent = json.dumps({"first": flush.first, "last": flush.last}).encode()
             self._retrying(lambda: self.store.put(self.state_path, intent))
             while flush.objects:
-                name, obj = flush.objects[0]
-                size = self._retrying(obj.publish)
+                size = self._retrying(flush.objects[0].publish)
                 flush.objects.pop(0)
                 self.runner.count(objects=1, bytes=size)
-                with self.runner._lock:
-                    self.runner.stats.written = [*self.runner.stats.written[-99:], name]
         except BaseException:
             flush.discard()
             raise
-        self.commit({self.tp: flush.last + 1})
+        self.runner.commit({self.tp: flush.last + 1})
         self.runner.count(
             records_in=flush.records,
             records_delivered=flush.delivered,
@@ -441,7 +433,8 @@ class PartitionDelivery:
                     attempt + 1,
                     exc,
                 )
-                self._stop.wait(TRANSFORM_BACKOFF_S * 2**attempt)
+                if attempt + 1 < TRANSFORM_ATTEMPTS:
+                    self._stop.wait(TRANSFORM_BACKOFF_S * 2**attempt)
         else:
             message = f"the transform failed {TRANSFORM_ATTEMPTS} times: {error}"
             every = [(i, "processing-failed", message) for i in range(len(records))]
@@ -489,7 +482,8 @@ class PartitionDelivery:
         for prefix, part in groups:
             offsets = part.column("_offset")
             name = self._name(prefix, offsets[0].as_py(), offsets[-1].as_py(), tag, ".parquet")
-            self._stage(flush, name, functools.partial(_parquet_to, part, s.compression))
+            write = functools.partial(convert.write_parquet, part, compression=s.compression)
+            self._stage(flush, name, write)
             rows += part.num_rows
         return rows, out
 
@@ -561,7 +555,7 @@ class PartitionDelivery:
         """Write an object of ``flush`` (``data``, or what ``data(stream)`` writes),
         unpublished."""
         obj = self.store.unpublished(name)
-        flush.objects.append((name, obj))
+        flush.objects.append(obj)
         if callable(data):
             data(obj.stream)
         else:
@@ -594,10 +588,10 @@ class _Flush:
     delivered: int = 0
     failed: int = 0
     dropped: int = 0
-    objects: list[tuple[str, UnpublishedObject]] = field(default_factory=list)
+    objects: list[UnpublishedObject] = field(default_factory=list)
 
     def discard(self) -> None:
-        for _name, obj in self.objects:
+        for obj in self.objects:
             obj.discard()
         self.objects.clear()
 
@@ -624,10 +618,6 @@ def _values_size(records: list[Record]) -> int:
 
 
 _VALUE = operator.itemgetter(5)  # Record.value
-
-
-def _parquet_to(table: Any, compression: str, out: Any) -> None:
-    convert.write_parquet(table, out, compression)
 
 
 class _Unplaced(Exception):
