@@ -516,21 +516,13 @@ class PartitionDelivery:
         self, flush: _Flush, records: list[Record], failures: list[convert.Failure], tag: str
     ) -> None:
         by_prefix: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        prefix = self.settings.error_prefix
         for i, error_type, message in sorted(failures):
             record = records[i]
-            values = {
-                "error_type": error_type,
-                "topic": record.topic,
-                "partition": str(record.partition),
-            }
-            prefix = self.settings.error_prefix
-            try:
-                where = prefix.render(
-                    record.timestamp, {**values, **_placeholders(prefix, record, None)}
-                )
-            except _Unplaced:
-                where = prefix.render(record.timestamp, {**values, **_blank(prefix)})
-            by_prefix[where].append((i, error_type, message))
+            # a failed record may lack what the prefix reads: that folder says so
+            values = _placeholders(prefix, record, None, missing=MISSING)
+            values["error_type"] = error_type
+            by_prefix[prefix.render(record.timestamp, values)].append((i, error_type, message))
         for where, items in by_prefix.items():
             lines = [
                 convert.record_line(records[i], errorCode=error_type, errorMessage=message)
@@ -624,37 +616,55 @@ class _Unplaced(Exception):
     """A record lacks what its prefix needs (a value field, a key)."""
 
 
-def _blank(prefix: Prefix) -> dict[str, str]:
-    return {f: "__MISSING__" for f in prefix.fields if f not in ("error_type",)}
+MISSING = "__MISSING__"  # an error prefix's folder for what a failed record lacks
 
 
-def _placeholders(prefix: Prefix, record: Record, value: Any) -> dict[str, str]:
-    """The record's values for the prefix's placeholders other than time."""
+def _placeholders(
+    prefix: Prefix, record: Record, value: Any, missing: str | None = None
+) -> dict[str, str]:
+    """The record's values for the prefix's placeholders other than time. What the
+    record lacks raises ``_Unplaced``, or is ``missing`` when that is given."""
     out: dict[str, str] = {}
     for name in prefix.fields:
-        if name == "topic":
-            out[name] = record.topic
-        elif name == "partition":
-            out[name] = str(record.partition)
-        elif name == "key":
-            if record.key is None:
-                raise _Unplaced("the prefix uses {key} and the record has none")
-            out[name] = record.key.decode("utf-8", "backslashreplace")
-        elif name.startswith("value."):
-            if value is None:
-                try:
-                    value = json.loads(record.value or b"")
-                except ValueError:
-                    raise _Unplaced(
-                        f"the prefix uses {{{name}}} and the value is not JSON"
-                    ) from None
-            found: Any = value
-            for part in name.split(".")[1:]:
-                found = found.get(part) if isinstance(found, dict) else None
-            if found is None or isinstance(found, dict | list):
-                raise _Unplaced(f"the prefix uses {{{name}}}, which the value does not have")
-            out[name] = json.dumps(found) if isinstance(found, bool) else str(found)
+        try:
+            if name == "topic":
+                out[name] = record.topic
+            elif name == "partition":
+                out[name] = str(record.partition)
+            elif name == "key":
+                out[name] = _key_text(record)
+            elif name.startswith("value."):
+                if value is None:
+                    value = _json_value(record, name)
+                out[name] = _field_text(value, name)
+        except _Unplaced:
+            if missing is None:
+                raise
+            out[name] = missing
     return out
+
+
+def _key_text(record: Record) -> str:
+    if record.key is None:
+        raise _Unplaced("the prefix uses {key} and the record has none")
+    return record.key.decode("utf-8", "backslashreplace")
+
+
+def _json_value(record: Record, name: str) -> Any:
+    try:
+        return json.loads(record.value or b"")
+    except ValueError:
+        raise _Unplaced(f"the prefix uses {{{name}}} and the value is not JSON") from None
+
+
+def _field_text(value: Any, name: str) -> str:
+    """The field ``name`` ("value.a.b") of a JSON value, as a folder name's text."""
+    found: Any = value
+    for part in name.split(".")[1:]:
+        found = found.get(part) if isinstance(found, dict) else None
+    if found is None or isinstance(found, dict | list):
+        raise _Unplaced(f"the prefix uses {{{name}}}, which the value does not have")
+    return json.dumps(found) if isinstance(found, bool) else str(found)
 
 
 def _record_prefix(prefix: Prefix, record: Record, data: bytes) -> str:
