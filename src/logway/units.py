@@ -73,3 +73,17 @@ def parse_duration_ms(value: int | float | str, name: str = "duration") -> int:
             f"not {value!r}"
         )
     return int(float(match.group(1)) * _DURATION_UNITS_MS[unit])
+
+
+def parse_seconds(value: object, name: str, low: float, high: float) -> float:
+    """Seconds from a number of seconds or a duration such as ``"5s"`` or ``"2m"``,
+    within ``low``..``high`` (a setting's allowed range)."""
+    if isinstance(value, str):
+        seconds = parse_duration_ms(value, name) / 1000
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(f"{name} must be seconds or a duration such as '5s'")
+    else:
+        seconds = float(value)
+    if not low <= seconds <= high:
+        raise InvalidArgumentError(f"{name} must be from {low:g} s to {high:g} s, not {value!r}")
+    return seconds

@@ -20,7 +20,7 @@ from logway.delivery.prefix import (
     compile_prefix,
 )
 from logway.errors import InvalidArgumentError
-from logway.units import parse_duration_ms, parse_size
+from logway.units import parse_seconds, parse_size
 
 MIN_BUFFER_BYTES, MAX_BUFFER_BYTES = 1024 * 1024, 128 * 1024 * 1024
 MAX_BUFFER_INTERVAL_S = 900.0
@@ -78,16 +78,12 @@ class DeliverySettings:
         o["buffer_size"] = parse_size(size, "buffer_size")
         if not MIN_BUFFER_BYTES <= o["buffer_size"] <= MAX_BUFFER_BYTES:
             raise InvalidArgumentError(f"buffer_size must be 1 MB to 128 MB, not {size!r}")
-        interval = o.get("buffer_interval", cls.buffer_interval)
-        if isinstance(interval, str):
-            seconds = parse_duration_ms(interval, "buffer_interval") / 1000
-        elif isinstance(interval, bool) or not isinstance(interval, int | float):
-            raise InvalidArgumentError("buffer_interval is seconds or a duration such as '60s'")
-        else:
-            seconds = float(interval)
-        if not 0 <= seconds <= MAX_BUFFER_INTERVAL_S:
-            raise InvalidArgumentError(f"buffer_interval must be 0 s to 900 s, not {interval!r}")
-        o["buffer_interval"] = seconds
+        o["buffer_interval"] = parse_seconds(
+            o.get("buffer_interval", cls.buffer_interval),
+            "buffer_interval",
+            0,
+            MAX_BUFFER_INTERVAL_S,
+        )
         o["prefix"] = compile_prefix(o.get("prefix", DEFAULT_PREFIX), "prefix")
         o["error_prefix"] = compile_prefix(
             o.get("error_prefix", DEFAULT_ERROR_PREFIX), "error_prefix", errors=True

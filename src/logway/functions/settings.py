@@ -17,7 +17,7 @@ from logway.broker import check_starting_position
 from logway.errors import InvalidArgumentError
 from logway.functions.patterns import Filter, compile_filters
 from logway.names import validate_topic_name
-from logway.units import parse_duration_ms, parse_size
+from logway.units import parse_seconds, parse_size
 
 StartingPosition = Literal["latest", "earliest"] | dt.datetime | int
 
@@ -121,13 +121,4 @@ def _int(o: dict[str, Any], name: str, default: int, low: int, high: int) -> int
 
 def _seconds(o: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
     """A duration given as seconds (int/float) or text ("500ms", "5s", "2m")."""
-    value = o.get(name, default)
-    if isinstance(value, str):
-        seconds = parse_duration_ms(value, name) / 1000
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgumentError(f"{name} must be seconds or a duration such as '5s'")
-    else:
-        seconds = float(value)
-    if not low <= seconds <= high:
-        raise InvalidArgumentError(f"{name} must be from {low:g} s to {high:g} s, not {value!r}")
-    return seconds
+    return parse_seconds(o.get(name, default), name, low, high)
