@@ -35,7 +35,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "-f", "--follow", action="store_true", help="keep waiting for new records (until Ctrl-C)"
     )
     consume.add_argument("-n", "--max-records", type=int, help="stop after this many records")
-    consume.add_argument("--format", choices=["raw", "json"], default="raw")
+    consume.add_argument(
+        "--format",
+        choices=["raw", "json"],
+        default="raw",
+        help="raw: each value on a line (default); json: a JSON object a line with topic, "
+        "partition, offset, timestamp, key, value and headers",
+    )
     consume.add_argument(
         "-K",
         "--key-separator",

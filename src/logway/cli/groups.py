@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     describe.set_defaults(run=describe_group)
     reset = gsub.add_parser("reset", help="move a group's committed offsets")
     reset.add_argument("group")
-    reset.add_argument("-t", "--topic", required=True)
+    reset.add_argument("-t", "--topic", required=True, help="the topic whose offsets move")
     reset.add_argument(
         "--to",
         required=True,

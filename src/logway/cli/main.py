@@ -31,7 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--url",
         default=os.environ.get("LOGWAY_URL"),
-        help="broker URL: file:PATH (default file:./logway-data) or memory:; also $LOGWAY_URL",
+        help="broker URL, also $LOGWAY_URL: file:PATH (a log on disk; default "
+        "file:./logway-data), memory: (a log that lasts one command), logway://HOST:PORT "
+        "(a logway serve process) or kafka://HOST:PORT[,HOST:PORT...][?OPTION=VALUE&...] "
+        "(a Kafka cluster)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (

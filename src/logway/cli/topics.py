@@ -12,7 +12,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     tsub = topics.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = tsub.add_parser("create", help="create a topic")
     create.add_argument("name")
-    create.add_argument("-p", "--partitions", type=int, default=1)
+    create.add_argument(
+        "-p", "--partitions", type=int, default=1, help="how many partitions (default 1)"
+    )
     create.add_argument(
         "-c",
         "--config",
