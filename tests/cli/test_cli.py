@@ -83,8 +83,27 @@ def test_consume_from_offset_partition_and_time(run) -> None:  # type: ignore[no
         "line 0",
         "line 1",
     ]
-    assert run("consume", "t", "--since", "2999-01-01T00:00:00").stdout == ""
-    assert run("consume", "t").stdout == ""  # default: only new records
+    late = run("consume", "t", "--since", "2999-01-01T00:00:00")
+    assert late.stdout == "" and "no records at or after 2999-01-01T00:00:00" in late.stderr
+    assert run("consume", "t", "-p", "0", "-o", "10").stdout == ""
+
+
+def test_consume_that_prints_nothing_says_why_on_stderr(run) -> None:  # type: ignore[no-untyped-def]
+    run("topics", "create", "t")
+    run("topics", "create", "empty")
+    run("produce", "t", stdin="a\nb\nc\n")
+    new_only = run("consume", "t")  # default: only new records
+    assert new_only.stdout == ""
+    assert new_only.stderr == (
+        "logway consume: no records after the end offsets of t (3 record(s) before them); "
+        "add --from-beginning to read from the start or -f to wait for new ones\n"
+    )
+    assert "empty holds no records; add -f" in run("consume", "empty", "-b").stderr
+    assert run("consume", "t", "-g", "readers", "-b").stdout.split() == ["a", "b", "c"]
+    done = run("consume", "t", "-g", "readers")
+    assert done.stdout == "" and "group readers has read every record of t" in done.stderr
+    assert "groups reset readers --topic t --to earliest" in done.stderr
+    assert run("consume", "t", "-b").stderr == ""  # printed records: nothing to explain
 
 
 def test_groups_describe_and_reset(run) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +135,7 @@ def test_check_reports_a_healthy_log(run) -> None:  # type: ignore[no-untyped-de
         (["consume", "t", "-o", "3"], "--offset needs --partition"),
         (["consume", "t", "-p", "0", "-o", "99"], "out of range"),
         (["consume", "t", "--since", "whenever"], "cannot read 'whenever' as a time"),
+        (["consume", "t", "-n", "0"], "--max-records must be at least 1"),
         (["groups", "describe", "nobody"], "no committed offsets"),
         (["topics", "create", "x", "-c", "nonsense"], "NAME=VALUE"),
         (["--url", "ftp://host", "topics", "list"], "known schemes: file:, memory:"),

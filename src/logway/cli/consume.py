@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from logway.broker import Start
+from logway.broker import Broker, Start
 from logway.cli.common import open_broker, parse_time, record_json, write_raw
 from logway.errors import InvalidArgumentError
 from logway.records import TopicPartition
@@ -57,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
         start = parse_time(args.since)
     if args.offset is not None and args.partition is None:
         raise InvalidArgumentError("--offset needs --partition")
+    if args.max_records is not None and args.max_records < 1:
+        raise InvalidArgumentError(f"--max-records must be at least 1, not {args.max_records}")
     printed = 0
     with open_broker(args) as broker:
+        had_commits = bool(args.group and broker.committed(args.group, args.topic))
         partitions = None
         if args.partition is not None:
             partitions = [TopicPartition(args.topic, args.partition)]
@@ -83,7 +86,32 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
                 if args.group:
                     consumer.commit()
+            if printed == 0 and stop_at is not None:
+                print(f"logway consume: {_why_nothing(broker, args, had_commits)}", file=sys.stderr)
     return 0
+
+
+def _why_nothing(broker: Broker, args: argparse.Namespace, had_commits: bool) -> str:
+    """Why a consume without --follow printed no record, and what to add."""
+    wait = "add -f to wait for new ones"
+    where = args.topic if args.partition is None else f"{args.topic}/{args.partition}"
+    if args.offset is not None:
+        return f"no records at or after offset {args.offset} of {where}; {wait}"
+    if had_commits:  # the group's committed offsets, not the start point, said where
+        return (
+            f"group {args.group} has read every record of {where}; {wait}, or move it back "
+            f"with logway groups reset {args.group} --topic {args.topic} --to earliest"
+        )
+    if args.since:
+        return f"no records at or after {args.since} in {where}; {wait}, or an earlier --since"
+    starts, ends = broker.start_offsets(args.topic), broker.end_offsets(args.topic)
+    held = sum(ends[p] - starts[p] for p in ends if args.partition is None or p == args.partition)
+    if args.from_beginning or held == 0:
+        return f"{where} holds no records; {wait}"
+    return (
+        f"no records after the end offsets of {where} ({held} record(s) before them); add "
+        "--from-beginning to read from the start or -f to wait for new ones"
+    )
 
 
 def _caught_up(positions: dict[TopicPartition, int], ends: dict[int, int]) -> bool:
