@@ -78,3 +78,13 @@ class DataDirLockedError(LogwayError):
 
 class ClosedError(LogwayError):
     """The broker or consumer was used after ``close()``."""
+
+
+class ServerStoppingError(LogwayError):
+    """The server is shutting down; a stream ends with where to resume on the next one.
+
+    ``resume`` maps each partition of the stream to the next offset to read."""
+
+    def __init__(self, message: str, resume: dict[int, int] | None = None):
+        super().__init__(message)
+        self.resume = dict(resume or {})

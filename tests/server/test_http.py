@@ -96,6 +96,15 @@ def test_openapi_document(server: LogwayServer) -> None:
     assert "/v1/topics/{topic}/stream" in doc["paths"]
 
 
+def test_the_root_page_lists_the_doors(server: LogwayServer) -> None:
+    r = httpx.get(f"{server.http}/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    for door in ("/v1/topics", "/openapi.json", "/v1/topics/{topic}/stream", "/metrics"):
+        assert door in r.text
+    assert f"127.0.0.1:{server.grpc_port}" in r.text  # where gRPC clients connect
+
+
 def _sse_events(server: LogwayServer, topic: str, count: int, **headers: str) -> list[dict]:
     events: list[dict] = []
     current: dict = {}

@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from logway.broker import Broker, Start, offset_for_start
-from logway.errors import OffsetOutOfRangeError, UnknownTopicError
+from logway.errors import OffsetOutOfRangeError, ServerStoppingError, UnknownTopicError
 from logway.recordbatch import codec
 from logway.records import Record, TopicPartition
+from logway.v1.status import format_resume
 
 T = TypeVar("T")
 
@@ -150,6 +151,15 @@ class Hub:
     def __init__(self, broker: Broker):
         self.broker = broker
         self._tails: dict[TopicPartition, Tail] = {}
+        self.stopping = False
+
+    def stop(self) -> None:
+        """The server is stopping: every subscription ends now with
+        ``ServerStoppingError`` carrying its position, and no new one starts."""
+        self.stopping = True
+        for tail in list(self._tails.values()):
+            for waker in tail.wakers:
+                waker.set()
 
     def tail(self, tp: TopicPartition, waker: asyncio.Event) -> Tail:
         tail = self._tails.get(tp)
@@ -206,6 +216,11 @@ class Hub:
         return out
 
     def subscribe(self, topic: str, positions: Mapping[int, int]) -> Subscription:
+        if self.stopping:
+            raise ServerStoppingError(
+                "the logway server is stopping; subscribe again on the next one",
+                dict(positions),
+            )
         return Subscription(self, topic, positions)
 
 
@@ -232,6 +247,12 @@ class Subscription:
         deadline = loop.time() + timeout
         while True:
             self.waker.clear()
+            if self.hub.stopping:
+                raise ServerStoppingError(
+                    "the logway server is stopping; resume on the next one from offsets "
+                    + format_resume(self.positions),
+                    self.positions,
+                )
             out = self._available(max_records)
             if out:
                 return out

@@ -26,7 +26,7 @@ from logway.server.fanout import Chunk, Hub
 from logway.server.grpc_web import HandlerCapture
 from logway.v1 import convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
-from logway.v1.status import ERROR_KEY, code_for
+from logway.v1.status import ERROR_KEY, RESUME_KEY, code_for, format_resume
 
 T = TypeVar("T")
 SERVICE = "logway.v1.Log"
@@ -41,7 +41,10 @@ MAX_BATCH = 10_000
 async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
     """End the call with the status for ``exc``; never returns."""
     if isinstance(exc, errors.LogwayError):
-        context.set_trailing_metadata(((ERROR_KEY, type(exc).__name__),))
+        trailers = [(ERROR_KEY, type(exc).__name__)]
+        if isinstance(exc, errors.ServerStoppingError) and exc.resume:
+            trailers.append((RESUME_KEY, format_resume(exc.resume)))
+        context.set_trailing_metadata(tuple(trailers))
         await context.abort(code_for(exc), str(exc))
     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
 
@@ -114,6 +117,12 @@ class LogService(log_pb2_grpc.LogServicer):
         self.stall_timeout = stall_timeout
         self.hub = hub or Hub(broker)
         self._acks: dict[str, _Acks] = {}  # JoinGroup members: what they have applied
+
+    def stop(self) -> None:
+        """The server is stopping: every open stream ends now with a status."""
+        self.hub.stop()
+        for acked in self._acks.values():
+            acked.changed.set()
 
     # --- topics ---------------------------------------------------------------------
 
@@ -354,6 +363,13 @@ class LogService(log_pb2_grpc.LogServicer):
         try:
             last: list[TopicPartition] | None = None
             while True:
+                if self.hub.stopping:
+                    await abort(
+                        context,
+                        errors.ServerStoppingError(
+                            "the logway server is stopping; join the group on the next one"
+                        ),
+                    )
                 if acked.generation >= generation:  # it let go of what it no longer has
                     assigned = member.assignment()
                     if assigned != last:

@@ -10,6 +10,7 @@ comma-separated (``0:41`` on a one-partition topic). A browser reconnecting with
 from __future__ import annotations
 
 import base64
+import html
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ HTTP_STATUS: dict[type[errors.LogwayError], int] = {
     errors.CorruptRecordError: 500,
     errors.StorageError: 503,
     errors.ClosedError: 503,
+    errors.ServerStoppingError: 503,
 }
 SSE_HEARTBEAT_S = 15.0
 
@@ -134,9 +136,10 @@ def build_app(
     hub: Hub | None = None,
     drop_client: Callable[[Any], None] | None = None,
     metrics: Callable[[], str] | None = None,
+    grpc_target: str | None = None,
 ) -> FastAPI:
     """``drop_client(scope["client"])`` closes a client's connection at once (the
-    server running the app provides it)."""
+    server running the app provides it); ``grpc_target`` is named on the index page."""
     fanout = hub or Hub(broker)
     app = FastAPI(
         title="logway",
@@ -285,7 +288,47 @@ def build_app(
     def preflight(rest: str) -> Response:
         return Response(status_code=204, headers=PREFLIGHT_HEADERS)
 
+    if not any(path.rstrip("/") == "" for path, _ in statics or []):
+        page = _index_page(grpc_target, metrics is not None)
+
+        @app.get("/", include_in_schema=False)
+        def index() -> Response:
+            """What this server offers, for a person who opens its address."""
+            return Response(page, media_type="text/html; charset=utf-8")
+
     for path, directory in statics or []:  # last: the API's routes come first
         app.mount(path, StaticFiles(directory=directory, html=True), name=f"static:{path}")
 
     return app
+
+
+def _index_page(grpc_target: str | None, metrics: bool) -> str:
+    rows = [
+        (
+            "REST API",
+            '<a href="/v1/topics">/v1/topics</a>, /v1/topics/{topic}/records, '
+            "/v1/groups/{group}/lag",
+        ),
+        (
+            "OpenAPI",
+            '<a href="/openapi.json">/openapi.json</a> (try it: <a href="/docs">/docs</a>)',
+        ),
+        ("Server-Sent Events", "/v1/topics/{topic}/stream?from=earliest|latest"),
+        ("gRPC-Web", "POST /logway.v1.Log/{Method} on this port"),
+    ]
+    if grpc_target:
+        rows.append(
+            (
+                "gRPC",
+                f"{html.escape(grpc_target)} (logway.v1.Log; logway://{html.escape(grpc_target)})",
+            )
+        )
+    if metrics:
+        rows.append(("Prometheus metrics", '<a href="/metrics">/metrics</a>'))
+    body = "".join(f"<tr><th>{name}</th><td>{where}</td></tr>" for name, where in rows)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>logway</title>'
+        "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}"
+        "</style></head><body><h1>logway</h1><p>This server serves the log; its doors:</p>"
+        f"<table>{body}</table></body></html>"
+    )

@@ -2,9 +2,11 @@
 
 Keepalives suit load balancers with 60 s idle timeouts: the gRPC server pings
 idle connections every 30 s and accepts client pings every 10 s, HTTP keeps idle
-connections 75 s, and subscriptions send heartbeats. On SIGTERM new calls are
-refused, open streams get a grace period to end with a status, then the log is
-closed cleanly (every acknowledged record was written before its acknowledgement).
+connections 75 s, and subscriptions send heartbeats. On SIGTERM every open stream
+is told at once and ends with a status carrying its resume position (SSE: a last
+``stopping`` event whose id is that position), new calls are refused, HTTP and gRPC
+stop together (unary calls get a grace period), then the log is closed cleanly
+(every acknowledged record was written before its acknowledgement).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -102,6 +104,7 @@ class Server:
                     stall_timeout=self.stall_timeout,
                     drop_client=self._drop_http_client,
                     metrics=lambda: metrics.render(self.broker, self.runners, self.deliveries),
+                    grpc_target=f"{self.host}:{self.grpc_port}",
                 ),
                 lifespan="off",
                 log_level="warning",
@@ -134,15 +137,22 @@ class Server:
         return [(path, os.path.join(base, directory)) for path, directory in self.app.statics]
 
     async def stop(self) -> None:
+        """Tell every open stream at once (each ends with its resume position), then
+        stop HTTP, gRPC and the app's functions and deliveries together."""
+        self.service.stop()
+        stopping: list[Awaitable[Any]] = []
         if self._functions is not None:  # finish the batches in flight, flush, commit
             self._functions_stop.set()
-            await self._functions
+            stopping.append(self._functions)
         if self._http is not None and self._http_task is not None:
             self._http.should_exit = True
-            await self._http_task
+            stopping.append(self._http_task)
         if self._grpc is not None:
-            await self._grpc.stop(self.grace)
-        self._stopped.set()
+            stopping.append(self._grpc.stop(self.grace))
+        try:
+            await asyncio.gather(*stopping)
+        finally:
+            self._stopped.set()
 
     async def wait(self) -> None:
         await self._stopped.wait()

@@ -27,6 +27,7 @@ from logway.server.fanout import Chunk, Subscription
 
 SSE_HEARTBEAT_S = 15.0
 MAX_EVENTS = 500  # records per write
+RETRY_MS = 1000  # how soon a browser reconnects after the stream ends
 log = logging.getLogger("logway.server")
 
 
@@ -89,6 +90,15 @@ def _events(chunk: Chunk) -> bytes:
     ).encode()
 
 
+def _stopping_event(exc: errors.ServerStoppingError) -> bytes:
+    """The last event of a stream whose server stops: its ``id`` is the whole position
+    (the last offset sent on every partition), so that ``EventSource`` reconnects with
+    a ``Last-Event-ID`` that resumes each partition exactly, and ``retry`` says when."""
+    position = ",".join(f"{p}:{o - 1}" for p, o in sorted(exc.resume.items()))
+    payload = json.dumps({"error": type(exc).__name__, "message": str(exc)})
+    return f"id: {position}\nevent: stopping\ndata: {payload}\nretry: {RETRY_MS}\n\n".encode()
+
+
 async def sse_events(
     subscription: Subscription, cursor: dict[int, int], broker: Broker
 ) -> AsyncIterator[bytes]:
@@ -96,10 +106,13 @@ async def sse_events(
     partition (the ids' positions) and is kept up to date."""
     single = len(subscription.positions) == 1
     try:
-        yield b"retry: 1000\n\n"
+        yield f"retry: {RETRY_MS}\n\n".encode()
         while True:
             try:
                 chunks = await subscription.next(SSE_HEARTBEAT_S, MAX_EVENTS)
+            except errors.ServerStoppingError as exc:
+                yield _stopping_event(exc)
+                return
             except errors.LogwayError as exc:
                 payload = json.dumps({"error": type(exc).__name__, "message": str(exc)})
                 yield f"event: error\ndata: {payload}\n\n".encode()

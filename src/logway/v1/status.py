@@ -12,6 +12,8 @@ import grpc
 from logway import errors
 
 ERROR_KEY = "logway-error"
+# with ServerStoppingError: where the stream resumes, "partition:next offset,..."
+RESUME_KEY = "logway-resume"
 
 CODES: dict[type[errors.LogwayError], grpc.StatusCode] = {
     errors.UnknownTopicError: grpc.StatusCode.NOT_FOUND,
@@ -25,6 +27,7 @@ CODES: dict[type[errors.LogwayError], grpc.StatusCode] = {
     errors.CorruptRecordError: grpc.StatusCode.DATA_LOSS,
     errors.StorageError: grpc.StatusCode.UNAVAILABLE,
     errors.ClosedError: grpc.StatusCode.UNAVAILABLE,
+    errors.ServerStoppingError: grpc.StatusCode.UNAVAILABLE,
     errors.DataDirLockedError: grpc.StatusCode.FAILED_PRECONDITION,
 }
 _BY_NAME = {cls.__name__: cls for cls in CODES} | {"LogwayError": errors.LogwayError}
@@ -50,3 +53,19 @@ def error_from(code: grpc.StatusCode, details: str, name: str | None) -> errors.
         }
         cls = fallback.get(code, errors.LogwayError)
     return cls(details)
+
+
+def format_resume(positions: dict[int, int]) -> str:
+    """{0: 42, 1: 7} -> "0:42,1:7": the next offset to read on each partition."""
+    return ",".join(f"{p}:{o}" for p, o in sorted(positions.items()))
+
+
+def parse_resume(text: str) -> dict[int, int]:
+    """The inverse of ``format_resume``; {} for text that is not such a position."""
+    out: dict[int, int] = {}
+    for part in text.split(","):
+        p, sep, o = part.partition(":")
+        if not (sep and p.isdigit() and o.isdigit()):
+            return {}
+        out[int(p)] = int(o)
+    return out

@@ -22,7 +22,7 @@ from logway.broker import (
     check_fetch,
     consumer_arguments,
 )
-from logway.errors import ClosedError, InvalidArgumentError, LogwayError
+from logway.errors import ClosedError, InvalidArgumentError, LogwayError, ServerStoppingError
 from logway.recordbatch import codec
 from logway.records import (
     PartitionLag,
@@ -36,7 +36,7 @@ from logway.records import (
 )
 from logway.v1 import channel, convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
-from logway.v1.status import ERROR_KEY, error_from
+from logway.v1.status import ERROR_KEY, RESUME_KEY, error_from, parse_resume
 
 T = TypeVar("T")
 DEFAULT_PORT = 7070
@@ -76,13 +76,14 @@ def raise_rpc_error(exc: BaseException) -> None:
     call = cast(grpc.Call, exc)
     code = call.code()
     details = call.details() or ""
-    name = None
-    for key, value in call.trailing_metadata() or ():
-        if key == ERROR_KEY:
-            name = str(value)
+    trailers = {key: str(value) for key, value in call.trailing_metadata() or ()}
+    name = trailers.get(ERROR_KEY)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and name is None:
         raise LogwayError(f"logway server unavailable: {details}") from None
-    raise error_from(code, details, name) from None
+    error = error_from(code, details, name)
+    if isinstance(error, ServerStoppingError):
+        error.resume = parse_resume(trailers.get(RESUME_KEY, ""))
+    raise error from None
 
 
 class RemoteBroker(BrokerBase):
