@@ -11,17 +11,14 @@ from logway.broker import Broker
 from logway.cli.common import open_broker, table
 from logway.errors import UnknownGroupError
 from logway.functions import control
-from logway.functions.runner import STATUS_INTERVAL_S
-
-STALE_S = 3 * STATUS_INTERVAL_S
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     functions = sub.add_parser("functions", help="functions: figures, lag, enable/disable")
     fsub = functions.add_subparsers(dest="action", required=True, metavar="ACTION")
-    fsub.add_parser("list", help="every function seen running, a line each").set_defaults(
-        run=list_functions
-    )
+    fsub.add_parser(
+        "list", help="every function running now, a line per function and process"
+    ).set_defaults(run=list_functions)
     status = fsub.add_parser("status", help="one function: figures, lag per partition, errors")
     status.add_argument("name", metavar="APP.FUNCTION")
     status.set_defaults(run=function_status)
@@ -34,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _state(status: dict[str, Any], now_ms: int) -> str:
-    age = (now_ms - int(status.get("updated", 0))) / 1000
-    if status.get("state") != "stopped" and age > STALE_S:
+    age = control.silent_for(status, now_ms)
+    if age > control.SILENT_AFTER_S:
         return f"silent {age:.0f}s"  # the process stopped reporting (killed?)
     return str(status.get("state", "?"))
 
@@ -50,7 +47,8 @@ def _lag(broker: Broker, name: str) -> int | None:
 def list_functions(args: argparse.Namespace) -> int:
     now = int(time.time() * 1000)
     with open_broker(args) as broker:
-        statuses = control.latest_status(broker)
+        reported = control.latest_status(broker)
+        statuses = control.running_status(broker, now)
         switches = control.latest_commands(broker)
         rows = []
         for (name, process), s in sorted(statuses.items()):
@@ -72,21 +70,28 @@ def list_functions(args: argparse.Namespace) -> int:
             )
     headers = ["FUNCTION", "STATE", "SWITCH", "PROCESS", "INVOKED", "ERRORS", "IN"]
     headers += ["FILTERED", "FAILED", "P50 MS", "P99 MS", "LAG"]
-    print(table(rows, headers) if rows else "no function has reported yet")
+    if rows:
+        print(table(rows, headers))
+    else:
+        print("no function is running" if reported else "no function has reported yet")
     return 0
 
 
 def function_status(args: argparse.Namespace) -> int:
     now = int(time.time() * 1000)
     with open_broker(args) as broker:
-        statuses = {p: s for (n, p), s in control.latest_status(broker).items() if n == args.name}
-        if not statuses:
+        if not any(n == args.name for n, _ in control.latest_status(broker)):
             raise UnknownGroupError(
                 f"no function {args.name!r} has reported; names are APP.FUNCTION "
                 "(see logway functions list)"
             )
+        running = control.running_status(broker, now)
+        statuses = {p: s for (n, p), s in running.items() if n == args.name}
         switch = control.latest_commands(broker).get(args.name)
-        lags = broker.lag(args.name)
+        try:
+            lags = broker.lag(args.name)
+        except UnknownGroupError:  # it has not committed anything yet
+            lags = []
         oldest = {}
         for x in lags:
             if x.lag > 0 and x.committed is not None:
@@ -94,6 +99,8 @@ def function_status(args: argparse.Namespace) -> int:
                 if records:
                     oldest[(x.topic, x.partition)] = (now - records[0].timestamp) / 1000
     print(f"function {args.name}: switch {'on' if switch in (None, True) else 'off'}")
+    if not statuses:
+        print("  no process runs it now")
     for process, s in sorted(statuses.items()):
         print(
             f"  {process}: {_state(s, now)}, partitions {s.get('partitions')}, "
@@ -116,7 +123,8 @@ def function_status(args: argparse.Namespace) -> int:
         ]
         for x in lags
     ]
-    print(table(rows, ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "OLDEST UNPROCESSED S"]))
+    headers = ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "OLDEST UNPROCESSED S"]
+    print(table(rows, headers) if rows else "  nothing committed yet")
     return 0
 
 

@@ -5,7 +5,9 @@ reach every process running an app, on every backend:
   ``{"enabled": false}``; the latest for a function wins, and runners follow it.
 - ``__logway_function_status``: what each running function has done, published every
   few seconds by each process (keyed ``<app>.<function>``); ``logway functions list``
-  shows the latest per function and process.
+  shows the latest per function and process still running. A process that stops
+  cleanly publishes ``"state": "stopped"`` last, which takes it off the list; one
+  that was killed stops publishing: it shows as silent, then expires.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from logway.broker import Broker, ensure_topic
 CONTROL_TOPIC = "__logway_functions"
 STATUS_TOPIC = "__logway_function_status"
 STATUS_RETENTION = "1d"
+STATUS_INTERVAL_S = 5.0  # how often a running function publishes its status
+SILENT_AFTER_S = 3 * STATUS_INTERVAL_S  # no status since: the process stopped reporting
+EXPIRED_AFTER_S = 300.0  # no status since: the process is gone (killed), off the list
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -68,3 +73,22 @@ def latest_status(broker: Broker) -> dict[tuple[str, str], dict[str, Any]]:
     """The latest status of each (function, process)."""
     statuses, _ = read_all(broker, STATUS_TOPIC)
     return {(key, value.get("process", "")): value for key, value in statuses}
+
+
+def running_status(broker: Broker, now_ms: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest status of each (function, process) that still runs: not stopped,
+    and heard from within ``EXPIRED_AFTER_S``."""
+    return {
+        key: status
+        for key, status in latest_status(broker).items()
+        if status.get("state") != "stopped" and not is_expired(status, now_ms)
+    }
+
+
+def silent_for(status: dict[str, Any], now_ms: int) -> float:
+    """Seconds since the process published ``status``."""
+    return max(0.0, (now_ms - int(status.get("updated", 0))) / 1000)
+
+
+def is_expired(status: dict[str, Any], now_ms: int) -> bool:
+    return silent_for(status, now_ms) > EXPIRED_AFTER_S

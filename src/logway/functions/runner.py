@@ -41,7 +41,6 @@ from logway.records import Message, Record, TopicPartition
 log = logging.getLogger("logway.functions")
 
 ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its membership and its switch
-STATUS_INTERVAL_S = 5.0  # how often it publishes its figures
 SCALE_CHECK_S = 1.0  # how often it weighs its workers against the lag
 IDLE_POLL_S = 0.5  # the longest a lane waits for records before checking for a stop
 
@@ -163,7 +162,7 @@ class FunctionRunner:
                     scaled = time.monotonic()
                 now = (self.stats.state, self.enabled, tuple(sorted(self._lanes)))
                 changed = now != reported
-                if changed or time.monotonic() - published >= STATUS_INTERVAL_S:
+                if changed or time.monotonic() - published >= control.STATUS_INTERVAL_S:
                     self.publish_status()
                     published, reported = time.monotonic(), now
                 try:
