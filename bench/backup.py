@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass
 
@@ -31,11 +32,15 @@ CHUNK = 8 << 20  # bytes per write of the disk reference
 
 
 def drop_cache(root: str) -> None:
-    """Drop every file under ``root`` from the page cache (their pages are clean: written
-    and synced), so the next read comes from the disk."""
+    """Drop every regular file under ``root`` from the page cache (their pages are clean:
+    written and synced), so the next read comes from the disk. Other entries (a socket
+    a broker listens on, say) hold no pages and cannot be opened for reading."""
     for parent, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(parent, name), os.O_RDONLY)
+            path = os.path.join(parent, name)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            fd = os.open(path, os.O_RDONLY)
             try:
                 os.fdatasync(fd)
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
