@@ -144,10 +144,6 @@ class FunctionRunner:
             while not stopping.is_set():
                 self._follow_switch()
                 assigned = set(member.assignment()) if self.enabled else set()
-                if not self.enabled:
-                    self.stats.state = "disabled"
-                elif self.stats.state in ("starting", "disabled"):
-                    self.stats.state = "running"
                 for tp in sorted(assigned - set(self._lanes)):
                     self._lanes[tp] = self._start_lane(tp)
                 for tp in set(self._lanes) - assigned:
@@ -160,6 +156,7 @@ class FunctionRunner:
                 if self.workers is not None and time.monotonic() - scaled >= SCALE_CHECK_S:
                     self._scale()
                     scaled = time.monotonic()
+                self.stats.state = self._state()
                 now = (self.stats.state, self.enabled, tuple(sorted(self._lanes)))
                 changed = now != reported
                 if changed or time.monotonic() - published >= control.STATUS_INTERVAL_S:
@@ -177,6 +174,14 @@ class FunctionRunner:
                 await asyncio.to_thread(self.processes.shutdown)
             self.stats.state = "stopped"
             self.publish_status()
+
+    def _state(self) -> str:
+        """What the function does now: disabled, else the worst of its lanes
+        (blocked, retrying), else running."""
+        if not self.enabled:
+            return "disabled"
+        lanes = {lane.state for _, lane in self._lanes.values()}
+        return next((s for s in ("blocked", "retrying") if s in lanes), "running")
 
     def _scale(self) -> None:
         assert self.workers is not None
@@ -294,6 +299,7 @@ class Lane:
         self._stop = threading.Event()
         self._consumer = runner.broker.consumer(tp.topic, partitions=[tp], start="earliest")
         self.window: Window | None = None  # with tumbling_window: the open one
+        self._troubles: dict[object, str] = {}  # deliveries retrying or blocked, now
         self._window_from = 0  # the offset its first record had
         self._next = 0  # the offset after the last record taken
 
@@ -418,6 +424,12 @@ class Lane:
         self._deliver([], stop, False)
         self.window = None
 
+    @property
+    def state(self) -> str:
+        """blocked or retrying while one of its deliveries is, else running."""
+        troubles = set(self._troubles.values())
+        return next((s for s in ("blocked", "retrying") if s in troubles), "running")
+
     def _commit(self, offset: int) -> None:
         if offset > self.committed:
             self.runner.commit({self.tp: offset})
@@ -427,6 +439,15 @@ class Lane:
 
     def _deliver(self, records: list[Record], stop: threading.Event, checkpoint: bool) -> None:
         """Hand ``records`` to the handler until they succeed or are dead-lettered."""
+        trouble = object()  # this delivery's key in the lane's troubles while it has one
+        try:
+            self._deliver_until_done(records, stop, checkpoint, trouble)
+        finally:
+            self._troubles.pop(trouble, None)
+
+    def _deliver_until_done(
+        self, records: list[Record], stop: threading.Event, checkpoint: bool, trouble: object
+    ) -> None:
         s = self.settings
         attempts = 0
         while True:
@@ -443,8 +464,6 @@ class Lane:
                     return
             else:
                 if not failed:
-                    if self.stats.state == "retrying":
-                        self.stats.state = "running"
                     return
                 lowest = min(failed)
                 if checkpoint:  # resume just before the lowest failed record
@@ -457,17 +476,18 @@ class Lane:
                 if s.on_failure:
                     self._dead_letter(records, error, attempts)
                     return
-                self.stats.state = "blocked"
-                log.error(
-                    "%s: %s/%d %s: retries exhausted and no on_failure topic; the "
-                    "partition stays here, retrying, so that its order is kept",
-                    self.runner.group,
-                    self.tp.topic,
-                    self.tp.partition,
-                    _span(records),
-                )
+                if self._troubles.get(trouble) != "blocked":
+                    log.error(
+                        "%s: %s/%d %s: retries exhausted and no on_failure topic; the "
+                        "partition stays here, retrying, so that its order is kept",
+                        self.runner.group,
+                        self.tp.topic,
+                        self.tp.partition,
+                        _span(records),
+                    )
+                self._troubles[trouble] = "blocked"
             else:
-                self.stats.state = "retrying"
+                self._troubles[trouble] = "retrying"
             self._backoff(attempts, stop)
 
     def _invoke(self, records: list[Record]) -> set[int]:

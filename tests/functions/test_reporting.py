@@ -1,0 +1,112 @@
+"""What a running function reports: its state as it is now (running, retrying,
+blocked, disabled), in its status and in its log."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import logway
+from logway.functions import control
+from logway.functions.batch import Batch
+from logway.functions.runner import FunctionRunner
+
+DEADLINE = 30.0
+FAST_RETRY = {"retry_backoff": 0.01, "retry_backoff_max": 0.05}
+
+
+@pytest.fixture
+def broker() -> Iterator[logway.Broker]:
+    with logway.connect("memory:") as broker:
+        broker.create_topic("orders")
+        yield broker
+
+
+def run_until(runner: FunctionRunner, *steps: Callable[[], bool]) -> None:
+    """Run the function until each condition held in turn (each with a deadline),
+    then stop it the way SIGTERM does."""
+
+    async def scenario() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(runner.run(stopping))
+        for step in steps:
+            end = time.monotonic() + DEADLINE
+            while not await asyncio.to_thread(step):
+                assert not task.done(), task.result()
+                assert time.monotonic() < end, f"{step.__doc__ or step} did not hold in time"
+                await asyncio.sleep(0.01)  # the runner works meanwhile
+        stopping.set()
+        await task
+
+    asyncio.run(scenario())
+
+
+def published_states(broker: logway.Broker, function: str) -> list[str]:
+    statuses, _ = control.read_all(broker, control.STATUS_TOPIC)
+    return [s["state"] for key, s in statuses if key == function]
+
+
+def test_state_is_running_again_once_the_failed_record_went_to_on_failure(
+    broker: logway.Broker,
+) -> None:
+    app = logway.App("shop")
+
+    @app.function(
+        "orders",
+        starting_position="earliest",
+        retry_attempts=1,
+        retry_backoff=1.0,  # long enough for the runner to report the retry
+        on_failure="orders-failed",
+    )
+    def ship(batch: Batch) -> None:
+        if any(r.value == b"bad" for r in batch):
+            raise ValueError("cannot ship")
+
+    broker.produce_many("orders", [b"bad"])
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+
+    def retrying() -> bool:
+        """the function reported retrying"""
+        return published_states(broker, "shop.ship")[-1:] == ["retrying"]
+
+    def dead_lettered() -> bool:
+        """the record went to on_failure and was committed"""
+        done = broker.committed("shop.ship", "orders").get(logway.TopicPartition("orders", 0))
+        return done == 1 and broker.end_offsets("orders-failed")[0] == 1
+
+    def running() -> bool:
+        """the function reported running"""
+        return published_states(broker, "shop.ship")[-1:] == ["running"]
+
+    run_until(runner, retrying, dead_lettered, running)
+    assert published_states(broker, "shop.ship")[-2:] == ["running", "stopped"]
+
+
+def test_a_blocked_partition_that_recovers_reports_running(broker: logway.Broker) -> None:
+    app = logway.App("shop")
+    broken = threading.Event()
+    broken.set()
+
+    @app.function("orders", starting_position="earliest", retry_attempts=0, **FAST_RETRY)
+    def ship(batch: Batch) -> None:
+        if broken.is_set():
+            raise ConnectionError("the warehouse is down")
+
+    broker.produce_many("orders", [b"a"])
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+
+    def blocked() -> bool:
+        """the function reported blocked"""
+        return published_states(broker, "shop.ship")[-1:] == ["blocked"]
+
+    def recovered() -> bool:
+        """the warehouse is back and the function reported running"""
+        broken.clear()
+        return published_states(broker, "shop.ship")[-1:] == ["running"]
+
+    run_until(runner, blocked, recovered)
+    assert broker.committed("shop.ship", "orders") == {logway.TopicPartition("orders", 0): 1}
