@@ -148,7 +148,7 @@ class Broker(Protocol):
 
 # scheme -> "module:factory"; the factory takes the URL and keyword options
 SCHEMES: dict[str, str] = {
-    "file": "logway.backends.embedded:open_url",
+    "file": "logway.datadir:open_url",  # embedded, or the owner's over its socket
     "memory": "logway.backends.embedded:open_url",
     "logway": "logway.backends.remote:open_url",
     "kafka": "logway.backends.kafka:open_url",

@@ -73,7 +73,13 @@ class StorageError(LogwayError):
 
 
 class DataDirLockedError(LogwayError):
-    """Another process owns the data directory."""
+    """Another process owns the data directory: ``owner`` is its pid, ``address``
+    where it serves the directory to other processes ("" when it does not)."""
+
+    def __init__(self, message: str, owner: str = "", address: str = ""):
+        super().__init__(message)
+        self.owner = owner
+        self.address = address
 
 
 class ClosedError(LogwayError):

@@ -56,6 +56,7 @@ class Log:
         defaults: TopicConfig | None = None,
         retention_check_ms: int = 300_000,
         max_partitions: int | None = None,
+        serve_at: str = "",
     ):
         self.path = os.path.abspath(path)
         self.defaults = defaults or TopicConfig()
@@ -64,7 +65,7 @@ class Log:
             1, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2
         )
         os.makedirs(os.path.join(self.path, "topics"), exist_ok=True)
-        self._dir_lock = DirectoryLock(self.path)
+        self._dir_lock = DirectoryLock(self.path, serve_at)
         self._lock = threading.RLock()
         self._closed = False
         self.topics: dict[str, list[Partition]] = {}

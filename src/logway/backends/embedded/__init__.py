@@ -64,7 +64,11 @@ class EmbeddedBroker(BrokerBase):
     Options: ``fsync`` ("always", "interval", "never") and any other topic setting
     become the defaults of topics created here."""
 
-    def __init__(self, path: str | None, *, url: str | None = None, **defaults: Any):
+    def __init__(
+        self, path: str | None, *, url: str | None = None, serve_at: str = "", **defaults: Any
+    ):
+        """``serve_at`` names, in the directory's lock file, where this process will
+        serve the directory to others."""
         self._tmp = tempfile.mkdtemp(prefix="logway-memory-") if path is None else None
         self.path = self._tmp or path or "."
         self.url = url or f"file:{self.path}"
@@ -73,7 +77,7 @@ class EmbeddedBroker(BrokerBase):
             defaults["fsync"] = env_fsync
         try:
             base = TopicConfig.build(1, **defaults)
-            self._log = Log(self.path, defaults=base)
+            self._log = Log(self.path, defaults=base, serve_at=serve_at)
         except BaseException:
             if self._tmp:
                 shutil.rmtree(self._tmp, ignore_errors=True)
@@ -83,6 +87,11 @@ class EmbeddedBroker(BrokerBase):
         self._round_robin = itertools.count()
         self._closed = False
         self._lock = threading.Lock()
+        self._closing: list[Callable[[], None]] = []
+
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """Run ``stop`` first when the broker closes (what serves it to others)."""
+        self._closing.append(stop)
 
     # --- topics ---------------------------------------------------------------------
 
@@ -318,6 +327,8 @@ class EmbeddedBroker(BrokerBase):
             if self._closed:
                 return
             self._closed = True
+        for stop in self._closing:
+            stop()
         for consumer in list(self._consumers):
             consumer.close()
         self._log.close()

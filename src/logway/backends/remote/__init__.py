@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import grpc
 
@@ -38,7 +38,6 @@ from logway.v1 import channel, convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
 from logway.v1.status import ERROR_KEY, RESUME_KEY, error_from, parse_resume
 
-T = TypeVar("T")
 DEFAULT_PORT = 7070
 WRITE_AT_BYTES = 16 << 20  # per WriteAt request, well under the 64 MiB message limit
 
@@ -99,13 +98,19 @@ class RemoteBroker(BrokerBase):
         self._closed = False
         self._lock = threading.Lock()
 
-    def call(self, method: Callable[..., T], request: Any) -> T:
+    def call(self, method: str, request: Any) -> Any:
+        """Call ``method`` of the Log service, its failure raised as a logway error."""
         self._check_open()
         try:
-            return method(request, timeout=self.timeout)
+            return getattr(self.stub, method)(request, timeout=self.timeout)
         except grpc.RpcError as exc:
             raise_rpc_error(exc)
             raise
+
+    def recover(self, failure: BaseException, stub: Any) -> bool:
+        """Whether a stream opened on ``stub`` that failed with ``failure`` may be
+        opened again (on ``self.stub``); a server at a fixed address says no."""
+        return False
 
     # --- topics ---------------------------------------------------------------------
 
@@ -117,18 +122,18 @@ class RemoteBroker(BrokerBase):
         request = pb.CreateTopicRequest(
             name=name, partitions=partitions, config={k: _setting(v) for k, v in config.items()}
         )
-        return convert.topic_info_from_pb(self.call(self.stub.CreateTopic, request))
+        return convert.topic_info_from_pb(self.call("CreateTopic", request))
 
     def list_topics(self) -> list[str]:
-        return list(self.call(self.stub.ListTopics, pb.ListTopicsRequest()).names)
+        return list(self.call("ListTopics", pb.ListTopicsRequest()).names)
 
     def describe_topic(self, name: str) -> TopicInfo:
         return convert.topic_info_from_pb(
-            self.call(self.stub.DescribeTopic, pb.DescribeTopicRequest(name=name))
+            self.call("DescribeTopic", pb.DescribeTopicRequest(name=name))
         )
 
     def delete_topic(self, name: str) -> None:
-        self.call(self.stub.DeleteTopic, pb.DeleteTopicRequest(name=name))
+        self.call("DeleteTopic", pb.DeleteTopicRequest(name=name))
 
     # --- producing ------------------------------------------------------------------
 
@@ -158,7 +163,7 @@ class RemoteBroker(BrokerBase):
                 order.extend(range(len(items)) if indexes is None else indexes)
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(str(exc)) from None
-        response = self.call(self.stub.Produce, request)
+        response = self.call("Produce", request)
         identity = len(groups) == 1
         for r in response.ranges:
             where = None
@@ -205,7 +210,7 @@ class RemoteBroker(BrokerBase):
 
     def _write_at(self, topic: str, partition: int, data: bytes | memoryview) -> None:
         request = pb.WriteAtRequest(topic=topic, partition=partition, data=bytes(data))
-        self.call(self.stub.WriteAt, request)
+        self.call("WriteAt", request)
 
     # --- reading --------------------------------------------------------------------
 
@@ -226,7 +231,7 @@ class RemoteBroker(BrokerBase):
             max_bytes=min(max_bytes, 1 << 30),
         )
         request.record_batches = True
-        response = self.call(self.stub.Fetch, request)
+        response = self.call("Fetch", request)
         return convert.records_from_batches(topic, response.batches)
 
     def read_batches(
@@ -242,11 +247,12 @@ class RemoteBroker(BrokerBase):
             max_bytes=min(max_bytes, 1 << 30),
             record_batches=True,
         )
-        response = self.call(self.stub.Fetch, request)
+        response = self.call("Fetch", request)
         return b"".join(b.data for b in response.batches)
 
     def _offsets(self, topic: str) -> pb.OffsetsResponse:
-        return self.call(self.stub.Offsets, pb.OffsetsRequest(topic=topic))
+        response: pb.OffsetsResponse = self.call("Offsets", pb.OffsetsRequest(topic=topic))
+        return response
 
     def start_offsets(self, topic: str) -> dict[int, int]:
         return dict(self._offsets(topic).start)
@@ -260,7 +266,7 @@ class RemoteBroker(BrokerBase):
         ms = to_millis(timestamp)
         assert ms is not None
         response = self.call(
-            self.stub.OffsetForTime,
+            "OffsetForTime",
             pb.OffsetForTimeRequest(topic=topic, partition=partition, timestamp=ms),
         )
         return response.offset if response.HasField("offset") else None
@@ -306,22 +312,22 @@ class RemoteBroker(BrokerBase):
                     f"offset to commit must be an integer >= 0, not {offset!r}"
                 )
             items.append(pb.PartitionOffset(topic=topic, partition=partition, offset=offset))
-        self.call(self.stub.Commit, pb.CommitRequest(group=group, offsets=items))
+        self.call("Commit", pb.CommitRequest(group=group, offsets=items))
 
     def committed(self, group: str, topic: str | None = None) -> dict[TopicPartition, int]:
         request = pb.CommittedRequest(group=group)
         if topic is not None:
             request.topic = topic
-        return convert.offsets_from_pb(self.call(self.stub.Committed, request).offsets)
+        return convert.offsets_from_pb(self.call("Committed", request).offsets)
 
     def list_groups(self) -> list[str]:
-        return list(self.call(self.stub.ListGroups, pb.ListGroupsRequest()).groups)
+        return list(self.call("ListGroups", pb.ListGroupsRequest()).groups)
 
     def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]:
         request = pb.LagRequest(group=group)
         if topic is not None:
             request.topic = topic
-        return [convert.lag_from_pb(x) for x in self.call(self.stub.Lag, request).partitions]
+        return [convert.lag_from_pb(x) for x in self.call("Lag", request).partitions]
 
     def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]:
         request = pb.ResetGroupRequest(group=group, topic=topic)
@@ -337,7 +343,7 @@ class RemoteBroker(BrokerBase):
             raise InvalidArgumentError(
                 f"reset to 'earliest', 'latest', an offset or a datetime, not {to!r}"
             )
-        return convert.offsets_from_pb(self.call(self.stub.ResetGroup, request).offsets)
+        return convert.offsets_from_pb(self.call("ResetGroup", request).offsets)
 
     # --- lifecycle ------------------------------------------------------------------
 

@@ -52,6 +52,9 @@ class RemoteConsumer(BaseConsumer):
         self._acked = 0  # the last generation it told the server it had applied
         self._member_id = ""
         self._join_call: Any = None
+        self._join_stub: Any = None
+        self._stream_stub: Any = None
+        self._assignor = assignor
         if group is not None and manual is None:
             self._join(assignor)
         else:
@@ -64,7 +67,8 @@ class RemoteConsumer(BaseConsumer):
     def _join(self, assignor: str) -> None:
         assert self._group is not None
         request = pb.JoinGroupRequest(group=self._group, topics=self._topics, assignor=assignor)
-        self._join_call = self._remote.stub.JoinGroup(request)
+        self._join_stub = self._remote.stub
+        self._join_call = self._join_stub.JoinGroup(request)
         first = threading.Event()
         threading.Thread(
             target=self._follow_membership,
@@ -81,6 +85,16 @@ class RemoteConsumer(BaseConsumer):
 
             raise_rpc_error(self._membership_error)
         self._refresh_assignment()
+
+    def _rejoin(self) -> None:
+        """A new membership after the connection was lost: partitions start again
+        from the group's committed offsets (at least once)."""
+        self._cancel_streams()
+        self._membership = None
+        self._generation = -1
+        self._acked = 0
+        self._positions = {}
+        self._join(self._assignor)
 
     def _follow_membership(self, call: Any, first: threading.Event) -> None:
         try:
@@ -116,7 +130,11 @@ class RemoteConsumer(BaseConsumer):
         if self._membership_error is not None and not self._closed:
             from logway.backends.remote import raise_rpc_error
 
-            raise_rpc_error(self._membership_error)
+            failure, self._membership_error = self._membership_error, None
+            if self._remote.recover(failure, self._join_stub):  # join the group again
+                self._rejoin()
+                return
+            raise_rpc_error(failure)
         if self._restart:
             self._open_streams()
 
@@ -142,6 +160,7 @@ class RemoteConsumer(BaseConsumer):
         by_topic: dict[str, dict[int, int]] = {}
         for tp in self._assigned:
             by_topic.setdefault(tp.topic, {})[tp.partition] = self._positions[tp]
+        self._stream_stub = self._remote.stub
         for topic, offsets in by_topic.items():
             request = pb.SubscribeRequest(
                 topic=topic,
@@ -150,7 +169,7 @@ class RemoteConsumer(BaseConsumer):
                 max_batch=500,
                 record_batches=True,
             )
-            call = self._remote.stub.Subscribe(request)
+            call = self._stream_stub.Subscribe(request)
             self._calls.append(call)
             threading.Thread(
                 target=self._read,
@@ -222,6 +241,9 @@ class RemoteConsumer(BaseConsumer):
 
         if isinstance(failure, LogwayError):
             raise failure
+        if self._remote.recover(failure, self._stream_stub):  # reopen from our positions
+            self._restart = True
+            return
         try:
             raise_rpc_error(failure)
         except OffsetOutOfRangeError:
