@@ -4,6 +4,7 @@ blocked, disabled), in its status and in its log."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -110,3 +111,56 @@ def test_a_blocked_partition_that_recovers_reports_running(broker: logway.Broker
 
     run_until(runner, blocked, recovered)
     assert broker.committed("shop.ship", "orders") == {logway.TopicPartition("orders", 0): 1}
+
+
+def _switch_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "logway.functions"
+        and ("enabled" in r.getMessage() or "disabled" in r.getMessage())
+    ]
+
+
+@pytest.mark.parametrize(
+    ("history", "first"),
+    [
+        ([False, True], "shop.ship: enabled"),
+        (
+            [True, False, True, False],
+            "shop.ship: disabled; logway functions enable shop.ship starts it",
+        ),
+    ],
+)
+def test_the_switch_state_is_logged_once_at_start_then_once_per_change(
+    broker: logway.Broker,
+    caplog: pytest.LogCaptureFixture,
+    history: list[bool],
+    first: str,
+) -> None:
+    app = logway.App("shop")
+    shipped: list[bytes | None] = []
+
+    @app.function("orders", starting_position="earliest")
+    def ship(batch: Batch) -> None:
+        shipped.extend(r.value for r in batch)
+
+    for enabled in history:  # commands given before this process started
+        control.set_enabled(broker, "shop.ship", enabled)
+    broker.produce_many("orders", [b"a"])
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+
+    def reported_start() -> bool:
+        """the runner reported its first status"""
+        return bool(published_states(broker, "shop.ship"))
+
+    def switched_on_and_shipped() -> bool:
+        """the function is on and shipped the record"""
+        if control.latest_commands(broker)["shop.ship"] is False:
+            control.set_enabled(broker, "shop.ship", True)
+        return shipped == [b"a"]
+
+    with caplog.at_level(logging.INFO, logger="logway.functions"):
+        run_until(runner, reported_start, switched_on_and_shipped)
+    expected = [first] if history[-1] else [first, "shop.ship: enabled"]
+    assert _switch_lines(caplog) == expected

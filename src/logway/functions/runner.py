@@ -133,7 +133,7 @@ class FunctionRunner:
         if self.settings.on_failure:
             ensure_topic(self.broker, self.settings.on_failure)
         control.ensure_topics(self.broker)
-        self._follow_switch()  # every command so far: the latest one for it stands
+        self._follow_switch(starting=True)  # every command so far: the latest one stands
         self.loop = asyncio.get_running_loop()
         if self.settings.workers == "process":
             self.processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
@@ -195,17 +195,21 @@ class FunctionRunner:
         if self.workers.limit != before:
             log.info("%s: %d workers (lag %d)", self.group, self.workers.limit, lag)
 
-    def _follow_switch(self) -> None:
-        """Apply ``logway functions enable|disable`` commands given since the last look."""
+    def _follow_switch(self, starting: bool = False) -> None:
+        """Apply the latest ``logway functions enable|disable`` command given since the
+        last look; log the state it starts in, then each change."""
         commands, self._control_offset = control.read_all(
             self.broker, control.CONTROL_TOPIC, self._control_offset
         )
+        enabled = self.enabled
         for key, command in commands:
             if key == self.group:
                 enabled = bool(command.get("enabled", True))
-                if enabled != self.enabled:
-                    log.info("%s: %s", self.group, "enabled" if enabled else "disabled")
-                self.enabled = enabled
+        if starting and not enabled:
+            log.info("%s: disabled; logway functions enable %s starts it", self.group, self.group)
+        elif starting or enabled != self.enabled:
+            log.info("%s: %s", self.group, "enabled" if enabled else "disabled")
+        self.enabled = enabled
 
     def status(self) -> dict[str, Any]:
         """What this process's runner of the function has done so far."""
