@@ -68,6 +68,29 @@ def test_backup_twice_then_restore(run: Run, tmp_path: Path) -> None:
         assert_same(broker, "orders", "orders-copy")
 
 
+def test_the_table_gives_the_offsets_held_first_to_last(run: Run, tmp_path: Path) -> None:
+    """As object names and the manifest do: the last offset is the last record's."""
+    url, dest = _data(tmp_path), tmp_path / "backup"
+    with logway.connect(url) as broker:
+        broker.create_topic("t", partitions=2)
+        broker.produce_many("t", [b"x"] * 12841, partition=0)
+
+    def offsets_held(out: str) -> dict[str, str]:
+        header, *rows = out.splitlines()
+        assert header.split()[5:7] == ["OFFSETS", "HELD"]
+        return {row.split()[0]: row.split()[4] for row in rows if row[:1].isdigit()}
+
+    first = run("--url", url, "backup", "t", str(dest), "--object-size", "64KB")
+    assert offsets_held(first.stdout) == {"0": "0-12840", "1": "none"}
+    last_name = sorted(p.name for p in (dest / "t" / "0").iterdir())[-1]
+    assert last_name.endswith("-00000000000000012840.batches")
+    with logway.connect(url) as broker:
+        broker.produce_many("t", [b"y"] * 10, partition=0)
+        broker.produce("t", b"z", partition=1)
+    again = run("--url", url, "backup", "t", str(dest))
+    assert offsets_held(again.stdout) == {"0": "0-12850", "1": "0-0"}
+
+
 def test_a_damaged_object_fails_the_restore_by_name(run: Run, tmp_path: Path) -> None:
     _prepare(tmp_path)
     url, dest = _data(tmp_path), tmp_path / "backup"

@@ -84,7 +84,7 @@ def _print_backup(result: BackupResult) -> None:
                 len(new),
                 sum(o.records for o in new),
                 sum(o.bytes for o in new),
-                f"{part.start_offset}-{part.end_offset}",
+                _held(part.start_offset, part.end_offset),
                 note,
             ]
         )
@@ -103,6 +103,12 @@ def _print_backup(result: BackupResult) -> None:
             "recorded in the manifest)",
             file=sys.stderr,
         )
+
+
+def _held(start: int, end: int) -> str:
+    """The offsets a partition's backup covers, first to last inclusive as object names
+    and the manifest's objects give them (``end`` is the offset after the last)."""
+    return f"{start}-{end - 1}" if end > start else "none"
 
 
 def run_restore(args: argparse.Namespace) -> int:
