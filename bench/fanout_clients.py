@@ -262,6 +262,8 @@ async def main(kind: str, host: str, port: int, topic: str, count: int, conns: i
     with open(path, "rb") as f:
         sent.frombytes(f.read())
     print(json.dumps(summarize(subs, sent, last)), flush=True)
+    # the streams stay open until told (the server's shutdown with them open is measured)
+    await loop.run_in_executor(None, sys.stdin.readline)
 
 
 def summarize(subs: list[Subscriber], sent: array.array[float], last: int) -> dict[str, Any]:

@@ -77,6 +77,7 @@ SERVE_PRODUCE_PER_S = 200_000
 SERVE_READ_PER_S = 300_000
 FANOUT_P99_MS = 50.0
 FANOUT_KB = 50.0
+SHUTDOWN_S = 2.0  # every open stream told at once, HTTP and gRPC stopping together
 FANOUT_RATE = 1_000.0
 FUNCTIONS = "functions"
 FUNCTION_PER_S = 500_000
@@ -459,6 +460,12 @@ def serving_checks(m: Measured) -> list[Check]:
             "KB",
             Target("figure_at_most", FANOUT_KB),
             fan and (lambda: fan.bytes_per_subscriber / 1000),
+        ),
+        (
+            "serve exits after SIGTERM, every subscriber connected",
+            "s",
+            Target("figure_at_most", SHUTDOWN_S),
+            fan and (lambda: fan.shutdown_s),
         ),
     ]
     return checks + [figure_check(m, *row[:3], FANOUT, row[3]) for row in rows]

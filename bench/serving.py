@@ -19,6 +19,7 @@ import array
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,7 @@ class Fanout:
     server_cpu_s: float = 0.0
     clients_cpu_s: float = 0.0
     messages: int = 0
+    shutdown_s: float | None = None  # SIGTERM to exit, every subscriber still connected
 
     def percentile(self, pct: float) -> float | None:
         """Latency in ms at ``pct`` over every (subscriber, record) pair."""
@@ -186,6 +188,7 @@ class Fanout:
             "server_cpu_s": self.server_cpu_s,
             "clients_cpu_s": self.clients_cpu_s,
             "messages": self.messages,
+            "shutdown_seconds": self.shutdown_s,
         }
 
 
@@ -265,6 +268,12 @@ def fanout(root: str, grpc_subs: int, sse_subs: int, records: int, rate: float) 
             for b, n in summary["histogram"].items():
                 result.histogram[int(b)] = result.histogram.get(int(b), 0) + n
         result.rss_peak = max(peak, server.rss())
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        if server.process.wait(60) == 0:
+            result.shutdown_s = time.monotonic() - started
+        else:
+            result.errors.append(f"the server exited {server.process.returncode} on SIGTERM")
     finally:
         for c in clients:
             c.kill()
