@@ -15,6 +15,12 @@ does; when it holds an array of objects where the pattern expects an object,
 the fields of that sub-pattern must all be found in the *same* element (the
 "array consistency" of event-ruler's ``rulesForJSONEvent``).
 
+A field is named by its path joined with dots, in the pattern and in the
+event alike: ``{"state.status": ["running"]}`` selects ``{"state": {"status":
+"running"}}``, and ``{"state": {"status": ["running"]}}`` selects ``{"state.status":
+"running"}``. When both spellings of one path occur in an event, the field
+holds the values of both; a pattern that names one path both ways is refused.
+
 Alternatives in a value list:
 
 ``"text"``, ``12.5``, ``true``, ``null``
@@ -49,14 +55,14 @@ Alternatives in a value list:
     "x"}`` matches ``5``, ``true`` and ``null``.
 
 Differences from event-ruler, all on purpose: a path named twice in one
-combination of ``$or`` branches (which event-ruler silently resolves by letting
-one override the other) and duplicate keys in a JSON pattern are refused;
+combination of ``$or`` branches or by both a dotted key and nested objects
+(which event-ruler silently resolves by letting one override the other) and
+duplicate keys in a JSON pattern are refused;
 ``"$or"`` is always the operator (never an ordinary field name); ``exists:
 false`` inside arrays is checked against the array element the rest of the
-sub-pattern matched, whatever the alphabetical order of the field names; dotted
-keys are not merged with nested objects (``{"a.b": [1]}`` is a field literally
-named ``a.b``); IPv4 blocks never match IPv6 addresses nor the reverse, and
-``cidr`` never matches numbers; a pattern may expand to at most 1024 ``$or``
+sub-pattern matched, whatever the alphabetical order of the field names; IPv4
+blocks never match IPv6 addresses nor the reverse, and ``cidr`` never matches
+numbers; a pattern may expand to at most 1024 ``$or``
 combinations; an event that is not a JSON object matches nothing.
 
 Patterns are compiled once into closures; matching allocates nothing on the
@@ -455,11 +461,11 @@ def _parse_object(
                 _dotted(here),
             )
         elif isinstance(value, Mapping):
-            sub = _parse_object(value, (*prefix, key), here, in_or)
+            sub = _parse_object(value, (*prefix, *key.split(".")), here, in_or)
             branches = _combine(branches, sub, here)
         elif isinstance(value, (list, tuple)):
             leaf = _parse_leaf(value, _dotted(here))
-            path = (*prefix, key)
+            path = (*prefix, *key.split("."))  # "a.b" is the field b of a
             for branch in branches:
                 if path in branch:  # set by a $or listed earlier in this object
                     raise _twice(path, _dotted(where))
@@ -513,9 +519,9 @@ def _combine(left: list[_Branch], right: list[_Branch], where: tuple[str, ...]) 
 
 def _twice(path: _Path, where: str) -> PatternError:
     return PatternError(
-        f"the field `{_dotted(path)}` is given twice in one combination of $or branches; "
-        "event-ruler would let one silently override the other, so list all its "
-        "alternatives in one place",
+        f"the field `{_dotted(path)}` is given twice (by a dotted key and nested objects, "
+        "or inside and beside $or); event-ruler would let one silently override the other, "
+        "so list all its alternatives in one place",
         where,
     )
 
@@ -1339,9 +1345,8 @@ def _compile_leaf_tri(leaf: _Leaf) -> _Tri:
 def _compile_branch(tree: _Tree) -> Predicate:
     """Test of a whole event; an event that is not a JSON object never matches."""
     if not tree.has_absence():
-        on_object = _object_test(
-            tuple((name, _compile_node(child)) for name, child in _ordered(tree))
-        )
+        fields = tuple((name, _compile_node(child)) for name, child in _ordered(tree))
+        on_object = _with_dotted_keys(tree, _object_test(fields))
 
         def root(event: Any) -> bool:
             if type(event) is dict or isinstance(event, Mapping):
@@ -1364,7 +1369,7 @@ def _compile_node(tree: _Tree) -> Predicate:
         assert tree.leaf is not None
         return _compile_leaf(tree.leaf)
     fields = tuple((name, _compile_node(child)) for name, child in _ordered(tree))
-    on_object = _object_test(fields)
+    on_object = _with_dotted_keys(tree, _object_test(fields))
 
     def node(w: Any) -> bool:
         t = type(w)
@@ -1386,6 +1391,112 @@ def _compile_node(tree: _Tree) -> Predicate:
         return node
     own = _compile_leaf(tree.leaf)  # the pattern tests this field both as a value and as an object
     return lambda w: own(w) and node(w)
+
+
+# ---------------------------------------------------------------------------
+# Dotted keys: event-ruler names a field by its path joined with dots, so the
+# event key "a.b" and the key "b" inside the object at "a" name the same field.
+
+
+def _dotted_view(tree: _Tree) -> Callable[[Mapping[str, Any]], Mapping[str, Any]] | None:
+    """What an object looks like to ``tree`` once its dotted keys are nested, or None.
+
+    Only keys naming a field of the sub-pattern count ("a.b" when it has a → b),
+    so they are looked up directly: an object without any allocates nothing.
+    None when the sub-pattern is one level deep (no key can then reach a field).
+    """
+    dotted = tuple((".".join(path), path) for path in _descendant_paths(tree))
+    if not dotted:
+        return None
+    missing = _MISSING
+
+    def view(d: Mapping[str, Any]) -> Mapping[str, Any]:
+        found: list[tuple[_Path, Any]] | None = None
+        for key, path in dotted:
+            value = d.get(key, missing)
+            if value is not missing:
+                if found is None:
+                    found = []
+                found.append((path, value))
+        return d if found is None else _nest_dotted(d, found)
+
+    return view
+
+
+def _with_dotted_keys(tree: _Tree, on_object: Predicate) -> Predicate:
+    view = _dotted_view(tree)
+    if view is None:
+        return on_object
+    keys = tuple(".".join(path) for path in _descendant_paths(tree))
+    if len(keys) == 1:
+        (key,) = keys
+        return lambda d: on_object(view(d) if key in d else d)
+    if len(keys) == 2:
+        key0, key1 = keys
+        return lambda d: on_object(view(d) if key0 in d or key1 in d else d)
+
+    def dotted_keys(d: Any) -> bool:
+        for key in keys:
+            if key in d:
+                return on_object(view(d))
+        return on_object(d)
+
+    return dotted_keys
+
+
+def _descendant_paths(tree: _Tree) -> list[_Path]:
+    """The paths of two names or more from ``tree`` to its sub-patterns."""
+    paths: list[_Path] = []
+
+    def collect(node: _Tree, path: _Path) -> None:
+        for name, child in node.children.items():
+            here = (*path, name)
+            if len(here) > 1:
+                paths.append(here)
+            collect(child, here)
+
+    collect(tree, ())
+    return paths
+
+
+def _nest_dotted(d: Mapping[str, Any], found: list[tuple[_Path, Any]]) -> dict[str, Any]:
+    """A copy of ``d`` where each dotted key's value is also found at its nested path."""
+    out = dict(d)
+    for path, value in found:
+        for name in reversed(path[1:]):
+            value = {name: value}
+        out[path[0]] = _merge(out.get(path[0], _MISSING), value)
+    return out
+
+
+def _merge(x: Any, y: Any) -> Any:
+    """One value holding both ``x`` and ``y``, found at the same path by different keys.
+
+    Objects merge field by field. An array keeps its array consistency: the
+    other value's fields join each of its objects (they hold whichever element
+    is chosen). Values with no fields to share become the elements of a list,
+    where a field matches if any of them does.
+    """
+    if x is _MISSING:
+        return y
+    if isinstance(x, Mapping) and isinstance(y, Mapping):
+        out = dict(x)
+        for key, value in y.items():
+            out[key] = _merge(out.get(key, _MISSING), value)
+        return out
+    if isinstance(y, (list, tuple)) and not isinstance(x, (list, tuple)):
+        x, y = y, x
+    if isinstance(x, (list, tuple)):
+        if _holds_object(x) and _holds_object(y):
+            return [_merge(item, y) if _holds_object(item) else item for item in x]
+        return [*x, y]
+    return [x, y]
+
+
+def _holds_object(w: Any) -> bool:
+    if isinstance(w, Mapping):
+        return True
+    return isinstance(w, (list, tuple)) and any(_holds_object(item) for item in w)
 
 
 def _object_test(fields: tuple[tuple[str, Predicate], ...]) -> Predicate:
@@ -1461,8 +1572,11 @@ def _compile_node_tri(tree: _Tree) -> _Tri:
         assert tree.leaf is not None
         return _compile_leaf_tri(tree.leaf)
     fields = tuple((name, _compile_node_tri(child)) for name, child in _ordered(tree))
+    view = _dotted_view(tree)
 
     def on_object(d: Mapping[str, Any]) -> int:
+        if view is not None:
+            d = view(d)
         result = _ABSENT
         for name, test in fields:
             outcome = test(d.get(name, _MISSING))
