@@ -164,3 +164,47 @@ def test_the_switch_state_is_logged_once_at_start_then_once_per_change(
         run_until(runner, reported_start, switched_on_and_shipped)
     expected = [first] if history[-1] else [first, "shop.ship: enabled"]
     assert _switch_lines(caplog) == expected
+
+
+def test_a_bad_record_bisected_out_of_a_batch_logs_one_traceback_and_few_lines(
+    broker: logway.Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = logway.App("shop")
+
+    @app.function(
+        "orders",
+        batch_size=64,
+        starting_position="earliest",
+        retry_attempts=2,
+        bisect_on_error=True,
+        on_failure="orders-failed",
+        **FAST_RETRY,
+    )
+    def ship(batch: Batch) -> None:
+        for r in batch:
+            if r.value == b"bad":
+                raise ValueError(f"cannot ship offset {r.offset}")
+
+    values = [b"ok"] * 64
+    values[37] = b"bad"
+    broker.produce_many("orders", values)
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+
+    def done() -> bool:
+        """every record was handled or dead-lettered, and committed"""
+        return broker.committed("shop.ship", "orders").get(logway.TopicPartition("orders", 0)) == 64
+
+    with caplog.at_level(logging.INFO, logger="logway.functions"):
+        run_until(runner, done)
+    assert [r.value for r in broker.fetch("orders-failed", 0, 0)] == [b"bad"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "logway.functions"]
+    text = "\n".join(messages)
+    assert text.count("Traceback") == 1 and "During handling" not in text
+    splits = [m for m in messages if "; split into" in m]
+    # 64 -> 32 -> 16 -> 8 -> 4 -> 2 -> 1: one short line per step that failed
+    assert len(splits) == 6 and all("\n" not in m for m in splits[1:])
+    assert "offsets 0..63 failed (attempt 1): ValueError: cannot ship offset 37" in splits[0]
+    trace = splits[0].splitlines()[1:]
+    assert 'raise ValueError(f"cannot ship offset {r.offset}")' in trace[-2]
+    assert len(trace) <= 6  # the handler's frames, not the runner's
+    assert len(text.splitlines()) <= 20

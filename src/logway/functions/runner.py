@@ -15,11 +15,13 @@ rather than break its order.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import inspect
 import json
 import logging
 import multiprocessing
+import os
 import threading
 import time
 import traceback
@@ -441,40 +443,62 @@ class Lane:
 
     # --- invoking and retrying ----------------------------------------------------
 
-    def _deliver(self, records: list[Record], stop: threading.Event, checkpoint: bool) -> None:
-        """Hand ``records`` to the handler until they succeed or are dead-lettered."""
+    def _deliver(
+        self,
+        records: list[Record],
+        stop: threading.Event,
+        checkpoint: bool,
+        traced: set[object] | None = None,
+    ) -> None:
+        """Hand ``records`` to the handler until they succeed or are dead-lettered.
+        ``traced``: where the errors whose traceback was logged were raised, shared
+        by the halves of a bisected batch, so that each traceback is logged once."""
         trouble = object()  # this delivery's key in the lane's troubles while it has one
         try:
-            self._deliver_until_done(records, stop, checkpoint, trouble)
+            self._deliver_until_done(records, stop, checkpoint, trouble, traced or set())
         finally:
             self._troubles.pop(trouble, None)
 
     def _deliver_until_done(
-        self, records: list[Record], stop: threading.Event, checkpoint: bool, trouble: object
+        self,
+        records: list[Record],
+        stop: threading.Event,
+        checkpoint: bool,
+        trouble: object,
+        traced: set[object],
     ) -> None:
         s = self.settings
         attempts = 0
         while True:
             error: BaseException
             try:
-                failed = self._invoke(records)
+                failed, raised = self._invoke(records), None
             except Exception as exc:
-                error = exc
-                self._log_failure(records, attempts + 1, exc)
+                failed, raised = set(), exc
+            # outside the except clause: a half's error must not chain this one
+            if raised is not None:
+                error = raised
                 if s.bisect_on_error and len(records) > 1:
                     half = len(records) // 2
-                    self._deliver(records[:half], stop, checkpoint)
-                    self._deliver(records[half:], stop, checkpoint)
+                    first, second = records[:half], records[half:]
+                    then = (
+                        f"; split into {first[0].offset}..{first[-1].offset} "
+                        f"and {second[0].offset}..{second[-1].offset}"
+                    )
+                    self._log_failure(records, attempts + 1, error, traced, then)
+                    self._deliver(records[:half], stop, checkpoint, traced)
+                    self._deliver(records[half:], stop, checkpoint, traced)
                     return
+                self._log_failure(records, attempts + 1, error, traced)
+            elif not failed:
+                return
             else:
-                if not failed:
-                    return
                 lowest = min(failed)
                 if checkpoint:  # resume just before the lowest failed record
                     self._commit(lowest)
                 records = [r for r in records if r.offset >= lowest]
                 error = ItemFailures(sorted(failed))
-                self._log_failure(records, attempts + 1, error)
+                self._log_failure(records, attempts + 1, error, traced)
             attempts += 1
             if self._exhausted(records, attempts):
                 if s.on_failure:
@@ -540,22 +564,31 @@ class Lane:
         if stop.wait(min(s.retry_backoff * 2 ** (attempts - 1), s.retry_backoff_max)):
             raise _Stopped()
 
-    def _log_failure(self, records: list[Record], attempt: int, exc: BaseException) -> None:
-        """One log line (with the traceback) per failed attempt, never one per record."""
+    def _log_failure(
+        self,
+        records: list[Record],
+        attempt: int,
+        exc: BaseException,
+        traced: set[object],
+        then: str = "",
+    ) -> None:
+        """One log line per failed attempt, never one per record; the first failure
+        raised at a place also gets its traceback (the handler's frames)."""
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
-        trace = (
-            ""
-            if isinstance(exc, ItemFailures)
-            else "\n" + "".join(traceback.format_exception(exc)).rstrip()
-        )
+        trace = ""
+        where = _raised_at(exc)
+        if not isinstance(exc, ItemFailures) and where not in traced:
+            traced.add(where)
+            trace = "\n" + _handler_traceback(exc)
         log.warning(
-            "%s: %s/%d %s failed (attempt %d): %s%s",
+            "%s: %s/%d %s failed (attempt %d): %s%s%s",
             self.runner.group,
             self.tp.topic,
             self.tp.partition,
             _span(records),
             attempt,
             self.stats.last_error,
+            then,
             trace,
         )
 
@@ -608,6 +641,28 @@ def _span(records: list[Record]) -> str:
     if not records:
         return "the final invocation of a window"
     return f"offsets {records[0].offset}..{records[-1].offset}"
+
+
+def _raised_at(exc: BaseException) -> tuple[str, str, int | None]:
+    """The exception's type and the line that raised it: what makes two failures
+    the same one."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    last = frames[-1] if frames else None
+    return type(exc).__qualname__, last.filename if last else "", last.lineno if last else None
+
+
+_CALLING_FILES = (__file__, os.path.dirname(concurrent.futures.__file__))
+
+
+def _handler_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without the frames that called the handler (this
+    runner's, and a future's that waited on it)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_CALLING_FILES):
+            break
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
 
 
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
