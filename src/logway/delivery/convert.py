@@ -188,6 +188,82 @@ def compress(data: bytes, compression: str) -> bytes:
 
 JSONL_SUFFIX = {"none": ".jsonl", "gzip": ".jsonl.gz", "zstd": ".jsonl.zst"}
 
+# Arrow's JSON reader with no fields to keep: it checks each line's JSON and builds nothing
+_CHECK_ONLY = pa_json.ParseOptions(
+    explicit_schema=pa.schema([]), unexpected_field_behavior="ignore"
+)
+
+
+def not_json_objects(lines: Sequence[bytes], joined: bytes | None = None) -> list[Failure]:
+    """The lines that are not one JSON object each in UTF-8, as a lake's JSON-lines
+    reader needs every line to be (one bad line fails every query of the lake).
+
+    All lines are checked at once: each starts with ``{``, the whole is UTF-8, and
+    Arrow's JSON reader finds one object per line. Only when that fails is each line
+    parsed on its own, to name the ones at fault. ``joined`` is ``lines`` joined with
+    line breaks, when the caller has it and no line holds one."""
+    if not lines:
+        return []
+    if joined is None and not any(b"\n" in line for line in lines):
+        joined = b"\n".join(lines)
+    if joined is not None and _all_json_objects(lines, joined):
+        return []
+    failures: list[Failure] = []
+    for i, line in enumerate(lines):
+        fault = _json_object_fault(line)
+        if fault is not None:
+            failures.append((i, "format-conversion-failed", fault))
+    return failures
+
+
+def _all_json_objects(lines: Sequence[bytes], joined: bytes) -> bool:
+    """Whether each of ``lines`` (``joined`` by line breaks) is one JSON object."""
+    # every line starts with "{": none is empty, blank or another kind of value, so
+    # each yields at least one row, and as many rows as lines means one object each
+    if not all(line[:1] == b"{" for line in lines):
+        return False
+    if not joined.isascii():
+        offsets = pa.array([0, len(joined)], pa.int64()).buffers()[1]
+        text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(joined)])
+        try:
+            text.validate(full=True)  # UTF-8, checked without a copy
+        except pa.ArrowInvalid:
+            return False
+    try:
+        table = pa_json.read_json(io.BytesIO(joined), parse_options=_CHECK_ONLY)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return False
+    return bool(table.num_rows == len(lines))
+
+
+def _json_object_fault(line: bytes) -> str | None:
+    """Why ``line`` is not a JSON object in UTF-8, or None when it is one."""
+    try:
+        value = json.loads(line.decode("utf-8"))  # strict UTF-8; a byte order mark fails
+    except UnicodeDecodeError as exc:
+        return f"the value is not UTF-8: {exc}"
+    except ValueError as exc:
+        return f"the value is not JSON: {exc}"
+    if not isinstance(value, dict):
+        return f"JSON lines are JSON objects, not {_kind(value)} values"
+    if b"\\u" in line:  # an escaped lone surrogate is no character: readers refuse it
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return "the value is not JSON: it escapes a lone UTF-16 surrogate"
+    return None
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a parsed value's kind."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "number"
+
 
 def jsonl_bytes(datas: Sequence[bytes], compression: str) -> bytes:
     """One value per line, each as it is (a line break inside a value is escaped by

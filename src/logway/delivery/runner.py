@@ -374,9 +374,17 @@ class PartitionDelivery:
             )
         else:
             lines = [data_bytes(datas[i]) for i in todo]
+            # a line that is not a JSON object would fail every query of the lake
+            more = convert.not_json_objects(lines, joined if datas is values else None)
+            good: Sequence[int] = range(len(lines))
+            if more:
+                bad = {i for i, _, _ in more}
+                good = [i for i in good if i not in bad]
+                chosen, lines = [chosen[i] for i in good], [lines[i] for i in good]
             suffix = convert.JSONL_SUFFIX[s.compression]
-            more = self._put_grouped(flush, s.prefix, chosen, lines, tag, suffix, s.compression)
-            flush.delivered = len(chosen) - len(more)
+            unplaced = self._put_grouped(flush, s.prefix, chosen, lines, tag, suffix, s.compression)
+            more += [(good[i], error_type, message) for i, error_type, message in unplaced]
+            flush.delivered = len(lines) - len(unplaced)
         failures += [(todo[i], error_type, message) for i, error_type, message in more]
         flush.failed = len(failures)
         if failures:
