@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import logway
-from logway.mirror import DEFAULT_GROUP, MirrorResult, mirror
+from logway.mirror import LEGACY_GROUP, MirrorResult, default_group, destination_name, mirror
 from logway.records import Message, Record, TopicPartition
 from tests.servers import LogwayServer
 
@@ -121,12 +121,12 @@ def test_a_rerun_copies_only_new_records_and_the_position_is_the_sources_group(
 ) -> None:
     src, dst = open_src(), open_dst()
     fill(src)
-    mirror(src, dst, ["orders"])
+    group = mirror(src, dst, ["orders"]).group
+    assert group == default_group(dst.url)
+    assert group.startswith("logway-mirror@file:/") and group.endswith("/dst")
     ends = src.end_offsets("orders")
-    assert src.committed(DEFAULT_GROUP) == {
-        TopicPartition("orders", p): end for p, end in ends.items()
-    }
-    assert [x.lag for x in src.lag(DEFAULT_GROUP)] == [0, 0, 0]
+    assert src.committed(group) == {TopicPartition("orders", p): end for p, end in ends.items()}
+    assert [x.lag for x in src.lag(group)] == [0, 0, 0]
 
     again = mirror(src, dst, ["orders"])
     assert again.copied == 0 and not again.topics["orders"].created
@@ -136,7 +136,7 @@ def test_a_rerun_copies_only_new_records_and_the_position_is_the_sources_group(
     third = mirror(src, dst, ["orders"])
     assert third.copied == 2
     assert read_all(dst, "orders") == read_all(src, "orders")  # nothing twice
-    assert src.committed(DEFAULT_GROUP, "orders") == {
+    assert src.committed(group, "orders") == {
         TopicPartition("orders", p): end for p, end in src.end_offsets("orders").items()
     }
     assert "events" not in dst.list_topics()
@@ -155,9 +155,100 @@ def test_another_group_keeps_its_own_position(
         assert mirror(src, b, group="to-b", max_records=2).copied == 12
         assert mirror(src, a, group="to-a").copied == 0
         assert read_all(a, "events") == read_all(b, "events") == read_all(src, "events")
-    assert {"to-a", "to-b"} <= set(src.list_groups())
-    assert DEFAULT_GROUP not in src.list_groups()
+    assert sorted(src.list_groups()) == ["to-a", "to-b"]  # no default group besides
     assert src.committed("to-a") == src.committed("to-b")
+
+
+def test_each_destination_has_its_own_default_group(
+    open_src: Callable[[], logway.Broker], tmp_path: Path
+) -> None:
+    src = open_src()
+    original = fill(src)
+    with (
+        logway.connect(f"file:{tmp_path / 'a'}") as a,
+        logway.connect(f"file:{tmp_path / 'b'}") as b,
+    ):
+        into_a = mirror(src, a)
+        into_b = mirror(src, b)  # after a: b still gets every record
+        assert into_a.copied == into_b.copied == 12
+        assert (into_a.group, into_b.group) == (default_group(a.url), default_group(b.url))
+        assert into_a.group != into_b.group
+        for topic, records in original.items():
+            assert read_all(a, topic) == read_all(b, topic) == records
+        src.produce("events", b"later", timestamp=T0 + 100)
+        assert mirror(src, a).copied == 1
+        assert mirror(src, a).copied == 0
+        assert mirror(src, b).copied == 1
+    assert sorted(src.list_groups()) == sorted([into_a.group, into_b.group])
+
+
+def test_the_default_group_names_the_destination_however_it_is_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "copy")
+    where = os.path.realpath(tmp_path / "copy")
+    files = ["file:copy", "file:./copy", f"file:{where}/", f"file://{where}", "FILE:link"]
+    files.append("file:missing/../copy")
+    assert {default_group(url) for url in files} == {f"logway-mirror@file:{where}"}
+    assert default_group("file:other") == f"logway-mirror@file:{tmp_path.resolve() / 'other'}"
+
+    kafka = [
+        "kafka://k1:9092,k2:9092",
+        "kafka://K2:9092,k1",
+        "kafka:k2,k1:9092,k2",
+        "kafka://k1,k2?security.protocol=SASL_SSL&sasl.username=me&sasl.password=hunter2",
+        "kafka://me:hunter2@k1,k2",
+    ]
+    assert {default_group(url) for url in kafka} == {"logway-mirror@kafka://k1:9092,k2:9092"}
+    servers = [
+        "logway://Backup:7070",
+        "logway://backup",
+        "logway://backup:7070/",
+        "logway://admin:hunter2@backup",
+        "logway://backup?token=hunter2",
+    ]
+    assert {default_group(url) for url in servers} == {"logway-mirror@logway://backup:7070"}
+    assert default_group("logway://[::1]") == "logway-mirror@logway://[::1]:7070"
+    for url in kafka + servers:
+        assert "hunter2" not in default_group(url) and "me" not in destination_name(url)
+    distinct = ["logway://backup:7071", "logway://other", "kafka://k1", "file:copy", "memory:"]
+    assert len({default_group(url) for url in distinct}) == len(distinct)
+
+
+def test_a_long_or_odd_destination_still_gives_a_group_of_its_own(tmp_path: Path) -> None:
+    """Within a group name's limits, and a file name's where the embedded log keeps it."""
+    deep = "file:/" + "/".join(["a-directory-name"] * 30)
+    odd = "file:/backups/\udcff\n"
+    groups = [default_group(url) for url in (deep, deep + "-2", odd)]
+    assert len(set(groups)) == 3 and groups[0] == default_group(deep)
+    assert groups[0].startswith("logway-mirror@file:...") and "a-directory-name" in groups[0]
+    with logway.connect(f"file:{tmp_path / 'src'}") as src:
+        src.create_topic("t")
+        for group in groups:
+            assert group.isprintable() and len(group) <= 249
+            src.commit(group, {TopicPartition("t", 0): 0})
+        assert sorted(src.list_groups()) == sorted(groups)
+
+
+def test_a_position_in_the_group_every_mirror_once_shared_is_pointed_out(
+    open_src: Callable[[], logway.Broker],
+    open_dst: Callable[[], logway.Broker],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    src, dst = open_src(), open_dst()
+    fill(src)
+    src.commit(LEGACY_GROUP, {TopicPartition("events", 0): 7})
+    with caplog.at_level(logging.WARNING, logger="logway.mirror"):
+        assert mirror(src, dst, ["events"]).copied == 7
+    assert any(f"--group {LEGACY_GROUP}" in m for m in caplog.messages)
+    caplog.clear()
+    src.produce("events", b"later")
+    with caplog.at_level(logging.WARNING, logger="logway.mirror"):
+        assert mirror(src, dst, ["events"]).copied == 1
+    assert caplog.messages == []  # the destination's own group has a position now
+    assert mirror(src, dst, ["events"], group=LEGACY_GROUP).copied == 1
 
 
 class FailingCommits:
@@ -188,14 +279,14 @@ def test_a_crash_between_produce_and_commit_repeats_only_the_batch_in_flight(
     crashing: Any = FailingCommits(src, ok=2)
     with pytest.raises(logway.LogwayError, match="crash before the commit"):
         mirror(crashing, dst, ["t"], max_records=3)
-    assert src.committed(DEFAULT_GROUP) == {TopicPartition("t", 0): 3}
+    assert src.committed(default_group(dst.url)) == {TopicPartition("t", 0): 3}
     assert [r.value for r in read_all(dst, "t")] == [b"r0", b"r1", b"r2", b"r3", b"r4", b"r5"]
 
     result = mirror(src, dst, ["t"], max_records=3)
     assert result.copied == 7  # the batch in flight again, then the rest
     values = [r.value for r in read_all(dst, "t")]
     assert values == [f"r{i}".encode() for i in [0, 1, 2, 3, 4, 5, 3, 4, 5, 6, 7, 8, 9]]
-    assert src.committed(DEFAULT_GROUP) == {TopicPartition("t", 0): 10}
+    assert src.committed(default_group(dst.url)) == {TopicPartition("t", 0): 10}
 
 
 def test_a_position_below_the_start_offset_continues_from_the_start_and_says_so(
@@ -224,7 +315,7 @@ def test_a_position_below_the_start_offset_continues_from_the_start_and_says_so(
     ]
     # the destination's offsets are its own: the gap closes up
     assert dst.end_offsets("t") == {0: 10 + 40 - start}
-    assert src.committed(DEFAULT_GROUP) == {TopicPartition("t", 0): 40}
+    assert src.committed(default_group(dst.url)) == {TopicPartition("t", 0): 40}
     assert mirror(src, dst).skipped == 0  # reported once, not on every run
 
 
@@ -375,7 +466,7 @@ def test_follow_copies_new_records_until_stopped(
     (result,) = results
     assert result.stopped and result.copied == 4
     assert read_all(dst, "t") == read_all(src, "t")
-    assert src.committed(DEFAULT_GROUP) == {
+    assert src.committed(default_group(dst.url)) == {
         TopicPartition("t", 0): 2,
         TopicPartition("t", 1): 2,
     }
@@ -405,7 +496,8 @@ def test_remote_destination_and_back(tmp_path: Path) -> None:
             assert result.copied == 13
             for topic in original:
                 assert read_all(back, topic) == read_all(src, topic)
-            assert remote.committed(DEFAULT_GROUP, "events") == {TopicPartition("events", 0): 8}
+            assert remote.committed(result.group, "events") == {TopicPartition("events", 0): 8}
+            assert result.group == default_group(back.url)
             assert mirror(remote, back).copied == 0
     finally:
         assert server.stop() == 0
@@ -458,6 +550,40 @@ def test_the_cli_copies_resumes_and_refuses_bad_input(tmp_path: Path) -> None:
         assert new.list_topics() == []
 
 
+@pytest.mark.slow  # a real process per command
+def test_the_cli_gives_each_destination_its_own_group(tmp_path: Path) -> None:
+    """A mirror into a second destination copies every record, and a rerun into the
+    first (however its URL is spelled) nothing again."""
+    src_url, a_url, b_url = (f"file:{tmp_path / name}" for name in ("src", "a", "b"))
+    group_a, group_b = (
+        f"logway-mirror@file:{os.path.realpath(tmp_path / name)}" for name in ("a", "b")
+    )
+    with logway.connect(src_url) as src:
+        original = fill(src)
+
+    into_a = cli("mirror", src_url, a_url).stdout
+    assert "copied 12 record(s) of 2 topic(s)" in into_a and f"group {group_a!r}" in into_a
+    into_b = cli("mirror", src_url, b_url).stdout
+    assert "copied 12 record(s) of 2 topic(s)" in into_b and f"group {group_b!r}" in into_b
+    with logway.connect(src_url) as src:
+        src.produce("events", b"later", timestamp=T0 + 100)
+        original["events"] = read_all(src, "events")
+    assert "copied 1 record(s)" in cli("mirror", src_url, a_url).stdout
+    respelled = cli("mirror", src_url, f"file://{tmp_path / 'src' / '..' / 'a'}/").stdout
+    assert "copied 0 record(s)" in respelled and f"group {group_a!r}" in respelled
+    assert "copied 1 record(s)" in cli("mirror", src_url, b_url).stdout
+    for url in (a_url, b_url):
+        with logway.connect(url) as dst:
+            assert {t: read_all(dst, t) for t in original} == original
+
+    described = cli("--url", src_url, "groups", "describe", group_b).stdout
+    assert "events" in described and "total lag: 0" in described
+    mine = cli("mirror", src_url, f"file:{tmp_path / 'c'}", "--group", "mine").stdout
+    assert "copied 13 record(s)" in mine and "group 'mine'" in mine
+    groups = cli("--url", src_url, "groups", "list").stdout.splitlines()
+    assert sorted(groups) == sorted([group_a, group_b, "mine"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_the_cli_follows_until_a_signal_then_commits_and_exits_0(
@@ -492,4 +618,4 @@ def test_the_cli_follows_until_a_signal_then_commits_and_exits_0(
     assert "copied 12 record(s) of 2 topic(s)" in out and "(stopped)" in out
     with logway.connect(src_url) as src, logway.connect(dst_url) as dst:
         assert {t: read_all(dst, t) for t in original} == original
-        assert [x.lag for x in src.lag(DEFAULT_GROUP)] == [0] * 4
+        assert [x.lag for x in src.lag(default_group(dst_url))] == [0] * 4

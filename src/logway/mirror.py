@@ -1,19 +1,23 @@
 """Copy topics from one broker to another, on any two backends (``logway mirror``).
 
 Records keep their partition, key, value, headers and timestamp. The mirror's
-position is a consumer group on the SOURCE: each batch is fetched from the group's
-committed offset, produced to the destination, and committed on the source only
-once the destination has confirmed it. So a rerun copies only what is new, and a
-crash between the produce and the commit repeats at most the batch in flight on
-the next run (at least once, never a lost record), as Kafka's MirrorMaker does.
+position is a consumer group on the SOURCE, one per destination by default
+(``default_group``): each batch is fetched from the group's committed offset,
+produced to the destination, and committed on the source only once the destination
+has confirmed it. So a rerun copies only what is new, and a crash between the
+produce and the commit repeats at most the batch in flight on the next run (at
+least once, never a lost record), as Kafka's MirrorMaker does.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from logway.broker import DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, Broker
 from logway.errors import (
@@ -29,8 +33,61 @@ from logway.topic_settings import portable_settings
 
 log = logging.getLogger("logway.mirror")
 
-DEFAULT_GROUP = "logway-mirror"
+GROUP_PREFIX = "logway-mirror"
+# the one group every mirror used before groups were per destination: a source that has
+# it (and not the destination's own group) may hold a position meant for this destination
+LEGACY_GROUP = GROUP_PREFIX
 DEFAULT_POLL_INTERVAL = 0.5  # seconds between looks for new records when following
+# ports a URL may leave out: logway serve's gRPC port, Kafka's
+_DEFAULT_PORTS = {"logway": 7070, "kafka": 9092}
+# an embedded log keeps a group in a file named by the group, %-escaped: room for that
+_MAX_GROUP_ESCAPED = 200
+
+
+def destination_name(url: str) -> str:
+    """What names the destination ``url`` points at, the same however it is spelled:
+    the scheme in lower case and a directory's absolute path (symbolic links resolved),
+    or the hosts in lower case with their ports (Kafka's sorted). User names, passwords
+    and query options, where credentials go, are left out."""
+    scheme, _, rest = url.partition(":")
+    scheme = scheme.lower()
+    if scheme == "memory":
+        return "memory:"
+    if scheme == "file":
+        path = rest[2:] if rest.startswith("//") else rest
+        return f"file:{os.path.realpath(path or '.')}"
+    rest = rest[2:] if rest.startswith("//") else rest
+    location = rest.split("?", 1)[0].split("#", 1)[0]
+    if scheme not in _DEFAULT_PORTS:
+        host, slash, path = location.partition("/")
+        return f"{scheme}://{host.rpartition('@')[2].lower()}{slash}{path.rstrip('/')}"
+    hosts = {
+        _with_port(host.rpartition("@")[2].strip().lower().rstrip("/"), _DEFAULT_PORTS[scheme])
+        for host in location.split(",")
+    }
+    hosts.discard("")
+    return f"{scheme}://{','.join(sorted(hosts))}"
+
+
+def _with_port(host: str, port: int) -> str:
+    if not host or ":" in host.rsplit("]", 1)[-1]:
+        return host
+    return f"{host}:{port}"
+
+
+def default_group(dest_url: str) -> str:
+    """The consumer group a mirror into ``dest_url`` keeps its position in on the source
+    unless told another: ``logway-mirror@`` and the destination's name
+    (``destination_name``), so each destination gets every record and every spelling of
+    one destination continues the same position. A name too long or odd for a group
+    (unprintable characters) is cut to its printable end and a digest of the whole."""
+    name = destination_name(dest_url)
+    group = f"{GROUP_PREFIX}@{name}"
+    if name.isprintable() and len(quote(group, safe="")) <= _MAX_GROUP_ESCAPED:
+        return group
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    tail = "".join(c for c in name[-40:] if c.isascii() and c.isprintable())
+    return f"{GROUP_PREFIX}@{name.partition(':')[0]}:...{tail}~{digest}"
 
 
 @dataclass
@@ -66,7 +123,7 @@ def mirror(
     source: Broker,
     dest: Broker,
     topics: Sequence[str] | None = None,
-    group: str = DEFAULT_GROUP,
+    group: str | None = None,
     *,
     follow: bool = False,
     stop: threading.Event | None = None,
@@ -76,7 +133,8 @@ def mirror(
     on_batch: Callable[[TopicPartition, int], None] | None = None,
 ) -> MirrorResult:
     """Copy ``topics`` (default: all of the source's, except internal ``__`` ones) from
-    ``source`` to ``dest``, from ``group``'s committed offsets on the source.
+    ``source`` to ``dest``, from ``group``'s committed offsets on the source (by
+    default ``default_group(dest.url)``, the destination's own).
 
     Missing destination topics are created with the source's partition count and
     portable settings (``PORTABLE_SETTINGS``); an existing one with fewer partitions
@@ -85,7 +143,12 @@ def mirror(
     records until ``stop`` is set. Either way ``stop`` ends the run after the batch
     in flight is produced and committed. ``on_batch(partition, count)`` is called
     after each committed batch."""
+    derived = group is None
+    group = default_group(dest.url) if group is None else group
     plan = _plan(source, dest, topics, group, max_records, max_bytes)
+    if derived:
+        _warn_legacy(source, group, plan)
+    log.info("position kept in group %r on the source", group)
     result = MirrorResult(group, {t: TopicReport(t, info.partitions) for t, info in plan.infos})
     # from here on, input is known to be good: create, then copy
     for name, info in plan.infos:
@@ -206,6 +269,24 @@ def _plan(
             positions[tp] = (position, skipped, tp in committed)
             ends[tp] = end
     return _Plan(infos, positions, ends)
+
+
+def _warn_legacy(source: Broker, group: str, plan: _Plan) -> None:
+    """Say so when the destination's own group has no position yet but the one group
+    every mirror shared before has one on these topics: it may be this destination's,
+    and then what it had copied is copied again."""
+    if any(committed for _, _, committed in plan.positions.values()):
+        return
+    if any(source.committed(LEGACY_GROUP, name) for name, _ in plan.infos):
+        log.warning(
+            "copying from the start into group %r; the source also has a position in "
+            "group %r, which every mirror shared before each destination had its own: if "
+            "it is this destination's, use --group %s (group=%r) to go on from it",
+            group,
+            LEGACY_GROUP,
+            LEGACY_GROUP,
+            LEGACY_GROUP,
+        )
 
 
 def _warn_deleted(tp: TopicPartition, position: int, start: int) -> None:

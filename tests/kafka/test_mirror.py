@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
 import logway
-from logway.mirror import mirror
+from logway.mirror import default_group, mirror
 from logway.records import Message, Record, TopicPartition
 
 pytestmark = pytest.mark.slow  # a broker process
@@ -128,6 +128,33 @@ def test_batched_copies_into_kafka_meet_the_test_brokers_end_offsets(
         copied = read_all(back, topic)
         for p, records in original.items():  # what was readable came back intact
             assert copied[p] == records[: ends[p]]
+
+
+def test_default_groups_are_one_per_destination(
+    kafka_url: str, kafka_servers: str, topic: str, tmp_path: Path
+) -> None:
+    """Into Kafka, the group on the source names the cluster (credentials and options
+    left out); from Kafka, the cluster keeps a group per destination, each named by a
+    directory's path (':', '/' and '@' are fine in a Kafka group id)."""
+    with (
+        logway.connect(f"file:{tmp_path / 'src'}") as src,
+        logway.connect(f"{kafka_url}?sasl.password=hunter2&timeout=30") as kafka,
+        logway.connect(f"file:{tmp_path / 'a'}") as a,
+        logway.connect(f"file:{tmp_path / 'b'}") as b,
+    ):
+        original = fill(src, topic)
+        into = mirror(src, kafka, [topic], max_records=1)  # exact end offsets (see above)
+        assert into.copied == 20
+        assert into.group == default_group(kafka_url) == f"logway-mirror@{kafka_url}"
+        assert src.list_groups() == [into.group]
+        for dest in (a, b):
+            out = mirror(kafka, dest, [topic])
+            assert out.copied == 20 and out.group == default_group(dest.url)
+            assert read_all(dest, topic) == original
+            assert kafka.committed(out.group, topic) == {
+                TopicPartition(topic, p): len(records) for p, records in original.items()
+            }
+        assert mirror(kafka, a, [topic]).copied == 0
 
 
 def _kafka_settings(servers: str, topic: str) -> set[tuple[str, str]]:

@@ -1,5 +1,6 @@
 """``logway mirror SRC_URL DST_URL``: copy topics between any two brokers, resuming
-from a consumer group on the source; ``--follow`` keeps copying until SIGINT/SIGTERM."""
+from a consumer group on the source (one per destination unless ``--group`` names
+another); ``--follow`` keeps copying until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import logway
 from logway.broker import SCHEMES
 from logway.cli.common import log_to_stderr, table
 from logway.errors import InvalidArgumentError, UnknownSchemeError
-from logway.mirror import DEFAULT_GROUP, MirrorResult, mirror
+from logway.mirror import GROUP_PREFIX, MirrorResult, mirror
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,8 +36,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmd.add_argument(
         "-g",
         "--group",
-        default=DEFAULT_GROUP,
-        help=f"the consumer group on the source that keeps the position (default {DEFAULT_GROUP})",
+        help=(
+            "the consumer group on the source that keeps the position (default: the "
+            f"destination's own, {GROUP_PREFIX}@ and its URL without credentials or options)"
+        ),
     )
     cmd.add_argument(
         "-f",
