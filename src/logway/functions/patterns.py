@@ -36,7 +36,12 @@ Alternatives in a value list:
     string equal but for case.
 ``{"wildcard": "a*b"}``
     ``*`` stands for any run of characters; ``\\*`` is a literal star and
-    ``\\\\`` a literal backslash; ``**`` is refused.
+    ``\\\\`` a literal backslash; ``**`` is refused. So are wildcards too
+    complex for EventBridge: a field's wildcard patterns (``anything-but``
+    ones too) must not let one value keep more than 10 of their prefixes
+    matching at once. ``"*:*:*:*:*:event-bus/*"`` does (``":::::`` keeps 11);
+    fewer stars and fewer repeated characters after a star keep it low, as in
+    ``"arn:aws:events:*:event-bus/*"``.
 ``{"numeric": ["<", 10]}``, ``{"numeric": [">", 0, "<=", 5]}``
     JSON numbers compared as IEEE-754 doubles (``=``, ``<``, ``<=``, ``>``,
     ``>=``; a range is a lower bound followed by an upper bound).
@@ -76,7 +81,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from operator import methodcaller
 from typing import Any, Final, TypeAlias
@@ -89,6 +94,9 @@ __all__ = ["Filter", "Pattern", "PatternError", "compile_filters", "compile_patt
 Predicate: TypeAlias = Callable[[Any], bool]
 _Tri: TypeAlias = Callable[[Any], int]
 _NumKey: TypeAlias = int | float | tuple[str, int]  # an exact number, see _num_key
+# One alternative of a value list: what tells it apart from others, and the
+# wildcard patterns it holds (for the complexity limit, see _check_complexity).
+_Term: TypeAlias = tuple[Hashable, tuple[str, ...]]
 
 _MISSING: Final = object()  # stands for "the event has no such field"
 
@@ -377,9 +385,11 @@ class _Leaf:
         "str_preds",
         "strs",
         "suffixes",
+        "terms",
     )
 
     def __init__(self) -> None:
+        self.terms: list[_Term] = []  # the alternatives one by one, see _term
         self.strs: set[str] = set()
         self.prefixes: list[str] = []
         self.suffixes: list[str] = []
@@ -428,8 +438,10 @@ def _compile(source: Mapping[str, Any]) -> list[Predicate]:
 
 
 def _branches(source: Mapping[str, Any]) -> list[_Tree]:
+    branches = _parse_object(source, (), (), in_or=False)
+    _check_complexity(branches)
     trees = []
-    for branch in _parse_object(source, (), (), in_or=False):
+    for branch in branches:
         tree = _Tree()
         for path, leaf in branch.items():
             node = tree
@@ -533,26 +545,47 @@ def _parse_leaf(values: Sequence[Any], where: str) -> _Leaf:
         )
     leaf = _Leaf()
     for value in values:
-        if value is None or isinstance(value, bool):
-            leaf.consts.add(value)
-        elif isinstance(value, str):
-            leaf.strs.add(value)
-            ip = _parse_ip(value)
-            if ip is not None:
-                leaf.ips.append((ip[0], ip[1], ip[1]))
-        elif isinstance(value, (int, float)):
-            leaf.nums.add(_num_key(_finite(value, where, "a value")))
-        elif isinstance(value, Mapping):
-            _parse_operator(value, leaf, where)
-        elif isinstance(value, (list, tuple)):
-            raise PatternError(
-                f"arrays cannot be nested in a value list ({_show(value)}); "
-                "list the alternatives directly",
-                where,
-            )
-        else:
-            raise PatternError(f"{_json_type(value)} is not a JSON value", where)
+        _parse_value(value, leaf, where)
+        leaf.terms.append(_term(value))
     return leaf
+
+
+def _parse_value(value: Any, leaf: _Leaf, where: str) -> None:
+    if value is None or isinstance(value, bool):
+        leaf.consts.add(value)
+    elif isinstance(value, str):
+        leaf.strs.add(value)
+        ip = _parse_ip(value)
+        if ip is not None:
+            leaf.ips.append((ip[0], ip[1], ip[1]))
+    elif isinstance(value, (int, float)):
+        leaf.nums.add(_num_key(_finite(value, where, "a value")))
+    elif isinstance(value, Mapping):
+        _parse_operator(value, leaf, where)
+    elif isinstance(value, (list, tuple)):
+        raise PatternError(
+            f"arrays cannot be nested in a value list ({_show(value)}); "
+            "list the alternatives directly",
+            where,
+        )
+    else:
+        raise PatternError(f"{_json_type(value)} is not a JSON value", where)
+
+
+def _term(value: Any) -> _Term:
+    """An alternative as event-ruler tells it apart from others, with its wildcards."""
+    if isinstance(value, Mapping):
+        ((op, arg),) = value.items()
+        if op == "wildcard":
+            return ("wildcard", arg), (arg,)
+        if op == "anything-but" and isinstance(arg, Mapping) and "wildcard" in arg:
+            texts = arg["wildcard"]
+            unique = tuple(sorted(set(texts))) if isinstance(texts, (list, tuple)) else (texts,)
+            return ("anything-but wildcard", unique), unique
+        return (op, json.dumps(arg, sort_keys=True, default=repr)), ()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ("number", _num_key(value)), ()
+    return ("value", type(value).__name__, value), ()
 
 
 def _finite(value: int | float, where: str, what: str) -> int | float:
@@ -964,6 +997,169 @@ def _wildcard_predicate(segments: list[str]) -> Predicate:
         return True
 
     return glob
+
+
+# ---------------------------------------------------------------------------
+# Wildcard complexity
+#
+# EventBridge refuses a pattern whose wildcards are "too complex": it builds
+# event-ruler's matching machine for the pattern's $or branches that hold a
+# wildcard and measures it with event-ruler's MachineComplexityEvaluator, which
+# finds the most wildcard-pattern prefixes that one value can be matching at
+# once (for "*a*", the value "a" keeps "*", "*a" and "*a*" matching). Over 10
+# is refused. Values are matched as their JSON text, byte by byte, quotes
+# included; the alternatives of one field are measured together, and so are
+# those of the same field in $or branches that reach it through the same values.
+
+_MAX_WILDCARD_COMPLEXITY: Final = 10
+_STAR: Final = -1  # a '*' among the bytes of a wildcard pattern
+_ABSENT_TERM: Final = _term({"exists": False})
+
+
+class _NameState:
+    """Where matching stands after some fields: event-ruler's NameState."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self) -> None:
+        self.fields: dict[_Path, _FieldMachine] = {}
+
+
+class _FieldMachine:
+    """The alternatives of one field at one NameState, and where each leads."""
+
+    __slots__ = ("next", "reached", "terms")
+
+    def __init__(self) -> None:
+        self.terms: dict[Hashable, tuple[str, ...]] = {}
+        self.next: dict[Hashable, _NameState] = {}
+        self.reached: list[_NameState] = []  # through a value, not through exists: false
+
+
+def _check_complexity(branches: Sequence[_Branch]) -> None:
+    """Refuse the pattern if a field's wildcards are too complex for EventBridge."""
+    with_wildcards = [
+        branch
+        for branch in branches
+        if any(wildcards for leaf in branch.values() for _, wildcards in leaf.terms)
+    ]
+    if not with_wildcards:
+        return
+    root = _NameState()
+    for branch in with_wildcards:
+        states = [root]
+        for path in sorted(branch, key=_dotted):  # event-ruler adds fields by name
+            following: dict[int, _NameState] = {}
+            for state in states:
+                machine = state.fields.setdefault(path, _FieldMachine())
+                added: _NameState | None = None
+                for identity, wildcards in branch[path].terms:
+                    machine.terms.setdefault(identity, wildcards)
+                    step = machine.next.get(identity)
+                    if step is None:
+                        step = added = added or _NameState()
+                        machine.next[identity] = step
+                        if identity != _ABSENT_TERM:
+                            machine.reached.append(step)
+                    following[id(step)] = step
+            states = list(following.values())
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        state = pending.pop()
+        if id(state) in seen:
+            continue
+        seen.add(id(state))
+        for path, machine in state.fields.items():
+            texts = [wildcards for wildcards in machine.terms.values() if wildcards]
+            complexity = _wildcard_complexity(
+                [[_wildcard_bytes(text) for text in wildcards] for wildcards in texts]
+            )
+            if complexity > _MAX_WILDCARD_COMPLEXITY:
+                raise PatternError(
+                    "the wildcard patterns of this field are too complex for EventBridge: "
+                    f"one value can keep {complexity} of their prefixes matching at once, "
+                    f"and at most {_MAX_WILDCARD_COMPLEXITY} are allowed; use fewer '*', "
+                    "fewer repeated characters after a '*', or fewer wildcard patterns",
+                    _dotted(path),
+                )
+            pending.extend(machine.reached)
+
+
+def _wildcard_bytes(text: str) -> tuple[int, ...]:
+    """The bytes a wildcard pattern matches, '*' as _STAR, between JSON quotes."""
+    out = [ord('"')]
+    for i, segment in enumerate(_parse_wildcard(text, "")):
+        if i:
+            out.append(_STAR)
+        out.extend(segment.encode())
+    out.append(ord('"'))
+    return tuple(out)
+
+
+_Prefix: TypeAlias = tuple[int, int, int]  # (pattern, path of the pattern, bytes matched)
+
+
+def _wildcard_complexity(
+    patterns: Sequence[Sequence[tuple[int, ...]]], limit: int = _MAX_WILDCARD_COMPLEXITY
+) -> int:
+    """The most prefixes of ``patterns`` one input can be matching at once.
+
+    Each pattern is one or more paths of bytes (an anything-but wildcard lists
+    several). A prefix counts once per pattern however many paths share it up
+    to their first star, as they share that state in event-ruler's machine.
+    The search stops as soon as it finds more than ``limit``.
+    """
+    if not patterns:
+        return 0
+
+    def closure(prefixes: Iterable[_Prefix]) -> frozenset[_Prefix]:
+        out = set()
+        for p, q, n in prefixes:
+            path = patterns[p][q]
+            out.add((p, q, n))
+            while n < len(path) and path[n] == _STAR:  # a star can match nothing
+                n += 1
+                out.add((p, q, n))
+        return frozenset(out)
+
+    def count(prefixes: frozenset[_Prefix]) -> int:
+        seen = set()
+        for p, q, n in prefixes:
+            path = patterns[p][q]
+            first_star = path.index(_STAR) if _STAR in path else len(path)
+            seen.add((p, path[:n]) if n <= first_star + 1 else (p, q, n))
+        return len(seen)
+
+    literals = {b for paths in patterns for path in paths for b in path if b != _STAR}
+    other = next(b for b in range(256) if b not in literals) if len(literals) < 256 else None
+    start = closure((p, q, 0) for p, paths in enumerate(patterns) for q in range(len(paths)))
+    seen_states = {start}
+    pending = [start]
+    worst = 0
+    while pending:
+        state = pending.pop()
+        following = {patterns[p][q][n] for p, q, n in state if n < len(patterns[p][q])}
+        following.discard(_STAR)
+        if other is not None:
+            following.add(other)  # stands for every byte no pattern names here
+        for byte in following:
+            step = closure(
+                (p, q, m)
+                for p, q, n in state
+                for m in (n + 1, n)
+                if (m > n and n < len(patterns[p][q]) and patterns[p][q][n] == byte)
+                or (m == n and n > 0 and patterns[p][q][n - 1] == _STAR)
+            )
+            if not step:
+                continue
+            worst = max(worst, count(step))
+            if worst > limit:
+                return worst
+            if step not in seen_states:
+                seen_states.add(step)
+                pending.append(step)
+    return worst
 
 
 # ---------------------------------------------------------------------------
