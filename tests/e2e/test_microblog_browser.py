@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+import logway
 from tests.servers import LogwayServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,5 +116,51 @@ def test_server_sent_events_fallback(browser: Browser, tmp_path: Path) -> None:
         expect(page.locator("#articles li h2")).to_have_text(["Over SSE"], timeout=15_000)
         page.reload()
         expect(page.locator("#articles li h2")).to_have_text(["Over SSE"], timeout=15_000)
+    finally:
+        assert server.stop() == 0, "".join(server.output)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_event_source_resumes_on_the_next_server_after_sigterm(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The browser's own EventSource: the last ``stopping`` event's id is the whole
+    position, so it reconnects to the next server with Last-Event-ID and gets each
+    record once, though it asked for ``from=earliest``."""
+    ports = ("--grpc-port", str(_free_port()), "--http-port", str(_free_port()))
+    server = LogwayServer(tmp_path / "data", *ports)
+    server.start()
+    try:
+        with logway.connect(server.url) as broker:
+            broker.create_topic("t", partitions=2)
+            broker.produce_many("t", [logway.Message(f"r{p}", partition=p) for p in (0, 1)])
+        page = browser.new_page()
+        page.goto(server.http + "/")
+        page.evaluate(
+            """() => {
+                window.got = [];
+                const es = new EventSource('/v1/topics/t/stream?from=earliest');
+                es.addEventListener('record', e => window.got.push(JSON.parse(e.data).value));
+                es.addEventListener('stopping', e => { window.stoppingId = e.lastEventId; });
+            }"""
+        )
+        page.wait_for_function("window.got.length === 2", timeout=15_000)
+    finally:
+        assert server.stop() == 0, "".join(server.output)
+    assert page.evaluate("window.stoppingId") == "0:0,1:0"
+
+    server = LogwayServer(tmp_path / "data", *ports)  # the next server, same address
+    server.start()
+    try:
+        with logway.connect(server.url) as broker:
+            broker.produce_many("t", [logway.Message(f"s{p}", partition=p) for p in (0, 1)])
+        page.wait_for_function("window.got.length >= 4", timeout=15_000)
+        got = page.evaluate("window.got")
+        assert sorted(got) == ["r0", "r1", "s0", "s1"], got  # each once: no replay
     finally:
         assert server.stop() == 0, "".join(server.output)
