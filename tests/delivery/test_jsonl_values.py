@@ -134,3 +134,48 @@ def test_a_blank_line_cannot_hide_a_line_of_two_objects() -> None:
         (0, "format-conversion-failed"),
         (1, "format-conversion-failed"),
     ]
+
+
+HOUR_MS = 3_600_000
+T0 = 1_795_000_000_000  # 2026-11-18 11:06:40 UTC
+
+
+def _deliver_at(tmp_path: Path, stamps: list[int], **settings: Any) -> list[tuple[str, list[int]]]:
+    """Deliver ``{"n": i}`` at each timestamp; the objects' folders and their ``n``s."""
+    with logway.connect(f"file:{tmp_path / 'data'}") as broker:
+        broker.create_topic("clicks")
+        broker.produce_many(
+            "clicks",
+            [
+                logway.Message(json.dumps({"n": i}).encode(), timestamp=t)
+                for i, t in enumerate(stamps)
+            ],
+        )
+        lake = tmp_path / "lake"
+        spec = DeliverySpec(
+            "clicks", "clicks", DeliverySettings.build(str(lake), format="jsonl", **settings)
+        )
+        asyncio.run(DeliveryRunner(broker, "jsonl", spec, until_end=True).run(asyncio.Event()))
+    return sorted(
+        (
+            str(path.parent.relative_to(lake)),
+            [json.loads(line)["n"] for line in path.read_bytes().splitlines()],
+        )
+        for path in lake.rglob("*.jsonl")
+    )
+
+
+def test_one_flush_across_hours_goes_to_each_hours_folder(tmp_path: Path) -> None:
+    stamps = [T0, T0 + 2 * HOUR_MS, T0 + 1, T0 + 26 * HOUR_MS, T0 + 2 * HOUR_MS + 5]
+    assert _deliver_at(tmp_path, stamps) == [
+        ("year=2026/month=11/day=18/hour=11", [0, 2]),
+        ("year=2026/month=11/day=18/hour=13", [1, 4]),
+        ("year=2026/month=11/day=19/hour=13", [3]),
+    ]
+
+
+def test_a_prefix_by_day_or_without_placeholders(tmp_path: Path) -> None:
+    stamps = [T0, T0 + 5 * HOUR_MS, T0 + 26 * HOUR_MS]
+    by_day = _deliver_at(tmp_path / "a", stamps, prefix="{year}-{month}-{day}/")
+    assert by_day == [("2026-11-18", [0, 1]), ("2026-11-19", [2])]
+    assert _deliver_at(tmp_path / "b", stamps, prefix="all/") == [("all", [0, 1, 2])]

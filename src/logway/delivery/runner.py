@@ -508,11 +508,20 @@ class PartitionDelivery:
         """Write ``lines`` (one per record) as JSON-lines objects, one per prefix."""
         groups: dict[str, list[int]] = defaultdict(list)
         failures: list[convert.Failure] = []
-        for i, record in enumerate(records):
-            try:
-                groups[_record_prefix(prefix, record, lines[i])].append(i)
-            except _Unplaced as exc:
-                failures.append((i, "partitioning-failed", str(exc)))
+        if not prefix.needs_record:  # time folders only: one prefix per span of time
+            unit = prefix.time_unit_ms
+            spans: dict[int, list[int]] = defaultdict(list)
+            for i, record in enumerate(records):
+                spans[record.timestamp // unit if unit else 0].append(i)
+            groups.update(
+                (prefix.render(span * (unit or 0)), index) for span, index in spans.items()
+            )
+        else:
+            for i, record in enumerate(records):
+                try:
+                    groups[_record_prefix(prefix, record, lines[i])].append(i)
+                except _Unplaced as exc:
+                    failures.append((i, "partitioning-failed", str(exc)))
         for name_prefix, index in groups.items():
             name = self._name(
                 name_prefix, records[index[0]].offset, records[index[-1]].offset, tag, suffix
