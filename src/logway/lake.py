@@ -9,7 +9,10 @@ JSONL files. Two table macros name a delivery's records::
 
 ``lake(name)`` reads every ``.parquet`` file under the delivery, with the partition
 keys as columns and the columns of all files united by name (a field added later is
-NULL in older files). A filter on partition keys skips the data of the other
+NULL in older files). The time keys (``year``, ``month``, ``day``, ``hour``,
+``minute``) are always BIGINT, whether their folders are zero-padded or not (DuckDB
+alone would make ``day=03`` text and ``year=2026`` a number); other keys are typed
+from their values. A filter on partition keys skips the data of the other
 partitions; their footers are still read, for the united schema. ``lake_json(name)`` reads
 the ``.jsonl``, ``.jsonl.gz`` and ``.jsonl.zst`` files inside the partitions, so an
 ``errors/`` prefix beside them is not mixed in.
@@ -33,6 +36,7 @@ from typing import Any
 import duckdb
 from fsspec.implementations.arrow import ArrowFSWrapper
 
+from logway.delivery.prefix import TIME_FIELDS
 from logway.errors import InvalidArgumentError, StorageError
 from logway.objectstore import ObjectStore, open_store
 
@@ -74,14 +78,16 @@ class Lake:
                 self.con.execute("SET enable_external_file_cache = false")
             root = _sql_string(self.root)
             self.con.execute(
-                f"CREATE MACRO lake(name) AS TABLE SELECT * FROM read_parquet("
-                f"{root} || '/' || name || '{PARQUET_FILES}', "
-                "hive_partitioning = true, union_by_name = true)"
+                "CREATE MACRO lake(name) AS TABLE "
+                + _time_keys_as_integers(
+                    "read_parquet", f"{root} || '/' || name || '{PARQUET_FILES}'"
+                )
             )
             self.con.execute(
-                f"CREATE MACRO lake_json(name) AS TABLE SELECT * FROM read_json_auto("
-                f"{root} || '/' || name || '{JSON_FILES}', "
-                "hive_partitioning = true, union_by_name = true)"
+                "CREATE MACRO lake_json(name) AS TABLE "
+                + _time_keys_as_integers(
+                    "read_json_auto", f"{root} || '/' || name || '{JSON_FILES}'"
+                )
             )
         except BaseException:
             self.con.close()
@@ -208,6 +214,37 @@ def explain(sql: str, lake_url: str) -> str:
     """DuckDB's ``EXPLAIN ANALYZE`` of ``sql`` over the lake at ``lake_url``."""
     with Lake(lake_url) as lake:
         return lake.explain(sql)
+
+
+_FILE_COLUMN = "_logway_file"
+
+
+def _time_keys_as_integers(reader: str, files: str) -> str:
+    """A query of ``reader`` over ``files`` (hive partitions, columns united by name)
+    whose time keys are BIGINT, with the filters on them still choosing the files read.
+
+    DuckDB types a partition key from its values: ``year=2026`` a number, ``day=03``
+    text (a leading zero), ``month`` either, depending on the months there are. The
+    keys a delivery has depend on its prefix, so they are picked out by name; the
+    file name column joins them so that the set is never empty (DuckDB refuses an
+    empty one), and is dropped after."""
+    keys = "[" + ", ".join(_sql_string(k) for k in TIME_FIELDS) + "]"
+    extra = _sql_string(_FILE_COLUMN)
+    arrow = _lambda("c")
+    return (
+        f"SELECT * EXCLUDE ({_FILE_COLUMN}) FROM (SELECT "
+        f"COLUMNS({arrow} NOT list_contains({keys}, c) AND c <> {extra}), "
+        f"TRY_CAST(COLUMNS({arrow} list_contains({keys}, c) OR c = {extra}) AS BIGINT) "
+        f"FROM {reader}({files}, hive_partitioning = true, union_by_name = true, "
+        f"filename = {extra}))"
+    )
+
+
+def _lambda(name: str) -> str:
+    """The start of a one-argument lambda: DuckDB 1.3 brought ``lambda x: ...``, and
+    later versions refuse the older ``x -> ...``."""
+    version = tuple(int(p) for p in re.findall(r"\d+", duckdb.__version__)[:2])
+    return f"lambda {name}:" if version >= (1, 3) else f"{name} ->"
 
 
 def _check_sql(sql: str) -> None:

@@ -3,7 +3,8 @@
 
 ``articles`` is a Parquet delivery: year=2025 (two files, fields ``title`` and
 ``words``) and year=2026 (three files in two hours, which add ``lang``), beside an
-``errors/`` prefix of JSONL. ``clicks`` is a JSONL delivery, plain, gzip and zstd."""
+``errors/`` prefix of JSONL. ``clicks`` is a JSONL delivery, plain, gzip and zstd.
+Folders are zero-padded (``month=01``), as deliveries write them."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ UTC = dt.UTC
 ARTICLE_FILES: list[tuple[str, list[tuple[str, int, str | None]]]] = [
     ("year=2025/month=12/day=31/hour=23", [("old news", 120, None), ("year review", 900, None)]),
     ("year=2025/month=12/day=31/hour=23", [("fireworks", 80, None), ("last call", 40, None)]),
-    ("year=2026/month=1/day=1/hour=0", [("new year", 300, "en"), ("neujahr", 250, "de")]),
-    ("year=2026/month=1/day=1/hour=0", [("resolutions", 500, "en"), ("brunch", 60, "en")]),
-    ("year=2026/month=1/day=1/hour=1", [("hangover", 30, "en")]),
+    ("year=2026/month=01/day=01/hour=00", [("new year", 300, "en"), ("neujahr", 250, "de")]),
+    ("year=2026/month=01/day=01/hour=00", [("resolutions", 500, "en"), ("brunch", 60, "en")]),
+    ("year=2026/month=01/day=01/hour=01", [("hangover", 30, "en")]),
 ]
 ARTICLE_ROWS = sum(len(rows) for _, rows in ARTICLE_FILES)  # 9
 FILES_2026 = sum(1 for folder, _ in ARTICLE_FILES if folder.startswith("year=2026"))  # 3
@@ -70,18 +71,18 @@ def build_lake(url: str) -> None:
     # records that failed delivery: JSONL under errors/, never part of lake('articles')
     _write(
         store,
-        "articles/errors/year=2026/month=1/day=1/hour=0/articles-failed.jsonl",
+        "articles/errors/year=2026/month=01/day=01/hour=00/articles-failed.jsonl",
         b'{"errorCode": "Transform.Failed", "rawData": "eyJ0aXRsZSI6IG51bGx9"}\n',
     )
 
-    clicks = "clicks/year=2026/month=1/day=1/hour=0/clicks+0"
+    clicks = "clicks/year=2026/month=01/day=01/hour=00/clicks+0"
     _write(store, f"{clicks}+0.jsonl", _jsonl([{"page": "/", "ms": 12}, {"page": "/a", "ms": 30}]))
     _write(store, f"{clicks}+2.jsonl.gz", gzip.compress(_jsonl([{"page": "/b", "ms": 7}])))
     zst = cramjam.zstd.compress(_jsonl([{"page": "/c", "ms": 9, "referrer": "search"}]))
     _write(store, f"{clicks}+3.jsonl.zst", bytes(zst))
     _write(
         store,
-        "clicks/errors/year=2026/month=1/day=1/hour=0/clicks-failed.jsonl",
+        "clicks/errors/year=2026/month=01/day=01/hour=00/clicks-failed.jsonl",
         b'{"errorCode": "Transform.Failed", "rawData": "bm90IGpzb24="}\n',
     )
 

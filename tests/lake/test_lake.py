@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+import logway
+from logway.delivery.runner import DeliveryRunner
+from logway.delivery.settings import DeliverySettings, DeliverySpec
 from logway.errors import InvalidArgumentError
 from logway.lake import Lake, explain, query
 from tests.lake.lakedata import ARTICLE_FILES, ARTICLE_ROWS, FILES_2026, build_lake
@@ -75,6 +82,53 @@ def test_a_partition_filter_reads_only_the_matching_files(lake: Lake) -> None:
     assert one_hour == 1
     # a filter on a value column cannot skip folders
     assert files_read(lake.explain("SELECT * FROM lake('articles') WHERE words > 100")) == 5
+
+
+def test_time_keys_are_integers_in_parquet_and_jsonl(lake: Lake) -> None:
+    for sql in (
+        "SELECT year, month, day, hour FROM lake('articles') ORDER BY ALL",
+        "SELECT year, month, day, hour FROM lake_json('clicks') ORDER BY ALL",
+    ):
+        result = lake.query(sql)
+        assert result.types == ["BIGINT"] * 4, sql
+        assert (2026, 1, 1, 0) in result.rows, sql
+    one_hour = "SELECT count(*) FROM lake('articles') WHERE month = 1 AND day = 1 AND hour = 0"
+    assert lake.query(one_hour).rows == [(4,)]
+    assert files_read(lake.explain(one_hour)) == 2  # the filter still chooses the files
+
+
+def test_a_delivery_without_time_folders_or_by_the_minute(tmp_path: Path) -> None:
+    by_customer = tmp_path / "orders" / "customer=7"
+    by_customer.mkdir(parents=True)
+    pq.write_table(pa.table({"n": [1]}), by_customer / "a.parquet")
+    by_minute = tmp_path / "clicks" / "year=2026" / "minute=05"
+    by_minute.mkdir(parents=True)
+    (by_minute / "a.jsonl").write_text('{"n": 2}\n')
+    with Lake(str(tmp_path)) as lake:
+        orders = lake.query("SELECT n, customer FROM lake('orders')")
+        assert (orders.rows, orders.types) == ([(1, 7)], ["BIGINT", "BIGINT"])
+        clicks = lake.query("SELECT n, year, minute FROM lake_json('clicks')")
+        assert (clicks.rows, clicks.types) == ([(2, 2026, 5)], ["BIGINT"] * 3)
+
+
+def test_a_deliverys_own_lake_has_integer_time_keys(tmp_path: Path) -> None:
+    """Records of 3 March (``day=03``, ``month=03``, ``hour=04``) delivered as Parquet
+    and as JSONL: every time key reads back as the same BIGINT."""
+    stamp = int(dt.datetime(2026, 3, 3, 4, 5, tzinfo=dt.UTC).timestamp() * 1000)
+    with logway.connect(f"file:{tmp_path / 'data'}") as broker:
+        broker.create_topic("events")
+        broker.produce_many(
+            "events",
+            [logway.Message(json.dumps({"n": n}).encode(), timestamp=stamp) for n in range(3)],
+        )
+        for fmt in ("parquet", "jsonl"):
+            settings = DeliverySettings.build(str(tmp_path / "lake" / fmt), format=fmt)
+            runner = DeliveryRunner(broker, "t", DeliverySpec(fmt, "events", settings), True)
+            asyncio.run(runner.run(asyncio.Event()))
+    with Lake(str(tmp_path / "lake")) as lake:
+        for macro, name in (("lake", "parquet"), ("lake_json", "jsonl")):
+            result = lake.query(f"SELECT DISTINCT year, month, day, hour FROM {macro}('{name}')")
+            assert (result.rows, result.types) == ([(2026, 3, 3, 4)], ["BIGINT"] * 4), macro
 
 
 def test_jsonl_deliveries_plain_gzip_and_zstd(lake: Lake) -> None:

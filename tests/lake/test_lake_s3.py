@@ -68,6 +68,9 @@ def test_queries_over_s3(s3_lake: str) -> None:
         assert lake.query("SELECT count(*) FROM lake('articles')").rows == [(ARTICLE_ROWS,)]
         clicks = lake.query("SELECT page, ms FROM lake_json('clicks') ORDER BY page").rows
         assert clicks == [("/", 12), ("/a", 30), ("/b", 7), ("/c", 9)]  # plain, .gz, .zst
+        for macro, name in (("lake", "articles"), ("lake_json", "clicks")):
+            keys = lake.query(f"SELECT year, month, day, hour FROM {macro}('{name}')")
+            assert keys.types == ["BIGINT"] * 4 and (2026, 1, 1, 0) in keys.rows, macro
 
 
 def test_a_partition_filter_reads_fewer_files(s3_lake: str) -> None:
