@@ -1,7 +1,8 @@
 """Delivery survives SIGKILL with exactly-once files: ``logway deliver`` is killed at
 random points, mostly just after an object of a flush appeared (between the flush's
 first write and its commit); after restarts every record is in the lake exactly once,
-none missing and none twice. The run is seeded: ``LOGWAY_CRASH_SEED``."""
+none missing and none twice, and nothing the killed runs left unpublished stays.
+The run is seeded: ``LOGWAY_CRASH_SEED``."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ T0 = 1_795_000_000_000
 
 def _objects(lake: Path) -> list[Path]:
     return sorted(p for p in lake.rglob("*.parquet") if "_logway" not in p.parts)
+
+
+def _unpublished(lake: Path) -> list[Path]:
+    """Objects written and never published: staged, or hidden beside their names."""
+    return sorted(
+        p
+        for p in lake.rglob("*")
+        if p.is_file() and ("staging" in p.parts or p.name.startswith(".tmp-"))
+    )
 
 
 def _offsets(lake: Path) -> Counter[tuple[int, int]]:
@@ -100,6 +110,7 @@ def test_killed_delivery_writes_every_record_exactly_once(tmp_path: Path) -> Non
             done = committed.get(logway.TopicPartition("events", p), 0)
             if any(q == p and o >= done for q, o in seen):
                 rewritten += 1  # this kill came between a flush's writes and its commit
+    left = len(_unpublished(lake))  # by the killed runs, for the next one to remove
     finished = subprocess.run(
         [*command, "--once"], env=env, capture_output=True, text=True, timeout=120
     )
@@ -114,4 +125,8 @@ def test_killed_delivery_writes_every_record_exactly_once(tmp_path: Path) -> Non
         assert broker.committed("logway-deliver.events", "events") == {
             logway.TopicPartition("events", p): ends[p] for p in range(PARTITIONS)
         }
-    print(f"seed {seed}: {kills} kills, {rewritten} between a flush's writes and its commit")
+    assert _unpublished(lake) == [], f"seed {seed}: unpublished objects stay"
+    print(
+        f"seed {seed}: {kills} kills, {rewritten} between a flush's writes and its commit; "
+        f"{left} unpublished objects left, removed by the last run"
+    )

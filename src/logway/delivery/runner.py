@@ -17,7 +17,8 @@ Exactly once, across crashes, rests on three things:
   it rewrites the same names with the same records: an object written before a crash
   is replaced, never duplicated, and nothing is skipped.
 The transform should therefore be deterministic (a record routed by it to another
-prefix on the second try would be delivered twice).
+prefix on the second try would be delivered twice). What a killed run wrote and never
+published is removed by a later run (see ``logway.delivery.staging``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from logway.broker import Broker, Consumer, group_position
 from logway.delivery import convert
 from logway.delivery.prefix import Prefix
 from logway.delivery.settings import DeliverySpec
+from logway.delivery.staging import Staging
 from logway.delivery.transform import Dropped, Ok, check_results, data_bytes
 from logway.errors import ClosedError, LogwayError
 from logway.objectstore import ObjectMissingError, ObjectStore, UnpublishedObject, open_store
@@ -203,6 +205,7 @@ class PartitionDelivery:
         self._converting: Future[None] | None = None
         self._publishing: Future[None] | None = None
         self.state_path = f"_logway/state/{runner.group}/{tp.topic}+{tp.partition}.json"
+        self.staging = Staging(runner.store, runner.group, tp)
 
     def stop(self) -> None:
         """Flush the buffer, commit, and end (within one poll)."""
@@ -224,6 +227,7 @@ class PartitionDelivery:
             self.runner.broker, self.runner.group, self.tp, s.starting_position, self.runner.commit
         )
         redo = self._unfinished(position)
+        self.staging.start(position)  # what killed runs left unpublished below it goes
         consumer = self.runner.broker.consumer(self.tp.topic, partitions=[self.tp])
         try:
             consumer.seek(self.tp, position)
@@ -394,7 +398,7 @@ class PartitionDelivery:
         """Record the flush's range, publish its objects, then commit after it."""
         try:
             intent = json.dumps({"first": flush.first, "last": flush.last}).encode()
-            self._retrying(lambda: self.store.put(self.state_path, intent))
+            self._retrying(lambda: self._put(flush, self.state_path, intent))
             while flush.objects:
                 size = self._retrying(flush.objects[0].publish)
                 flush.objects.pop(0)
@@ -403,6 +407,7 @@ class PartitionDelivery:
             flush.discard()
             raise
         self.runner.commit({self.tp: flush.last + 1})
+        self.staging.committed(flush.last + 1)
         self.runner.count(
             records_in=flush.records,
             records_delivered=flush.delivered,
@@ -563,13 +568,23 @@ class PartitionDelivery:
     def _stage(self, flush: _Flush, name: str, data: bytes | Callable[[Any], None]) -> None:
         """Write an object of ``flush`` (``data``, or what ``data(stream)`` writes),
         unpublished."""
-        obj = self.store.unpublished(name)
+        obj = self.staging.unpublished(name, flush.first, flush.last)
         flush.objects.append(obj)
         if callable(data):
             data(obj.stream)
         else:
             obj.stream.write(data)
         obj.close()
+
+    def _put(self, flush: _Flush, path: str, data: bytes) -> None:
+        """Write ``path`` whole and durably, staged as the objects of ``flush`` are."""
+        obj = self.staging.unpublished(path, flush.first, flush.last)
+        try:
+            obj.stream.write(data)
+            obj.publish()
+        except BaseException:
+            obj.discard()
+            raise
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
         """``attempt()``, again while the destination fails: the records wait in the
