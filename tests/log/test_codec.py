@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logway.recordbatch import codec, compression
@@ -47,7 +47,7 @@ def _expected(items: list[Message], base_offset: int) -> list[Record]:
 
 
 @given(batches, st.integers(min_value=0, max_value=2**40), codecs)
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150)
 def test_any_records_round_trip(items: list[Message], base: int, codec_id: int) -> None:
     data = _batch(items, base, codec_id)
     header, records = codec.decode_batch(data, 0, "t", 3, expected_base_offset=base)
@@ -74,7 +74,7 @@ def test_c_and_python_codecs_agree(items: list[Message]) -> None:
 
 
 @given(batches, codecs, st.data())
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300)
 def test_a_changed_byte_never_decodes_as_valid_data(
     items: list[Message], codec_id: int, data: st.DataObject
 ) -> None:
@@ -148,7 +148,7 @@ offsets_with_gaps = st.lists(st.integers(min_value=1, max_value=3), min_size=1, 
 
 
 @given(batches, offsets_with_gaps, st.integers(min_value=0, max_value=2**40))
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 def test_wire_encoding_keeps_every_field_and_offset(
     items: list[Message], steps: list[int], first: int
 ) -> None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import logway
@@ -180,7 +180,7 @@ gaps = st.lists(st.sampled_from([1, 1, 1, 1, 2, 7, 1000]), min_size=1, max_size=
     st.sampled_from(["none", "zstd"]),
     st.booleans(),
 )
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40)
 def test_any_offsets_come_back_as_written(
     tmp_path_factory: pytest.TempPathFactory,
     first: int,
