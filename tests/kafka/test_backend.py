@@ -3,8 +3,12 @@ headers and timestamps, fetching, offsets, and group commits."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
 
 import pytest
@@ -102,9 +106,7 @@ def test_secrets_stay_out_of_the_url(kafka_servers: str) -> None:
 
 
 def test_a_cluster_down_is_a_logway_error_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _closed_port()
     monkeypatch.setenv("LOGWAY_KAFKA_SASL_PASSWORD", "from-env-secret")
     url = (
         f"kafka://127.0.0.1:{port}?security.protocol=SASL_PLAINTEXT&sasl.mechanism=PLAIN"
@@ -120,6 +122,54 @@ def test_a_cluster_down_is_a_logway_error_without_secrets(monkeypatch: pytest.Mo
             assert "hunter2" not in message and "from-env-secret" not in message
     with pytest.raises(logway.InvalidArgumentError, match="timeout"):
         logway.connect(f"kafka://127.0.0.1:{port}?timeout=soon")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # a port nothing listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_cli_on_a_cluster_down_prints_one_error_within_its_timeout() -> None:
+    url = f"kafka://127.0.0.1:{_closed_port()}?timeout=2"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "logway.cli.main", "--url", url, "topics", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) <= 3, done.stderr  # not librdkafka's line per retry
+    assert url in done.stderr and "Connection refused" in done.stderr
+    assert elapsed < 2 + 5, f"took {elapsed:.1f}s with timeout=2"
+
+
+def test_requests_share_the_timeout_while_the_cluster_does_not_answer() -> None:
+    with logway.connect(f"kafka://127.0.0.1:{_closed_port()}?timeout=3") as broker:
+        started = time.monotonic()
+        for call in (broker.list_topics, broker.list_groups, broker.list_topics):
+            with pytest.raises(logway.LogwayError, match="did not answer within 3s"):
+                call()
+        elapsed = time.monotonic() - started
+    # each on its own would wait 3 s: 9 s; shared, 3 s and a short look for the others
+    assert elapsed < 7, f"three requests took {elapsed:.1f}s"
+
+
+def test_librdkafka_lines_go_to_logging_once_each(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="logway.kafka")
+    with logway.connect(f"kafka://127.0.0.1:{_closed_port()}?timeout=1") as broker:
+        for _ in range(3):  # librdkafka retries the connection many times meanwhile
+            with pytest.raises(logway.LogwayError):
+                broker.list_topics()
+    lines = [r.getMessage() for r in caplog.records if r.name == "logway.kafka"]
+    refused = [line for line in lines if "Connection refused" in line]
+    assert refused and len(refused) == len(set(refused)), lines
+    assert "rdkafka" not in capfd.readouterr().err  # nothing straight to stderr
 
 
 def test_the_test_brokers_end_offset_limit(kafka_url: str, topic: str) -> None:

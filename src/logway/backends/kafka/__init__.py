@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, overload
@@ -33,6 +34,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from logway.backends.kafka.consumer import KafkaConsumer
+from logway.backends.kafka.logs import ClientLog
 from logway.backends.kafka.mapping import kafka_error, records_from_messages
 from logway.broker import (
     DEFAULT_MAX_BYTES,
@@ -70,6 +72,15 @@ from logway.records import (
 from logway.topic_settings import KAFKA_ALIASES, KAFKA_NAMES, convert_setting
 
 TIMEOUT_S = 30.0
+LOOK_S = 1.0  # how long a request waits once the shared timeout is spent
+# request failures that mean the cluster did not answer (rather than answered no)
+NO_ANSWER = (
+    KafkaError._TRANSPORT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TIMED_OUT_QUEUE,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._RESOLVE,
+)
 SECRET_WORDS = ("password", "secret", "key", "token")
 METADATA_TTL_S = 5.0  # how long a topic's partition count and size limit are trusted
 KAFKA_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
@@ -171,9 +182,12 @@ class KafkaBroker(BrokerBase):
     ):
         self.url = url or f"kafka://{servers}"
         self.timeout = timeout
-        self._config: dict[str, str | int | float | bool] = {
+        self._log = ClientLog()
+        self._silent_since: float | None = None  # when requests began to get no answer
+        self._config: dict[str, Any] = {
             "bootstrap.servers": servers,
             **config,
+            "logger": self._log,
         }
         self._admin = AdminClient(self._client_config("admin"))
         self._producer = Producer(
@@ -206,7 +220,7 @@ class KafkaBroker(BrokerBase):
             }
         )
 
-    def _client_config(self, role: str) -> dict[str, str | int | float | bool]:
+    def _client_config(self, role: str) -> dict[str, Any]:
         """The options for one kind of client: without those only the others take,
         which librdkafka would otherwise warn about."""
         skip = {"admin": CONSUMER_ONLY + PRODUCER_ONLY, "producer": CONSUMER_ONLY}
@@ -262,21 +276,49 @@ class KafkaBroker(BrokerBase):
         self._meta[topic] = meta
         return meta
 
+    @contextmanager
+    def _asking(self) -> Iterator[float]:
+        """Around a request to the cluster: gives how long it may wait, and turns
+        no answer into a ``LogwayError`` that names the URL and librdkafka's reason.
+
+        Requests share ``timeout`` from the first that got no answer until one gets
+        an answer, so a command fails within ``timeout`` however many requests it
+        makes; once it is spent each request still waits ``LOOK_S``, so that a
+        process that goes on sees the cluster come back."""
+        started = time.monotonic()
+        silent = self._silent_since
+        wait = self.timeout if silent is None else silent + self.timeout - started
+        try:
+            yield max(wait, min(LOOK_S, self.timeout))
+        except (KafkaException, TimeoutError) as exc:
+            if isinstance(exc, KafkaException) and _code(exc) not in NO_ANSWER:
+                self._silent_since = None  # it answered, with an error
+                raise
+            if self._silent_since is None:
+                self._silent_since = started
+            raise self._no_answer(exc, silent if silent is not None else started) from None
+        finally:
+            self._admin.poll(0)  # its log lines come only with poll
+        self._silent_since = None
+
+    def _no_answer(self, exc: BaseException, since: float) -> LogwayError:
+        self._producer.poll(0)  # so that its log lines are in
+        reason = self._log.problem_since(since)
+        if reason is None:
+            reason = _reason(exc) or "no answer"
+        return LogwayError(
+            f"the cluster at {self.url} did not answer within {self.timeout:g}s: {reason}"
+        )
+
     def _wait(self, future: Any) -> Any:
         """An admin request's answer; a cluster that does not answer in time is an
         error like any other."""
-        try:
-            return future.result(self.timeout)
-        except TimeoutError:
-            raise LogwayError(
-                f"the cluster at {self.url} did not answer within {self.timeout:g}s"
-            ) from None
+        with self._asking() as wait:
+            return future.result(wait)
 
     def _metadata(self) -> dict[str, Any]:
-        try:
-            return dict(self._admin.list_topics(timeout=self.timeout).topics)
-        except KafkaException as exc:
-            raise kafka_error(exc, f"cannot reach the cluster at {self.url}") from None
+        with self._asking() as wait:
+            return dict(self._admin.list_topics(timeout=wait).topics)
 
     def _configs(self, topic: str) -> dict[str, Any]:
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
@@ -474,9 +516,10 @@ class KafkaBroker(BrokerBase):
 
     def _watermarks(self, topic: str, partition: int) -> tuple[int, int]:
         try:
-            low, high = self._reader.get_watermark_offsets(
-                KafkaTopicPartition(topic, partition), timeout=self.timeout
-            )
+            with self._asking() as wait:
+                low, high = self._reader.get_watermark_offsets(
+                    KafkaTopicPartition(topic, partition), timeout=wait
+                )
         except KafkaException as exc:
             raise kafka_error(exc, f"cannot read the offsets of {topic}/{partition}") from None
         return int(low), int(high)
@@ -540,9 +583,10 @@ class KafkaBroker(BrokerBase):
         ms = to_millis(timestamp)
         if ms is None:
             raise InvalidArgumentError("offset_for_time needs a time")
-        found = self._reader.offsets_for_times(
-            [KafkaTopicPartition(topic, partition, ms)], timeout=self.timeout
-        )[0]
+        with self._asking() as wait:
+            found = self._reader.offsets_for_times(
+                [KafkaTopicPartition(topic, partition, ms)], timeout=wait
+            )[0]
         return None if found.offset < 0 else int(found.offset)
 
     # --- groups ---------------------------------------------------------------------
@@ -623,7 +667,8 @@ class KafkaBroker(BrokerBase):
         wanted = [KafkaTopicPartition(t, p) for t in topics for p in range(self._count(t))]
         if not wanted:
             return {}
-        found = self._committer(group).committed(wanted, timeout=self.timeout)
+        with self._asking() as wait:
+            found = self._committer(group).committed(wanted, timeout=wait)
         return {TopicPartition(f.topic, f.partition): f.offset for f in found if f.offset >= 0}
 
     def list_groups(self) -> list[str]:
@@ -704,6 +749,16 @@ class _Delivered(Sequence[RecordMetadata]):
 
     def __repr__(self) -> str:
         return repr(list(self))
+
+
+def _code(exc: KafkaException) -> Any:
+    err = exc.args[0] if exc.args else None
+    return err.code() if isinstance(err, KafkaError) else None
+
+
+def _reason(exc: BaseException) -> str:
+    err = exc.args[0] if exc.args else None
+    return str(err.str()) if isinstance(err, KafkaError) else str(exc)
 
 
 def _too_large(topic: str, i: int, size: int, limit: int) -> RecordTooLargeError:
