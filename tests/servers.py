@@ -107,3 +107,44 @@ class LogwayServer:
             self._reader.join(timeout)  # the pipe reaches EOF once the process is gone
         self.process = None
         return code
+
+
+OWNER = """
+import logway, sys
+broker = logway.connect(sys.argv[1])
+print("owning", flush=True)
+sys.stdin.read()  # until told to stop: stdin closes
+broker.close()
+"""
+
+
+class DirectoryOwner:
+    """A process that owns a data directory (``file:PATH``) and so serves it to the
+    other processes that open it, until ``stop()``."""
+
+    def __init__(self, data: Path):
+        self.url = f"file:{data}"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> DirectoryOwner:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", OWNER, self.url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if line != "owning\n":
+            raise RuntimeError(f"the owner of {self.url} did not start: {line!r}")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Close its stdin (it closes the directory cleanly); the exit code."""
+        if self.process is None:
+            return 0
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        code = self.process.wait(timeout)
+        self.process = None
+        return code

@@ -18,6 +18,7 @@ import pytest
 import logway
 from logway.datadir import DirectoryClient, OwnerGoneError, socket_path
 from logway.errors import DataDirLockedError, InvalidArgumentError, UnknownTopicError
+from tests.servers import DirectoryOwner
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -33,15 +34,6 @@ def handle(batch):
     pass
 """
 
-OWNER = """
-import logway, sys
-broker = logway.connect(sys.argv[1])
-broker.create_topic("t", partitions=2)
-print("owning", flush=True)
-sys.stdin.read()  # until the test closes stdin
-broker.close()
-"""
-
 
 def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -54,16 +46,12 @@ def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Complet
     )
 
 
-def _owner(url: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", OWNER, url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline() == "owning\n"
-    return process
+def _owner(url: str) -> DirectoryOwner:
+    """A process that owns ``url`` (with a topic ``t`` of 2 partitions)."""
+    owner = DirectoryOwner(Path(url.removeprefix("file:"))).start()
+    with logway.connect(url) as broker:
+        broker.create_topic("t", partitions=2)
+    return owner
 
 
 def test_a_second_process_uses_the_owners_log(tmp_path: Path) -> None:
@@ -88,9 +76,7 @@ def test_a_second_process_uses_the_owners_log(tmp_path: Path) -> None:
         assert consumed.returncode == 0, consumed.stderr
         assert consumed.stdout.split() == ["one", "two"]
     finally:
-        assert owner.stdin is not None
-        owner.stdin.close()
-        assert owner.wait(30) == 0
+        assert owner.stop() == 0
     assert not os.path.exists(socket_path(str(tmp_path / "data")))  # the owner tidied up
     with logway.connect(url) as broker:  # and the next process owns the directory
         assert not isinstance(broker, DirectoryClient)
@@ -114,8 +100,9 @@ def test_a_client_of_an_owner_that_died_gets_a_clear_error(tmp_path: Path) -> No
         assert isinstance(broker, DirectoryClient)
         broker.reconnect_timeout = 0.5
         broker.produce("t", b"acknowledged")
-        owner.kill()
-        owner.wait()
+        assert owner.process is not None
+        owner.process.kill()
+        owner.process.wait()
         started = time.monotonic()
         with pytest.raises(OwnerGoneError, match="open the directory again"):
             broker.produce("t", b"never acknowledged")
@@ -188,9 +175,9 @@ def test_owner_killed_mid_stream_loses_no_acknowledged_record(tmp_path: Path) ->
                 )
         assert len(acknowledged) >= 8 * 20  # rounds with a live owner all succeeded
         with changed:  # the consumer followed the directory to its new owner
-            assert changed.wait_for(lambda: set(acknowledged) <= set(seen), timeout=60), (
-                sorted(set(acknowledged) - set(seen))[:10]
-            )
+            assert changed.wait_for(lambda: set(acknowledged) <= set(seen), timeout=60), sorted(
+                set(acknowledged) - set(seen)
+            )[:10]
     finally:
         consumer.send_signal(signal.SIGTERM)
         consumer.wait(30)
@@ -213,9 +200,7 @@ def test_a_socket_path_too_long_for_unix_sockets_moves_to_the_temp_dir(tmp_path:
             assert isinstance(broker, DirectoryClient)
             assert broker.list_topics() == ["t"]
     finally:
-        assert owner.stdin is not None
-        owner.stdin.close()
-        assert owner.wait(30) == 0
+        assert owner.stop() == 0
 
 
 def test_the_lock_error_of_a_non_sharing_owner_names_it(tmp_path: Path) -> None:

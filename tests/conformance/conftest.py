@@ -2,8 +2,8 @@
 
 A backend entry is a function that takes a scratch directory and returns a
 factory; each call of the factory opens a new ``Broker`` on the same storage,
-so tests can close a broker and reopen it to check what was kept. Later
-backends (a logway server, a Kafka cluster) join by adding an entry.
+so tests can close a broker and reopen it to check what was kept: the embedded
+log, a data directory another process owns, a logway server, a Kafka cluster.
 ``LOGWAY_TEST_BACKENDS=embedded,...`` narrows the run.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 import logway
 from tests.kafka_broker import KafkaServer
-from tests.servers import LogwayServer
+from tests.servers import DirectoryOwner, LogwayServer
 
 BrokerFactory = Callable[[], logway.Broker]
 
@@ -34,6 +34,14 @@ def remote(tmp: Path) -> BrokerFactory:
     server.start()
     _servers.append(server)
     return lambda: logway.connect(server.url)
+
+
+def directory(tmp: Path) -> BrokerFactory:
+    """Another process owns the data directory; each factory call opens it here, and
+    so talks to that owner over its Unix socket."""
+    owner = DirectoryOwner(tmp / "data").start()
+    _servers.append(owner)
+    return lambda: logway.connect(owner.url)
 
 
 def kafka(tmp: Path) -> BrokerFactory:
@@ -59,13 +67,15 @@ def _clear(servers: str) -> None:
         future.result(30)
 
 
-_servers: list[LogwayServer | KafkaServer] = []
+_servers: list[LogwayServer | KafkaServer | DirectoryOwner] = []
 BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {
     "embedded": embedded,
+    "directory": directory,
     "remote": remote,
     "kafka": kafka,
 }
-SLOW_BACKENDS = {"remote", "kafka"}  # a server process per test: left out of make test-fast
+# a server or owner process per test: left out of make test-fast
+SLOW_BACKENDS = {"directory", "remote", "kafka"}
 
 
 def _selected() -> list[str]:
