@@ -13,12 +13,8 @@ from typing import Any
 
 import pytest
 
-from logway.functions.patterns import (
-    PatternError,
-    _wildcard_complexity,
-    compile_filters,
-    compile_pattern,
-)
+from logway.functions.patterns import PatternError, compile_filters, compile_pattern
+from logway.functions.patterns.complexity import wildcard_complexity
 
 STAR = -1
 
@@ -70,13 +66,13 @@ EVENT_RULER: list[tuple[int, list[str]]] = [
 
 @pytest.mark.parametrize(("expected", "wildcards"), EVENT_RULER)
 def test_the_measure_is_event_rulers(expected: int, wildcards: list[str]) -> None:
-    assert _wildcard_complexity([[tokens(w)] for w in wildcards], limit=100) == expected
+    assert wildcard_complexity([[tokens(w)] for w in wildcards], limit=100) == expected
 
 
 def test_paths_of_one_pattern_count_their_shared_start_once() -> None:
     # an anything-but wildcard list is one pattern with several paths
-    assert _wildcard_complexity([[tokens("ab*c"), tokens("ab*d")]], limit=100) == 2
-    assert _wildcard_complexity([[tokens("ab*c")], [tokens("ab*d")]], limit=100) == 4
+    assert wildcard_complexity([[tokens("ab*c"), tokens("ab*d")]], limit=100) == 2
+    assert wildcard_complexity([[tokens("ab*c")], [tokens("ab*d")]], limit=100) == 4
 
 
 def refusal(pattern: Any) -> PatternError:
