@@ -30,7 +30,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmd.add_argument(
         "--name", help=f"the delivery's name; its group is {APP_NAME}.NAME (default: TOPIC)"
     )
-    cmd.add_argument("--format", choices=("parquet", "jsonl"), default="parquet")
+    cmd.add_argument(
+        "--format",
+        choices=("parquet", "jsonl"),
+        default="parquet",
+        help="parquet: columnar files for SQL (default); jsonl: one JSON object a line",
+    )
     cmd.add_argument(
         "--compression", help="parquet: snappy (default), zstd, gzip, none; jsonl: none, gzip, zstd"
     )
