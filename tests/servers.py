@@ -14,6 +14,20 @@ from pathlib import Path
 READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
 
 
+def logway_cli(
+    env: dict[str, str] | None, *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``logway ARGS`` in a process of its own (``env`` None: this one's), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "logway.cli.main", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
 class LogwayServer:
     def __init__(self, data: Path, *extra: str):
         self.data = data

@@ -18,7 +18,7 @@ import pytest
 import logway
 from logway.datadir import DirectoryClient, OwnerGoneError, socket_path
 from logway.errors import DataDirLockedError, InvalidArgumentError, UnknownTopicError
-from tests.servers import DirectoryOwner
+from tests.servers import DirectoryOwner, logway_cli
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -33,17 +33,6 @@ app.topic("orders", partitions=2)
 def handle(batch):
     pass
 """
-
-
-def _cli(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "logway.cli.main", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def _owner(url: str) -> DirectoryOwner:
@@ -70,9 +59,9 @@ def test_a_second_process_uses_the_owners_log(tmp_path: Path) -> None:
             with pytest.raises(InvalidArgumentError, match="owned by process"):
                 logway.connect(url, retention_ms="1d")
         env = {**os.environ, "LOGWAY_URL": url}
-        produced = _cli(env, "produce", "t", "-p", "1", stdin="one\ntwo\n")
+        produced = logway_cli(env, "produce", "t", "-p", "1", stdin="one\ntwo\n")
         assert produced.returncode == 0, produced.stderr
-        consumed = _cli(env, "consume", "t", "--from-beginning", "--partition", "1")
+        consumed = logway_cli(env, "consume", "t", "--from-beginning", "--partition", "1")
         assert consumed.returncode == 0, consumed.stderr
         assert consumed.stdout.split() == ["one", "two"]
     finally:
@@ -165,7 +154,7 @@ def test_owner_killed_mid_stream_loses_no_acknowledged_record(tmp_path: Path) ->
             if round_ == 6:
                 owner = run_app()  # the next owner; recovery runs
             values = [f"r{round_}-{i}" for i in range(20)]
-            produced = _cli(env, "produce", "orders", stdin="\n".join(values) + "\n")
+            produced = logway_cli(env, "produce", "orders", stdin="\n".join(values) + "\n")
             if produced.returncode == 0:
                 acknowledged += values
             else:  # the owner was gone and none came back in time: a clear error
@@ -183,7 +172,7 @@ def test_owner_killed_mid_stream_loses_no_acknowledged_record(tmp_path: Path) ->
         consumer.wait(30)
         owner.send_signal(signal.SIGTERM)
         assert owner.wait(30) == 0
-    stored = _cli(env, "consume", "orders", "--from-beginning").stdout.split()
+    stored = logway_cli(env, "consume", "orders", "--from-beginning").stdout.split()
     assert set(acknowledged) <= set(stored)
 
 

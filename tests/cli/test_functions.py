@@ -15,6 +15,7 @@ import pytest
 
 import logway
 from logway.functions import control
+from tests.servers import logway_cli
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -34,14 +35,7 @@ def record(batch):
 def _cli(
     env: dict[str, str], *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "logway.cli.main", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    result = logway_cli(env, *args, stdin=stdin)
     assert result.returncode == 0, result.stderr
     return result
 

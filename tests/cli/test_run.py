@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import logway_cli as _cli
+
 pytestmark = pytest.mark.slow  # real processes
 
 APP = """
@@ -26,16 +28,6 @@ def record(batch):
         for r in batch:
             f.write(f"{{r.partition}}:{{r.offset}}:{{r.value.decode()}}\\n")
 """
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "logway.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
 
 
 def _setup(tmp_path: Path, extra: str = "") -> tuple[dict[str, str], Path]:

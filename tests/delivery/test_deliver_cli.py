@@ -17,21 +17,9 @@ import pytest
 
 import logway
 from logway.objectstore import open_store
+from tests.servers import logway_cli as _cli
 
 pytestmark = pytest.mark.slow  # real processes and an S3 server
-
-
-def _cli(
-    env: dict[str, str], *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "logway.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=stdin,
-        timeout=120,
-    )
 
 
 @pytest.fixture
