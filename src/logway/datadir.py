@@ -26,7 +26,7 @@ from typing import Any
 
 import grpc
 
-from logway.backends.embedded import EmbeddedBroker
+from logway.backends.embedded import EmbeddedBroker, url_path
 from logway.backends.embedded import open_url as open_embedded
 from logway.backends.remote import RemoteBroker, raise_rpc_error
 from logway.errors import DataDirLockedError, InvalidArgumentError, LogwayError
@@ -56,7 +56,7 @@ def socket_path(directory: str) -> str:
 def open_url(url: str, *, share: bool = True, **options: Any) -> EmbeddedBroker | RemoteBroker:
     """Own the directory ``url`` names and serve it to other processes (unless
     ``share=False``), or connect to the process that owns it."""
-    directory = _path(url)
+    directory = url_path(url)
     path = socket_path(directory) if share and directory else ""
     try:
         broker = open_embedded(url, serve_at=f"unix:{path}" if path else "", **options)
@@ -76,11 +76,6 @@ def open_url(url: str, *, share: bool = True, **options: Any) -> EmbeddedBroker 
             broker.close()
             raise
     return broker
-
-
-def _path(url: str) -> str:
-    rest = url.split(":", 1)[1]
-    return rest[2:] if rest.startswith("//") else rest
 
 
 class Door:

@@ -46,11 +46,16 @@ from logway.records import (
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 
+def url_path(url: str) -> str:
+    """The directory a ``file:PATH`` (or ``file://PATH``) URL names."""
+    rest = url.partition(":")[2]
+    return rest[2:] if rest.startswith("//") else rest
+
+
 def open_url(url: str, **options: Any) -> EmbeddedBroker:
-    scheme, _, rest = url.partition(":")
-    if scheme.lower() == "memory":
+    if url.partition(":")[0].lower() == "memory":
         return EmbeddedBroker(None, url=url, **options)
-    path = rest[2:] if rest.startswith("//") else rest
+    path = url_path(url)
     if not path:
         raise InvalidArgumentError(
             f"{url!r} names no directory; use file:PATH, e.g. file:./logway-data"
