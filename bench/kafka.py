@@ -37,6 +37,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 
 import logway
 from common import Throughput, make_values, stop_process
+from logway.backends.kafka import CONSUMER_DEFAULTS
 
 BATCH = 1_000  # records per produce_many / flush / poll / consume
 PRODUCER_CONFIG = {"partitioner": "murmur2_random", "linger.ms": 1}  # as logway's producer
@@ -159,6 +160,7 @@ def _bare_consume(servers: str, topic: str, partitions: int, total: int) -> floa
             "bootstrap.servers": servers,
             "group.id": f"bench-bare-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
+            **CONSUMER_DEFAULTS,  # as logway's consumers
         }
     )
     got = 0

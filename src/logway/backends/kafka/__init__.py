@@ -86,6 +86,11 @@ METADATA_TTL_S = 5.0  # how long a topic's partition count and size limit are tr
 KAFKA_MAX_MESSAGE_BYTES = 1048588  # Kafka's default max.message.bytes
 MAX_REQUEST_BYTES = 64 << 20  # the largest produce request the client sends
 BATCH_OVERHEAD = 61 + 21  # a record batch's header, and a record's largest framing
+# librdkafka's consumer settings logway changes (the URL's options override them).
+# Once a partition's fetched messages pass queued.min.messages (100,000), librdkafka
+# fetches it again only after fetch.queue.backoff.ms, 1 s by default: a consumer that
+# empties the queue faster than that waits idle, on a random share of its reads.
+CONSUMER_DEFAULTS = {"fetch.queue.backoff.ms": 10}
 # librdkafka options that only consumers, or only producers, take (as prefixes)
 CONSUMER_ONLY = (
     "group.",
@@ -225,7 +230,8 @@ class KafkaBroker(BrokerBase):
         which librdkafka would otherwise warn about."""
         skip = {"admin": CONSUMER_ONLY + PRODUCER_ONLY, "producer": CONSUMER_ONLY}
         left_out = skip.get(role, PRODUCER_ONLY)
-        return {k: v for k, v in self._config.items() if not k.startswith(left_out)}
+        config = {k: v for k, v in self._config.items() if not k.startswith(left_out)}
+        return {**CONSUMER_DEFAULTS, **config} if role == "consumer" else config
 
     def _check_open(self) -> None:
         if self._closed:
