@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from logway.broker import Broker, Consumer, ensure_topic, group_position
@@ -56,8 +57,8 @@ class FunctionSpec:
     handler: Callable[[Batch], Any]
     settings: FunctionSettings
 
-    @property
-    def is_async(self) -> bool:
+    @cached_property
+    def is_async(self) -> bool:  # asked at every invocation
         return inspect.iscoroutinefunction(self.handler)
 
 
@@ -291,6 +292,22 @@ class FunctionRunner:
         assert self.member is not None
         self.member.commit(offsets)
 
+    def commit_soon(self, offsets: dict[TopicPartition, int]) -> None:
+        """A batch's commit: without waiting for the cluster where the member can
+        (a Kafka member commits in order, in the background), so that the next batch
+        need not wait for it; a lane ends only once its commits are made."""
+        assert self.member is not None
+        commit_async = getattr(self.member, "commit_async", None)
+        if commit_async is None:
+            self.member.commit(offsets)
+        else:
+            commit_async(offsets)
+
+    def flush_commits(self) -> None:
+        flush = getattr(self.member, "flush_commits", None)
+        if flush is not None:
+            flush()
+
 
 class Lane:
     """One partition of a function: read, batch, filter, invoke, retry, commit."""
@@ -336,9 +353,12 @@ class Lane:
             if not stop.is_set():
                 raise
         finally:
-            consumer.close()
-            if self._pool is not None:
-                self._pool.shutdown()
+            try:
+                self.runner.flush_commits()
+            finally:
+                consumer.close()
+                if self._pool is not None:
+                    self._pool.shutdown()
 
     def _next_batch(
         self, consumer: Consumer, pending: list[Record], stop: threading.Event
@@ -438,7 +458,7 @@ class Lane:
 
     def _commit(self, offset: int) -> None:
         if offset > self.committed:
-            self.runner.commit({self.tp: offset})
+            self.runner.commit_soon({self.tp: offset})
             self.committed = offset
 
     # --- invoking and retrying ----------------------------------------------------

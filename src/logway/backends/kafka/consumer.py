@@ -24,7 +24,14 @@ rebalance. Its callbacks run on the reading thread, inside ``consume``:
   under the next.
 
 Commits go through the member's own client: a Kafka cluster takes a group's
-commits only from its current members while it has any.
+commits only from its current members while it has any. The reading thread makes
+them between two reads, so they wait at most one short read (``READ_WAIT_S``); while
+its queue is full it does not read (the client's partitions are paused) and makes
+them at once. Those handed over with ``commit_async`` meanwhile go as one, in order.
+
+A member reads ahead only once it has been polled: one used only for its assignment
+and commits (a function's, whose partitions are read by consumers of their own)
+never fetches records nobody takes.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -53,6 +60,7 @@ MAX_PENDING = 4  # batches read ahead per consumer
 READ_BATCH = 1000  # records per consume call
 READ_SLICE_S = 0.1  # the longest read of a poll without membership (close waits for it)
 READ_WAIT_S = 0.02  # how long one consume call waits for records (and commits wait)
+IDLE_WAIT_S = 0.1  # how often a member that does not read serves the group's callbacks
 JOIN_TIMEOUT_S = 60.0
 COMMIT_TIMEOUT_S = 60.0
 
@@ -84,7 +92,9 @@ class KafkaConsumer(BaseConsumer):
             }
         )
         self._cond = threading.Condition()
-        self._pending: deque[tuple[int, list[Any] | BaseException]] = deque()
+        # records read ahead, in chunks (or the failure met there), by epoch
+        self._pending: deque[tuple[int, list[Record] | BaseException]] = deque()
+        self._at = 0  # how much of the first chunk was handed out
         self._epoch = 0
         self._wanted: tuple[int, dict[TopicPartition, int]] | None = None
         self._membership: tuple[int, list[TopicPartition]] | None = None
@@ -93,7 +103,11 @@ class KafkaConsumer(BaseConsumer):
         self._acked = -1  # the last one it asked again after taking
         self._to_assign = False  # an assignment came: assign once the consumer took it
         self._failure: BaseException | None = None
-        self._commits: deque[tuple[dict[TopicPartition, int], list[BaseException | None]]] = deque()
+        # commits for the reading thread to make; ``None`` for those nobody waits for
+        self._commits: deque[tuple[dict[TopicPartition, int], list[BaseException | None] | None]]
+        self._commits = deque()
+        self._commit_failure: BaseException | None = None  # of one nobody waited for
+        self._polled = False  # a member reads ahead only once it has been polled
         self._stopped = False  # the reading thread ended
         alone = self._member and not broker._group_active(group or "")
         if self._member:
@@ -138,6 +152,7 @@ class KafkaConsumer(BaseConsumer):
             self._membership = (self._offered, partitions)
             self._epoch += 1
             self._pending.clear()
+            self._at = 0
             self._cond.notify_all()
         self._notify()
         return self._offered
@@ -184,6 +199,7 @@ class KafkaConsumer(BaseConsumer):
         with self._cond:
             self._epoch += 1
             self._pending.clear()
+            self._at = 0
             self._wanted = (self._epoch, dict(self._positions))
             self._cond.notify_all()
 
@@ -193,6 +209,8 @@ class KafkaConsumer(BaseConsumer):
         """Consume into the queue; also the only thread that calls the client (a
         confluent-kafka client does not take calls from two threads at once)."""
         client = self._client
+        # what this thread paused (a pause outlives assign and unassign in librdkafka)
+        paused: list[KafkaTopicPartition] = []
         try:
             while True:
                 with self._cond:
@@ -200,26 +218,42 @@ class KafkaConsumer(BaseConsumer):
                         not self._closed
                         and self._wanted is None
                         and not self._commits
-                        and (len(self._pending) >= MAX_PENDING or self._to_assign)
+                        and self._to_assign
                     ):
                         self._cond.wait()
                     if self._closed:
-                        return
+                        break
                     wanted, self._wanted = self._wanted, None
                     epoch = self._epoch
+                    idle = not self._polled or len(self._pending) >= MAX_PENDING
                 self._serve_commits()
                 if wanted is not None:
                     self._to_assign = False
                     epoch, positions = wanted
+                    if paused:
+                        client.resume(paused)
+                        paused = []
                     self._assign_client(positions)
-                messages = client.consume(READ_BATCH, READ_WAIT_S)
+                if idle and not paused:  # fetch nothing more until there is room
+                    paused = client.assignment()
+                    client.pause(paused)
+                elif not idle and paused:
+                    client.resume(paused)  # from the last message consumed on
+                    paused = []
+                # paused, a read only serves the group's callbacks: wait for work here
+                messages = client.consume(READ_BATCH, 0 if idle else READ_WAIT_S)
                 if not messages:
+                    if idle:
+                        with self._cond:
+                            self._cond.wait_for(self._has_work, IDLE_WAIT_S)
                     continue
+                chunks = _chunks(epoch, messages)
                 with self._cond:
                     if epoch != self._epoch:
                         continue  # positions moved meanwhile: read again from them
-                    self._pending.append((epoch, messages))
+                    self._pending.extend(chunks)
                 self._notify()
+            self._serve_commits()  # those handed over before the close are made
         except BaseException as exc:
             with self._cond:
                 self._failure = exc
@@ -231,23 +265,42 @@ class KafkaConsumer(BaseConsumer):
                 self._cond.notify_all()
             self._serve_commits()  # fails those still waiting
 
+    def _has_work(self) -> bool:
+        """Whether an idle reading thread has something to do (lock held)."""
+        return (
+            self._closed
+            or self._wanted is not None
+            or bool(self._commits)
+            or (self._polled and len(self._pending) < MAX_PENDING)
+        )
+
     def _serve_commits(self) -> None:
+        """Make the commits handed over so far as one (a later offset of a partition
+        replaces an earlier one; they were handed over in order)."""
         while True:
             with self._cond:
                 if not self._commits:
                     return
-                request = self._commits.popleft()
-            offsets, done = request
+                requests = list(self._commits)
+                self._commits.clear()
+            offsets: dict[TopicPartition, int] = {}
+            for wanted, _done in requests:
+                offsets.update(wanted)
+            failure: BaseException | None = None
             try:
                 if self._stopped:
                     raise ClosedError("the consumer is closed")
-                listed = [KafkaTopicPartition(t, p, o) for (t, p), o in offsets.items()]
-                self._client.commit(offsets=listed, asynchronous=False)
+                if offsets:
+                    listed = [KafkaTopicPartition(t, p, o) for (t, p), o in offsets.items()]
+                    self._client.commit(offsets=listed, asynchronous=False)
             except BaseException as exc:
-                done.append(exc)
-            else:
-                done.append(None)
+                failure = exc
             with self._cond:
+                waited = [done for _wanted, done in requests if done is not None]
+                for done in waited:
+                    done.append(failure)
+                if failure is not None and not waited and self._commit_failure is None:
+                    self._commit_failure = failure  # for the next who hands one over
                 self._cond.notify_all()
 
     # --- without a group: the polling thread reads ------------------------------------
@@ -280,16 +333,23 @@ class KafkaConsumer(BaseConsumer):
         return await asyncio.to_thread(self.poll, timeout, max_records)
 
     def _fill(self, max_records: int, wait: float) -> None:
-        """Read into the queue, unless it holds records already."""
+        """Read into the queue, unless it holds records already: what the client has
+        fetched (a read of ``n`` waits until it has ``n``), else the first to arrive
+        within ``wait`` and what came with it."""
         with self._using:
             if self._closed or self._pending:
                 return
             wanted, self._wanted = self._wanted, None
             if wanted is not None:
                 self._assign_client(wanted[1])
-            messages = self._client.consume(max_records, wait)
+            many = max(max_records, READ_BATCH)
+            messages = self._client.consume(many, 0)
+            if not messages and wait > 0:
+                messages = self._client.consume(1, wait)
+                if messages:
+                    messages += self._client.consume(many - 1, 0)
             if messages:
-                self._pending.append((self._epoch, messages))
+                self._pending.extend(_chunks(self._epoch, messages))
 
     def _assign_client(self, positions: dict[TopicPartition, int]) -> None:
         if positions:
@@ -300,39 +360,37 @@ class KafkaConsumer(BaseConsumer):
     def _take_available(self, max_records: int) -> list[Record]:
         if self._failure is not None and not self._closed:
             raise _error(self._failure)
+        if not self._polled:
+            with self._cond:
+                self._polled = True  # from now on the reading thread reads ahead
+                self._cond.notify_all()
         out: list[Record] = []
         failure: BaseException | None = None
-        positions = self._positions
         with self._cond:
-            while self._pending and len(out) < max_records:
-                epoch, messages = self._pending[0]
-                if isinstance(messages, BaseException):
-                    if out:
-                        break  # hand out what came before it first
-                    self._pending.popleft()
-                    failure = messages
+            pending = self._pending
+            while pending and len(out) < max_records:
+                head = pending[0][1]
+                if isinstance(head, BaseException):
+                    if not out:  # else hand out what came before it first
+                        pending.popleft()
+                        failure = head
                     break
-                take = messages[: max_records - len(out)]
-                if len(take) < len(messages):
-                    self._pending[0] = (epoch, messages[len(take) :])
+                at, end = self._at, self._at + max_records - len(out)
+                if end < len(head):
+                    part, self._at = head[at:end], end
                 else:
-                    self._pending.popleft()
-                records, first = records_from_messages(take)
-                if first >= 0:  # hand out what came before it; it comes next
-                    failure = _failure(take[first], take[first].error())
-                    self._pending.appendleft((epoch, take[first + 1 :]))
-                out += records
-                # the last offset of each partition (a plain tuple key equals the
-                # TopicPartition key already there, which stays)
-                positions.update({(r[0], r[1]): r[2] + 1 for r in records})  # type: ignore[misc]
-                if failure is not None:
-                    break
-            self._cond.notify_all()
-        if failure is not None and not out:
+                    part, self._at = head[at:] if at else head, 0
+                    pending.popleft()
+                if out:
+                    out += part
+                else:
+                    out = part
+            if self._member:
+                self._cond.notify_all()  # room for the reading thread
+        if out:
+            _advance(self._positions, out)
+        if failure is not None:
             self._handle_failure(failure)
-        elif failure is not None:
-            with self._cond:
-                self._pending.appendleft((self._epoch, failure))
         return out
 
     def _handle_failure(self, failure: BaseException) -> None:
@@ -370,6 +428,40 @@ class KafkaConsumer(BaseConsumer):
         if done[0] is not None:
             raise _error(done[0], f"cannot commit for group {self._group!r}")
 
+    def commit_async(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit ``offsets`` for the group without waiting for the cluster: commits
+        are made in the order they are handed over, those handed over meanwhile as
+        one; a failure is raised by the next ``commit_async`` or ``flush_commits``.
+        Without membership, the same as ``commit``."""
+        self._check_open()
+        if not self._member:
+            self.commit(offsets)
+            return
+        with self._cond:
+            self._raise_commit_failure()
+            if self._stopped:
+                raise ClosedError("the consumer is closed")
+            if self._commits and self._commits[-1][1] is None:
+                self._commits[-1][0].update(offsets)  # not taken yet: goes with it
+            else:
+                self._commits.append((dict(offsets), None))
+                self._cond.notify_all()
+        for tp in offsets:  # a later commit() of the same offset must not be skipped
+            self._committed.pop(tp, None)
+
+    def flush_commits(self) -> None:
+        """Wait until the commits handed over with ``commit_async`` are made; raises
+        the failure of any."""
+        if self._member:
+            self._commit_offsets({})  # made after every one handed over before it
+            with self._cond:
+                self._raise_commit_failure()
+
+    def _raise_commit_failure(self) -> None:
+        failure, self._commit_failure = self._commit_failure, None  # lock held
+        if failure is not None:
+            raise _error(failure, f"cannot commit for group {self._group!r}")
+
     def _close(self) -> None:
         with self._cond:
             self._cond.notify_all()
@@ -380,6 +472,35 @@ class KafkaConsumer(BaseConsumer):
                 self._client.close()  # leaves a group at once, so the others rebalance
         finally:
             self._kafka._forget(self)
+
+
+def _chunks(epoch: int, messages: list[Any]) -> list[tuple[int, list[Record] | BaseException]]:
+    """A client's messages as Records, and a failure where a message has an error."""
+    out: list[tuple[int, list[Record] | BaseException]] = []
+    while messages:
+        records, first = records_from_messages(messages)
+        if records:
+            out.append((epoch, records))
+        if first < 0:
+            break
+        out.append((epoch, _failure(messages[first], messages[first].error())))
+        messages = messages[first + 1 :]
+    return out
+
+
+def _advance(positions: dict[TopicPartition, int], records: list[Record]) -> None:
+    """Each partition's position to after its last record: from the end, until every
+    partition of the consumer has been seen (at once for one partition). A plain tuple
+    key equals the TopicPartition key already there, which stays."""
+    left = len(positions)
+    seen: set[tuple[str, int]] = set()
+    for r in reversed(records):
+        tp = (r[0], r[1])
+        if tp not in seen:
+            seen.add(tp)
+            positions[tp] = r[2] + 1  # type: ignore[index]
+            if len(seen) >= left:
+                return
 
 
 def _failure(m: Any, error: KafkaError) -> BaseException:
