@@ -173,7 +173,7 @@ class Partition:
                         break
                     size += len(b.data)
                     j += 1
-                active.append_many(batches[i:j])
+                active.append_many(batches[i:j], writeback=self.config.fsync == "always")
                 i = j
             if self.config.fsync == "always":
                 self.segments[-1].flush()

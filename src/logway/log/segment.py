@@ -8,9 +8,11 @@ batch's CRC, so damaged data raises ``CorruptRecordError`` and is never served.
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 from logway.errors import CorruptRecordError, StorageError
@@ -20,6 +22,29 @@ from logway.recordbatch import codec
 
 SCAN_CHUNK = 1 << 20
 IOV_MAX = 1024  # buffers one writev takes (Linux's UIO_MAXIOV)
+# a bulk append that is synced at its end starts the disk writing after about this many
+# bytes, so that the disk writes while the rest is copied (RocksDB's bytes_per_sync)
+WRITEBACK_BYTES = 8 << 20
+SYNC_FILE_RANGE_WRITE = 2
+
+
+@functools.cache
+def start_writeback() -> Callable[[int, int, int], bool] | None:
+    """``start(fd, offset, nbytes)``: Linux's ``sync_file_range`` with
+    ``SYNC_FILE_RANGE_WRITE``, which sends a written range to the disk and returns
+    without waiting for it (an fsync still makes it durable, and reports any error);
+    True if the range was sent. None where the C library has no such call."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+
+    def start(fd: int, offset: int, nbytes: int) -> bool:
+        return bool(call(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE) == 0)
+
+    return start
 
 
 class Placed(NamedTuple):
@@ -291,15 +316,26 @@ class Segment:
         self._unflushed = True
         self._account(position, written, base_offset, next_offset, max_ts)
 
-    def append_many(self, batches: Sequence[Placed]) -> None:
+    def append_many(self, batches: Sequence[Placed], writeback: bool = False) -> None:
         """Append whole batches with one ``writev`` per ``IOV_MAX`` of them, indexed as
-        ``append`` indexes each; all of them are stored or, on a write error, none."""
+        ``append`` indexes each; all of them are stored or, on a write error, none.
+        ``writeback`` (when a sync follows): one ``writev`` per ``WRITEBACK_BYTES`` or
+        so, each range sent to the disk at once, so that the sync has less to wait for."""
         if not self._writable:
             self._open_for_append()
         start = self.size
-        for i in range(0, len(batches), IOV_MAX):
-            chunk = [b.data for b in batches[i : i + IOV_MAX]]
-            want = sum(len(d) for d in chunk)
+        send = start_writeback() if writeback else None
+        limit = WRITEBACK_BYTES if send is not None else None
+        i = 0
+        while i < len(batches):
+            j, want = i + 1, len(batches[i].data)
+            while j < len(batches) and j - i < IOV_MAX:
+                if limit is not None and want + len(batches[j].data) > limit:
+                    break
+                want += len(batches[j].data)
+                j += 1
+            chunk = [b.data for b in batches[i:j]]
+            i = j
             try:
                 written = os.writev(self._fd, chunk)
             except OSError as exc:
@@ -314,6 +350,8 @@ class Segment:
                     "full or the file size limit was reached; nothing of these batches was "
                     "stored"
                 )
+            if send is not None:
+                send(self._fd, self.size, written)
             self.size += written
         self._unflushed = True
         position = start
