@@ -16,7 +16,8 @@ import pytest
 import logway
 from logway import Record
 from logway.backends.embedded import EmbeddedBroker
-from logway.backup import backup, marker_topic, read_manifest, restore
+from logway.backup import BackupObject, backup, marker_topic, read_manifest, restore
+from logway.backup.object_reader import ObjectReader
 from logway.objectstore import ObjectMissingError, open_store
 from tests.backup.records import RECENT, all_records, assert_same, produce
 
@@ -186,11 +187,33 @@ def _backup_for_damage(broker: EmbeddedBroker, dest: str) -> list[str]:
 
 
 def test_a_flipped_byte_fails_the_restore_by_name(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """Found by its batch's CRC, before the log is given the batch."""
     dest = tmp_path / "b"
     paths = _backup_for_damage(broker, str(dest))
     victim = dest / paths[len(paths) // 2 + 1]  # an object well into the restore
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0x20
+    victim.write_bytes(bytes(data))
+    with pytest.raises(logway.CorruptRecordError, match=victim.name) as failure:
+        restore(broker, str(dest), "t2")
+    assert "CRC-32C mismatch" in str(failure.value)
+    assert "t2" not in broker.list_topics()
+    assert marker_topic("t2") not in broker.list_topics()
+
+
+@pytest.mark.parametrize("which", ["middle", "last"])
+def test_damage_outside_the_crcs_is_found_by_the_digest(
+    broker: EmbeddedBroker, tmp_path: Path, which: str
+) -> None:
+    """A batch's leader epoch lies before the part its CRC covers: only the object's
+    SHA-256, taken while its records are written, finds a change there. The restore
+    fails naming the object, the last one too (its digest is checked after the write),
+    and deletes the topic it had begun."""
+    dest = tmp_path / "b"
+    paths = _backup_for_damage(broker, str(dest))
+    victim = dest / paths[len(paths) // 2 if which == "middle" else -1]
+    data = bytearray(victim.read_bytes())
+    data[15] ^= 0x01  # the first batch's partition leader epoch (bytes 12 to 15)
     victim.write_bytes(bytes(data))
     with pytest.raises(logway.CorruptRecordError, match=victim.name) as failure:
         restore(broker, str(dest), "t2")
@@ -329,3 +352,29 @@ def test_objects_are_read_whole_without_a_copy(store_url: str) -> None:
     assert view.readonly and view == data == store.get("t/0/x.batches")
     with pytest.raises(ObjectMissingError, match=r"t/0/y\.batches does not exist"):
         store.get_view("t/0/y.batches")
+
+
+def test_local_objects_are_read_into_buffers_used_again(tmp_path: Path) -> None:
+    """A restore's reader: an object's buffer holds a later object once released, never
+    while it is held; one too long reads a byte more (for the checks to refuse)."""
+    store = open_store(str(tmp_path / "b"))
+    big, small = os.urandom(3 << 20), os.urandom(1 << 20)
+    store.put("t/0/a.batches", big)
+    store.put("t/0/b.batches", small)
+
+    def entry(path: str, size: int) -> BackupObject:
+        return BackupObject(path, 0, 0, 1, size, "")
+
+    reader = ObjectReader(store)
+    first = reader.read(entry("t/0/a.batches", len(big)))
+    assert first.data == big and first.buffer is not None
+    held = reader.read(entry("t/0/b.batches", len(small)))
+    assert held.data == small and held.buffer is not first.buffer
+    reader.release(first)
+    again = reader.read(entry("t/0/b.batches", len(small)))
+    assert again.data == small and again.buffer is first.buffer
+    assert held.data == small  # untouched by the reads after it
+    longer = reader.read(entry("t/0/a.batches", 1000))
+    assert longer.data == big[:1001]
+    with pytest.raises(logway.CorruptRecordError, match=r"t/0/c\.batches is missing"):
+        reader.read(entry("t/0/c.batches", 10))

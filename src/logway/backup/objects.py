@@ -91,35 +91,43 @@ class ObjectBuilder:
         return BackupObject(self.path, self.first, self.last, self.records, self.size, sha256)
 
 
-def check_object(entry: BackupObject, data: bytes | memoryview, uri: str, after: int) -> None:
-    """``CorruptRecordError`` naming the object unless ``data`` is what the manifest
-    says: its size and SHA-256, sound batches (framing, CRC-32C) whose offsets run
-    from ``first_offset`` to ``last_offset`` above ``after``, and its record count."""
-
-    def damaged(why: str) -> CorruptRecordError:
-        return CorruptRecordError(f"backup object {uri} is damaged: {why}", path=uri)
-
+def check_batches(entry: BackupObject, data: bytes | memoryview, uri: str, after: int) -> None:
+    """``CorruptRecordError`` naming the object unless ``data`` has the size the manifest
+    says and holds sound batches (framing, CRC-32C) whose offsets run from
+    ``first_offset`` to ``last_offset`` above ``after``, as many records as it says."""
     if len(data) != entry.bytes:
-        raise damaged(f"it is {len(data)} bytes, the manifest says {entry.bytes}")
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != entry.sha256:
-        raise damaged(f"its SHA-256 is {digest}, the manifest says {entry.sha256}")
+        raise _damaged(uri, f"it is {len(data)} bytes, the manifest says {entry.bytes}")
     try:
         found = codec.scan_batches(data)
     except ValueError as exc:
-        raise damaged(str(exc)) from None
+        raise _damaged(uri, str(exc)) from None
     if not found:
-        raise damaged("it holds no record batch")
+        raise _damaged(uri, "it holds no record batch")
     records, previous = 0, after
     for _pos, h in found:
         if h.base_offset <= previous:
-            raise damaged(f"a batch at offset {h.base_offset} does not follow offset {previous}")
+            raise _damaged(
+                uri, f"a batch at offset {h.base_offset} does not follow offset {previous}"
+            )
         previous = h.last_offset
         records += h.record_count
     if found[0][1].base_offset != entry.first_offset or previous != entry.last_offset:
-        raise damaged(
+        raise _damaged(
+            uri,
             f"it holds offsets {found[0][1].base_offset} to {previous}, the manifest says "
-            f"{entry.first_offset} to {entry.last_offset}"
+            f"{entry.first_offset} to {entry.last_offset}",
         )
     if records != entry.records:
-        raise damaged(f"it holds {records} records, the manifest says {entry.records}")
+        raise _damaged(uri, f"it holds {records} records, the manifest says {entry.records}")
+
+
+def check_digest(entry: BackupObject, data: bytes | memoryview, uri: str) -> None:
+    """``CorruptRecordError`` naming the object unless ``data``'s SHA-256 is the
+    manifest's (hashlib lets go of the GIL meanwhile: other threads go on)."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry.sha256:
+        raise _damaged(uri, f"its SHA-256 is {digest}, the manifest says {entry.sha256}")
+
+
+def _damaged(uri: str, why: str) -> CorruptRecordError:
+    return CorruptRecordError(f"backup object {uri} is damaged: {why}", path=uri)

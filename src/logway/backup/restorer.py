@@ -1,9 +1,10 @@
 """Restoring a topic from a backup into a new topic, with the same partitions, settings,
 and records at the same offsets (``Broker.write_at``).
 
-Every object is checked before its records are written: its size and SHA-256 against
-the manifest, then each batch's framing and CRC-32C and the offsets. A damaged or
-missing object raises ``CorruptRecordError`` naming it.
+Every object is checked: its size against the manifest before anything is created,
+each batch's framing, CRC-32C and offsets before the batches are written, and its
+SHA-256 against the manifest as they are. A damaged or missing object raises
+``CorruptRecordError`` naming it.
 
 Nothing half-restored is left looking complete. Before the new topic is created, a
 marker topic ``__logway-restoring-NEW`` is; it is deleted only once every record is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +30,8 @@ from logway.backup.manifest import (
     manifest_path,
     read_manifest,
 )
-from logway.backup.objects import check_object
+from logway.backup.object_reader import ObjectReader, Read
+from logway.backup.objects import check_batches, check_digest
 from logway.broker import Broker, write_batches
 from logway.errors import (
     CorruptRecordError,
@@ -37,13 +40,15 @@ from logway.errors import (
     TopicExistsError,
     UnknownTopicError,
 )
-from logway.objectstore import ObjectMissingError, ObjectStore, open_store
+from logway.objectstore import ObjectStore, open_store
 from logway.topic_settings import PORTABLE_SETTINGS, portable_settings
 
 log = logging.getLogger("logway.backup")
 
 MARKER_PREFIX = "__logway-restoring-"
 MAX_TOPIC_NAME = 249
+# objects read and checked ahead of the one being written (at least the next one)
+READ_AHEAD_BYTES = 128 << 20
 
 
 @dataclass
@@ -210,14 +215,21 @@ def _discard(broker: Broker, topic: str | None, marker: str) -> None:
 
 
 class _Copier:
-    """Writes the objects in order; the next object is read and checked by a second
-    thread while the records of the current one are written."""
+    """Writes the objects in order, in three stages that overlap. A reading thread gets
+    the objects ahead (up to ``READ_AHEAD_BYTES``, at least the next one) and checks
+    their batches: framing, CRC-32C and offsets, so that only sound batches reach the
+    log. While an object's batches are written, as they are, a hashing thread takes
+    its SHA-256 (hashlib lets go of the GIL, as the CRC and the writes do). Its digest
+    is checked before the next object is written, and the last one before the restore
+    ends: a damaged object fails the restore after at most its own records were
+    written, and the restore then deletes the topic."""
 
     def __init__(self, broker: Broker, store: ObjectStore, topic: str, result: RestoreResult):
         self.broker = broker
         self.store = store
         self.topic = topic
         self.result = result
+        self.reader = ObjectReader(store)
 
     def run(self, manifest: Manifest) -> None:
         work = [
@@ -225,29 +237,53 @@ class _Copier:
             for part in manifest.partitions
             for previous, obj in zip([None, *part.objects], part.objects, strict=False)
         ]
-        with ThreadPoolExecutor(1, thread_name_prefix="logway-restore-get") as reader:
-            ahead: Future[memoryview] | None = None
-            for i, (partition, obj, after) in enumerate(work):
-                current = ahead if ahead is not None else reader.submit(self._get, obj, after)
-                ahead = reader.submit(self._get, *work[i + 1][1:]) if i + 1 < len(work) else None
-                try:
-                    data = current.result()
-                except BaseException:
-                    if ahead is not None:
-                        ahead.cancel()
-                    raise
-                write_batches(self.broker, self.topic, partition, data)
-                self.result.objects += 1
-                self.result.records += obj.records
-                self.result.bytes += obj.bytes
+        upcoming = iter(work)
+        reading: deque[tuple[Future[Read], int]] = deque()
+        hashing: tuple[Future[None], Read] | None = None
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="logway-restore-get") as reader,
+            ThreadPoolExecutor(1, thread_name_prefix="logway-restore-hash") as hasher,
+        ):
 
-    def _get(self, obj: BackupObject, after: int) -> memoryview:
-        uri = self.store.uri(obj.path)
+            def read_ahead() -> None:
+                queued = sum(size for _, size in reading)
+                while not reading or queued < READ_AHEAD_BYTES:
+                    item = next(upcoming, None)
+                    if item is None:
+                        return
+                    _partition, obj, after = item
+                    reading.append((reader.submit(self._get, obj, after), obj.bytes))
+                    queued += obj.bytes
+
+            def hashed() -> None:
+                """The object written last was the backup's; its buffer is free."""
+                if hashing is not None:
+                    hashing[0].result()
+                    self.reader.release(hashing[1])
+
+            try:
+                read_ahead()
+                for partition, obj, _after in work:
+                    got = reading.popleft()[0].result()
+                    hashed()
+                    read_ahead()
+                    uri = self.store.uri(obj.path)
+                    hashing = hasher.submit(check_digest, obj, got.data, uri), got
+                    write_batches(self.broker, self.topic, partition, got.data)
+                    self.result.objects += 1
+                    self.result.records += obj.records
+                    self.result.bytes += obj.bytes
+                hashed()
+            except BaseException:
+                for future, _size in reading:
+                    future.cancel()
+                raise
+
+    def _get(self, obj: BackupObject, after: int) -> Read:
+        got = self.reader.read(obj)
         try:
-            data = self.store.get_view(obj.path)
-        except ObjectMissingError:
-            raise CorruptRecordError(
-                f"backup object {uri} is missing (the manifest lists it)", path=uri
-            ) from None
-        check_object(obj, data, uri, after)
-        return data
+            check_batches(obj, got.data, self.store.uri(obj.path), after)
+        except BaseException:
+            self.reader.release(got)
+            raise
+        return got
