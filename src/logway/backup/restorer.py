@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,8 +46,6 @@ log = logging.getLogger("logway.backup")
 
 MARKER_PREFIX = "__logway-restoring-"
 MAX_TOPIC_NAME = 249
-# objects read and checked ahead of the one being written (at least the next one)
-READ_AHEAD_BYTES = 128 << 20
 
 
 @dataclass
@@ -216,13 +213,13 @@ def _discard(broker: Broker, topic: str | None, marker: str) -> None:
 
 class _Copier:
     """Writes the objects in order, in three stages that overlap. A reading thread gets
-    the objects ahead (up to ``READ_AHEAD_BYTES``, at least the next one) and checks
-    their batches: framing, CRC-32C and offsets, so that only sound batches reach the
-    log. While an object's batches are written, as they are, a hashing thread takes
-    its SHA-256 (hashlib lets go of the GIL, as the CRC and the writes do). Its digest
-    is checked before the next object is written, and the last one before the restore
-    ends: a damaged object fails the restore after at most its own records were
-    written, and the restore then deletes the topic."""
+    the next object and checks its batches: framing, CRC-32C and offsets, so that only
+    sound batches reach the log. While an object's batches are written, as they are, a
+    hashing thread takes its SHA-256 (hashlib lets go of the GIL, as the CRC and the
+    writes do). Its digest is checked before the next object is written, and the last
+    one before the restore ends: a damaged object fails the restore after at most its
+    own records were written, and the restore then deletes the topic. (Reading further
+    ahead gains nothing: reads and writes share the disk.)"""
 
     def __init__(self, broker: Broker, store: ObjectStore, topic: str, result: RestoreResult):
         self.broker = broker
@@ -237,46 +234,32 @@ class _Copier:
             for part in manifest.partitions
             for previous, obj in zip([None, *part.objects], part.objects, strict=False)
         ]
-        upcoming = iter(work)
-        reading: deque[tuple[Future[Read], int]] = deque()
-        hashing: tuple[Future[None], Read] | None = None
+        if not work:
+            return
         with (
             ThreadPoolExecutor(1, thread_name_prefix="logway-restore-get") as reader,
             ThreadPoolExecutor(1, thread_name_prefix="logway-restore-hash") as hasher,
         ):
-
-            def read_ahead() -> None:
-                queued = sum(size for _, size in reading)
-                while not reading or queued < READ_AHEAD_BYTES:
-                    item = next(upcoming, None)
-                    if item is None:
-                        return
-                    _partition, obj, after = item
-                    reading.append((reader.submit(self._get, obj, after), obj.bytes))
-                    queued += obj.bytes
-
-            def hashed() -> None:
-                """The object written last was the backup's; its buffer is free."""
-                if hashing is not None:
-                    hashing[0].result()
-                    self.reader.release(hashing[1])
-
+            ahead = reader.submit(self._get, *work[0][1:])
+            hashing: tuple[Future[None], Read] | None = None
             try:
-                read_ahead()
-                for partition, obj, _after in work:
-                    got = reading.popleft()[0].result()
-                    hashed()
-                    read_ahead()
+                for i, (partition, obj, _after) in enumerate(work):
+                    got = ahead.result()
+                    if hashing is not None:  # the object written before was the backup's
+                        hashing[0].result()
+                        self.reader.release(hashing[1])  # its buffer takes the next one
+                    if i + 1 < len(work):
+                        ahead = reader.submit(self._get, *work[i + 1][1:])
                     uri = self.store.uri(obj.path)
                     hashing = hasher.submit(check_digest, obj, got.data, uri), got
                     write_batches(self.broker, self.topic, partition, got.data)
                     self.result.objects += 1
                     self.result.records += obj.records
                     self.result.bytes += obj.bytes
-                hashed()
+                assert hashing is not None
+                hashing[0].result()
             except BaseException:
-                for future, _size in reading:
-                    future.cancel()
+                ahead.cancel()
                 raise
 
     def _get(self, obj: BackupObject, after: int) -> Read:
