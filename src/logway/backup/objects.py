@@ -93,12 +93,14 @@ class ObjectBuilder:
 
 def check_batches(entry: BackupObject, data: bytes | memoryview, uri: str, after: int) -> None:
     """``CorruptRecordError`` naming the object unless ``data`` has the size the manifest
-    says and holds sound batches (framing, CRC-32C) whose offsets run from
-    ``first_offset`` to ``last_offset`` above ``after``, as many records as it says."""
+    says and holds whole batches (their framing) whose offsets run from
+    ``first_offset`` to ``last_offset`` above ``after``, as many records as it says.
+    Their CRCs are the broker's to check as it takes them (``check_crcs`` names the
+    batch when it refuses one)."""
     if len(data) != entry.bytes:
         raise _damaged(uri, f"it is {len(data)} bytes, the manifest says {entry.bytes}")
     try:
-        found = codec.scan_batches(data)
+        found = codec.scan_batches(data, verify_crc=False)
     except ValueError as exc:
         raise _damaged(uri, str(exc)) from None
     if not found:
@@ -119,6 +121,15 @@ def check_batches(entry: BackupObject, data: bytes | memoryview, uri: str, after
         )
     if records != entry.records:
         raise _damaged(uri, f"it holds {records} records, the manifest says {entry.records}")
+
+
+def check_crcs(data: bytes | memoryview, uri: str) -> None:
+    """``CorruptRecordError`` naming the object and its first batch whose CRC-32C does
+    not match (framing already checked)."""
+    try:
+        codec.scan_batches(data)
+    except ValueError as exc:
+        raise _damaged(uri, str(exc)) from None
 
 
 def check_digest(entry: BackupObject, data: bytes | memoryview, uri: str) -> None:

@@ -2,8 +2,9 @@
 and records at the same offsets (``Broker.write_at``).
 
 Every object is checked: its size against the manifest before anything is created,
-each batch's framing, CRC-32C and offsets before the batches are written, and its
-SHA-256 against the manifest as they are. A damaged or missing object raises
+each batch's framing and offsets before the batches are written, their CRC-32Cs by the
+broker as it takes them (it stores none of a call with a bad one), and the object's
+SHA-256 against the manifest as they are written. A damaged or missing object raises
 ``CorruptRecordError`` naming it.
 
 Nothing half-restored is left looking complete. Before the new topic is created, a
@@ -30,7 +31,7 @@ from logway.backup.manifest import (
     read_manifest,
 )
 from logway.backup.object_reader import ObjectReader, Read
-from logway.backup.objects import check_batches, check_digest
+from logway.backup.objects import check_batches, check_crcs, check_digest
 from logway.broker import Broker, write_batches
 from logway.errors import (
     CorruptRecordError,
@@ -213,13 +214,15 @@ def _discard(broker: Broker, topic: str | None, marker: str) -> None:
 
 class _Copier:
     """Writes the objects in order, in three stages that overlap. A reading thread gets
-    the next object and checks its batches: framing, CRC-32C and offsets, so that only
-    sound batches reach the log. While an object's batches are written, as they are, a
-    hashing thread takes its SHA-256 (hashlib lets go of the GIL, as the CRC and the
-    writes do). Its digest is checked before the next object is written, and the last
-    one before the restore ends: a damaged object fails the restore after at most its
-    own records were written, and the restore then deletes the topic. (Reading further
-    ahead gains nothing: reads and writes share the disk.)"""
+    the next object and checks its batches' framing and offsets. Its batches are
+    written as they are; the broker checks each one's CRC-32C as it takes them and
+    stores none of an object with a bad one (a second check here would only slow the
+    restore down), and meanwhile a hashing thread takes the object's SHA-256 (hashlib
+    lets go of the GIL, as the writes do). A digest is checked before the next object
+    is written, and the last one before the restore ends: a damaged object fails the
+    restore, named, after at most its own records were written, and the restore then
+    deletes the topic. (Reading further ahead gains nothing: reads and writes share
+    the disk.)"""
 
     def __init__(self, broker: Broker, store: ObjectStore, topic: str, result: RestoreResult):
         self.broker = broker
@@ -252,7 +255,12 @@ class _Copier:
                         ahead = reader.submit(self._get, *work[i + 1][1:])
                     uri = self.store.uri(obj.path)
                     hashing = hasher.submit(check_digest, obj, got.data, uri), got
-                    write_batches(self.broker, self.topic, partition, got.data)
+                    try:
+                        write_batches(self.broker, self.topic, partition, got.data)
+                    except InvalidArgumentError:  # refused: name the damage if it is some
+                        hashing[0].result()
+                        check_crcs(got.data, uri)
+                        raise
                     self.result.objects += 1
                     self.result.records += obj.records
                     self.result.bytes += obj.bytes
