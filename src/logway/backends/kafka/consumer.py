@@ -61,6 +61,7 @@ READ_BATCH = 1000  # records per consume call
 READ_SLICE_S = 0.1  # the longest read of a poll without membership (close waits for it)
 READ_WAIT_S = 0.02  # how long one consume call waits for records (and commits wait)
 IDLE_WAIT_S = 0.1  # how often a member that does not read serves the group's callbacks
+COMMIT_INTERVAL_S = 0.01  # commits nobody waits for go at most this often (as one)
 JOIN_TIMEOUT_S = 60.0
 COMMIT_TIMEOUT_S = 60.0
 
@@ -107,6 +108,7 @@ class KafkaConsumer(BaseConsumer):
         self._commits: deque[tuple[dict[TopicPartition, int], list[BaseException | None] | None]]
         self._commits = deque()
         self._commit_failure: BaseException | None = None  # of one nobody waited for
+        self._committed_at = 0.0  # when the reading thread last made commits
         self._polled = False  # a member reads ahead only once it has been polled
         self._stopped = False  # the reading thread ended
         alone = self._member and not broker._group_active(group or "")
@@ -226,7 +228,9 @@ class KafkaConsumer(BaseConsumer):
                     wanted, self._wanted = self._wanted, None
                     epoch = self._epoch
                     idle = not self._polled or len(self._pending) >= MAX_PENDING
-                self._serve_commits()
+                    due = self._commit_due()
+                if due:
+                    self._serve_commits()
                 if wanted is not None:
                     self._to_assign = False
                     epoch, positions = wanted
@@ -245,7 +249,7 @@ class KafkaConsumer(BaseConsumer):
                 if not messages:
                     if idle:
                         with self._cond:
-                            self._cond.wait_for(self._has_work, IDLE_WAIT_S)
+                            self._cond.wait_for(self._has_work, self._idle_wait())
                     continue
                 chunks = _chunks(epoch, messages)
                 with self._cond:
@@ -270,9 +274,24 @@ class KafkaConsumer(BaseConsumer):
         return (
             self._closed
             or self._wanted is not None
-            or bool(self._commits)
+            or self._commit_due()
             or (self._polled and len(self._pending) < MAX_PENDING)
         )
+
+    def _commit_due(self) -> bool:
+        """Whether to make the commits handed over: at once when someone waits for
+        them, else ``COMMIT_INTERVAL_S`` after the last (lock held)."""
+        if not self._commits:
+            return False
+        if any(done is not None for _offsets, done in self._commits):
+            return True
+        return time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S
+
+    def _idle_wait(self) -> float:
+        """How long an idle reading thread waits: until commits are due (lock held)."""
+        if not self._commits:
+            return IDLE_WAIT_S
+        return max(0.0, self._committed_at + COMMIT_INTERVAL_S - time.monotonic())
 
     def _serve_commits(self) -> None:
         """Make the commits handed over so far as one (a later offset of a partition
@@ -283,6 +302,7 @@ class KafkaConsumer(BaseConsumer):
                     return
                 requests = list(self._commits)
                 self._commits.clear()
+            self._committed_at = time.monotonic()
             offsets: dict[TopicPartition, int] = {}
             for wanted, _done in requests:
                 offsets.update(wanted)
@@ -315,6 +335,10 @@ class KafkaConsumer(BaseConsumer):
         self._check_open()
         if max_records < 1:
             raise InvalidArgumentError(f"max_records must be at least 1, not {max_records}")
+        if self._pending:  # read ahead already: the common case, kept short
+            records = self._take_available(max_records)
+            if records:
+                return records
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = READ_SLICE_S if deadline is None else deadline - time.monotonic()
@@ -334,22 +358,29 @@ class KafkaConsumer(BaseConsumer):
 
     def _fill(self, max_records: int, wait: float) -> None:
         """Read into the queue, unless it holds records already: what the client has
-        fetched (a read of ``n`` waits until it has ``n``), else the first to arrive
-        within ``wait`` and what came with it."""
+        fetched, up to ``max_records`` (a read of ``n`` would wait until it has ``n``),
+        else the first to arrive within ``wait`` and what came with it. Reads of at
+        most ``READ_BATCH``, each made Records at once: the client's messages are
+        objects the garbage collector follows, and many alive at once cost it dearly."""
         with self._using:
             if self._closed or self._pending:
                 return
             wanted, self._wanted = self._wanted, None
             if wanted is not None:
                 self._assign_client(wanted[1])
-            many = max(max_records, READ_BATCH)
-            messages = self._client.consume(many, 0)
-            if not messages and wait > 0:
-                messages = self._client.consume(1, wait)
+            consume, pending, epoch = self._client.consume, self._pending, self._epoch
+            got = 0
+            while got < max_records:
+                messages = consume(READ_BATCH, 0)
+                if not messages:
+                    break
+                pending.extend(_chunks(epoch, messages))
+                got += len(messages)
+            if not got and wait > 0:
+                messages = consume(1, wait)
                 if messages:
-                    messages += self._client.consume(many - 1, 0)
-            if messages:
-                self._pending.extend(_chunks(self._epoch, messages))
+                    messages += consume(READ_BATCH - 1, 0)
+                    pending.extend(_chunks(epoch, messages))
 
     def _assign_client(self, positions: dict[TopicPartition, int]) -> None:
         if positions:
@@ -368,23 +399,28 @@ class KafkaConsumer(BaseConsumer):
         failure: BaseException | None = None
         with self._cond:
             pending = self._pending
-            while pending and len(out) < max_records:
+            while pending:
                 head = pending[0][1]
                 if isinstance(head, BaseException):
                     if not out:  # else hand out what came before it first
                         pending.popleft()
                         failure = head
                     break
-                at, end = self._at, self._at + max_records - len(out)
+                at = self._at
+                end = at + max_records - len(out)
                 if end < len(head):
-                    part, self._at = head[at:end], end
+                    part = head[at:end]
+                    self._at = end
                 else:
-                    part, self._at = head[at:] if at else head, 0
+                    part = head[at:] if at else head
+                    self._at = 0
                     pending.popleft()
                 if out:
                     out += part
                 else:
                     out = part
+                if len(out) >= max_records:
+                    break
             if self._member:
                 self._cond.notify_all()  # room for the reading thread
         if out:
@@ -437,17 +473,19 @@ class KafkaConsumer(BaseConsumer):
         if not self._member:
             self.commit(offsets)
             return
+        commits = self._commits
         with self._cond:
-            self._raise_commit_failure()
-            if self._stopped:
+            if self._commit_failure is not None or self._stopped:
+                self._raise_commit_failure()
                 raise ClosedError("the consumer is closed")
-            if self._commits and self._commits[-1][1] is None:
-                self._commits[-1][0].update(offsets)  # not taken yet: goes with it
+            if commits and commits[-1][1] is None:
+                commits[-1][0].update(offsets)  # not taken yet: goes with it
             else:
-                self._commits.append((dict(offsets), None))
+                commits.append((dict(offsets), None))
                 self._cond.notify_all()
-        for tp in offsets:  # a later commit() of the same offset must not be skipped
-            self._committed.pop(tp, None)
+        if self._committed:  # a later commit() of the same offset must not be skipped
+            for tp in offsets:
+                self._committed.pop(tp, None)
 
     def flush_commits(self) -> None:
         """Wait until the commits handed over with ``commit_async`` are made; raises
