@@ -1,6 +1,21 @@
 """Functions on the embedded backend: a no-op function against a hand-written
 consume-and-commit loop over the same records, the filter matcher on decoded JSON,
 and the time from a produce call to the start of the handler at light load.
+
+Functions on Kafka (``measure_kafka_functions``), on a tansu broker: JSON records of
+100 B on a topic of 1 and of 3 partitions, read from the start by a fresh consumer
+group, each value decoded with ``json.loads``, by
+
+- a logway function (``kafka://``, the default settings, and batch_size 10, 100,
+  1,000 and 10,000);
+- a bare confluent-kafka loop: a ``Consumer`` subscribed in a group, with logway's
+  librdkafka settings, calling ``consume(1000)``, checking each message's error and
+  committing the positions after each call (asynchronously, then once at the end);
+- Quix Streams (``peers.quix_read``), the same handler in ``StreamingDataFrame.update``.
+
+Each is timed from the first record its handler gets to the last (joining the group
+first is not: the broker holds a join for half the session timeout), and afterwards
+must have committed every record. Every run of a repetition reads the same topic.
 """
 
 from __future__ import annotations
@@ -11,12 +26,19 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+
+from confluent_kafka import Consumer, KafkaException
 
 import logway
 from common import Throughput, make_values, percentile
+from kafka import Tansu
+from logway.backends.kafka import CONSUMER_DEFAULTS
 from logway.functions.patterns import compile_pattern
 from logway.functions.runner import run_functions
+from peers import quix_read
 
 BATCH = 1_000
 TOPIC = "functions"
@@ -172,4 +194,184 @@ def measure_functions(root: str, records: int, reps: int, samples: int) -> Funct
         matcher_s,
         matched,
         latencies,
+    )
+
+
+# --- functions on Kafka -------------------------------------------------------------
+
+KAFKA_BATCH_SIZES = (10, 100, 1_000, 10_000)  # 100 is the default
+KAFKA_PARTITIONS = (1, 3)
+SESSION_MS = 2_000  # tansu holds a group join for half the session timeout
+KAFKA_OPTIONS = f"session.timeout.ms={SESSION_MS}&heartbeat.interval.ms={SESSION_MS // 10}"
+KAFKA_READ_TIMEOUT_S = 60.0
+
+
+@dataclass
+class KafkaFunctionFigures:
+    functions: dict[tuple[int, int], Throughput]  # (partitions, batch_size)
+    bare: dict[int, Throughput]  # per partition count
+    quix: dict[int, Throughput]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "functions": {
+                f"{parts}p_batch{size}": t.to_json() for (parts, size), t in self.functions.items()
+            },
+            "bare_loop": {f"{parts}p": t.to_json() for parts, t in self.bare.items()},
+            "quix_streams": {f"{parts}p": t.to_json() for parts, t in self.quix.items()},
+        }
+
+
+def json_values(count: int, size: int = 100) -> list[bytes]:
+    """``count`` JSON objects of ``size`` bytes each."""
+    out = []
+    for i in range(count):
+        doc = {"id": i, "kind": "order", "total": i % 1000, "note": ""}
+        doc["note"] = "x" * (size - len(json.dumps(doc)))
+        out.append(json.dumps(doc).encode())
+    return out
+
+
+def _committed_all(broker: logway.Broker, group: str, topic: str, total: int) -> None:
+    """Every record committed: the offsets add up to the records produced (tansu's end
+    offsets are its last batch's base offset + 1, so they cannot say)."""
+    committed = broker.committed(group, topic)
+    if sum(committed.values()) != total:
+        raise RuntimeError(f"{group} committed {committed}, for {total} records")
+
+
+def _kafka_function_seconds(
+    servers: str, topic: str, total: int, batch_size: int, name: str
+) -> float:
+    """A function decoding every record as JSON, from its first record to its last."""
+    app = logway.App(name)
+    lock = threading.Lock()
+    last = threading.Event()
+    seen, times = [0], [0.0, 0.0]
+
+    @app.function(topic, batch_size=batch_size, starting_position="earliest")
+    def handle(batch: logway.Batch) -> None:
+        if not times[0]:
+            times[0] = time.perf_counter()
+        for record in batch:
+            json.loads(record.value)
+        with lock:
+            seen[0] += len(batch)
+            if seen[0] >= total:
+                times[1] = time.perf_counter()
+                last.set()
+
+    with logway.connect(f"kafka://{servers}?{KAFKA_OPTIONS}") as broker:
+
+        async def run() -> None:
+            stopping = asyncio.Event()
+            task = asyncio.create_task(run_functions(broker, app.name, app.functions, stopping))
+            try:
+                if not await asyncio.to_thread(last.wait, KAFKA_READ_TIMEOUT_S):
+                    raise RuntimeError(f"the function stalled after {seen[0]} of {total}")
+            finally:
+                stopping.set()
+                await task
+
+        asyncio.run(run())
+        if seen[0] != total:
+            raise RuntimeError(f"the function handled {seen[0]} records of {total}")
+        _committed_all(broker, f"{name}.handle", topic, total)
+    return times[1] - times[0]
+
+
+def _bare_loop_seconds(servers: str, topic: str, total: int, group: str) -> float:
+    """A bare consume-decode-commit loop in a group, from its first record to its last."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": servers,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": SESSION_MS,
+            "heartbeat.interval.ms": SESSION_MS // 10,
+            **CONSUMER_DEFAULTS,  # as logway's consumers
+        }
+    )
+    loads = json.loads
+    seen, first = 0, 0.0
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + KAFKA_READ_TIMEOUT_S
+        while seen < total:
+            messages = consumer.consume(num_messages=1000, timeout=1.0)
+            if not messages:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the bare loop stalled after {seen} of {total}")
+                continue
+            if not first:
+                first = time.perf_counter()
+            for m in messages:
+                if m.error() is not None:
+                    raise KafkaException(m.error())
+                loads(m.value())
+            seen += len(messages)
+            consumer.commit(asynchronous=True)
+            deadline = time.monotonic() + KAFKA_READ_TIMEOUT_S
+        elapsed = time.perf_counter() - first
+        consumer.commit(offsets=consumer.position(consumer.assignment()), asynchronous=False)
+    finally:
+        consumer.close()
+    return elapsed
+
+
+def measure_kafka_functions(root: str, records: int, reps: int) -> KafkaFunctionFigures:
+    """Best of ``reps`` of each; the runs of a repetition take turns in a new order."""
+    total = max(1_000, records // 1_000 * 1_000)
+    values = json_values(1_000)
+    functions: dict[tuple[int, int], list[float]] = {}
+    bare: dict[int, list[float]] = {}
+    quix: dict[int, list[float]] = {}
+    tansu = Tansu(root)
+    try:
+        servers = tansu.servers
+        with logway.connect(f"kafka://{servers}") as broker:
+            for parts in KAFKA_PARTITIONS:
+                topic = f"functions-{parts}p"
+                broker.create_topic(topic, partitions=parts)
+                for _ in range(total // len(values)):
+                    broker.produce_many(topic, values)
+        for rep in range(reps):
+            for parts in KAFKA_PARTITIONS:
+                topic = f"functions-{parts}p"
+                bare_group, quix_group = f"bare-{parts}-{rep}", f"quix-{parts}-{rep}"
+                steps: list[tuple[list[float], Callable[[], float]]] = [
+                    (
+                        bare.setdefault(parts, []),
+                        partial(_bare_loop_seconds, servers, topic, total, bare_group),
+                    ),
+                    (
+                        quix.setdefault(parts, []),
+                        partial(quix_read, servers, topic, quix_group, total, SESSION_MS),
+                    ),
+                ]
+                for size in KAFKA_BATCH_SIZES:
+                    name = f"fn{size}-{parts}-{rep}"
+                    steps.append(
+                        (
+                            functions.setdefault((parts, size), []),
+                            partial(_kafka_function_seconds, servers, topic, total, size, name),
+                        )
+                    )
+                turn = rep % len(steps)
+                for runs, step in steps[turn:] + steps[:turn]:
+                    runs.append(step())
+                with logway.connect(f"kafka://{servers}") as broker:
+                    for group in (bare_group, quix_group):
+                        _committed_all(broker, group, topic, total)
+    finally:
+        tansu.stop()
+
+    def throughput(runs: list[float]) -> Throughput:
+        return Throughput(total, total * 100, runs)
+
+    return KafkaFunctionFigures(
+        {key: throughput(runs) for key, runs in functions.items()},
+        {parts: throughput(runs) for parts, runs in bare.items()},
+        {parts: throughput(runs) for parts, runs in quix.items()},
     )

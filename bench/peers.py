@@ -1,4 +1,5 @@
-"""Peer systems doing the same job from Python: SQLite in WAL mode and Redis Streams.
+"""Peer systems doing the same job from Python: SQLite in WAL mode, Redis Streams, and
+Quix Streams on a Kafka-API broker.
 
 Both append the same 100-byte values in batches of ``BATCH`` with a durable commit per
 batch, as logway's ``produce_many`` with ``fsync="always"`` does, then read everything
@@ -13,22 +14,28 @@ back in order in chunks of ``BATCH``, building a Python object per record.
   AOF rewrites off (no fork competing for the 2 CPUs mid-run, which only favours Redis);
   XADD pipelined per batch and XRANGE per chunk through the ``redis`` client (pure-Python
   parser: no hiredis).
+- Quix Streams (``quix_peer.py``): an ``Application`` reading a topic with a fresh
+  consumer group from the start, the same handler in ``StreamingDataFrame.update``, in
+  a process and virtualenv of its own (``bench/results/quix-venv``, made on first use:
+  Quix Streams pins an older confluent-kafka than logway's).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from types import TracebackType
 from typing import cast
 
 import redis
 
-from common import BATCH
+from common import BATCH, BENCH_DIR, RESULTS_DIR
 
 # --- SQLite -----------------------------------------------------------------------------
 
@@ -219,3 +226,50 @@ def redis_read(client: redis.Redis, stream: str, expected: int) -> float:
     if count != expected:
         raise RuntimeError(f"Redis returned {count} stream entries, expected {expected}")
     return elapsed
+
+
+# --- Quix Streams -----------------------------------------------------------------------
+
+QUIX_VERSION = "3.28.1"
+QUIX_VENV = os.path.join(RESULTS_DIR, "quix-venv")
+QUIX_TIMEOUT_S = 300.0
+
+
+def quix_python() -> str:
+    """The interpreter of a virtualenv with Quix Streams, made (with pip, from the
+    package index) the first time."""
+    python = os.path.join(QUIX_VENV, "bin", "python")
+    check = [
+        python,
+        "-c",
+        f"import quixstreams; assert quixstreams.__version__ == {QUIX_VERSION!r}",
+    ]
+    if os.path.exists(python) and subprocess.run(check, capture_output=True).returncode == 0:
+        return python
+    print(f"  installing quixstreams=={QUIX_VERSION} into {QUIX_VENV}", file=sys.stderr)
+    for command in (
+        [sys.executable, "-m", "venv", "--clear", QUIX_VENV],
+        [python, "-m", "pip", "install", "-q", f"quixstreams=={QUIX_VERSION}"],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return python
+
+
+def quix_read(servers: str, topic: str, group: str, records: int, session_ms: int) -> float:
+    """Seconds Quix Streams takes from the first record of ``topic`` to the last."""
+    script = os.path.join(BENCH_DIR, "quix_peer.py")
+    done = subprocess.run(
+        [quix_python(), script, servers, topic, group, str(records), str(session_ms)],
+        capture_output=True,
+        text=True,
+        timeout=QUIX_TIMEOUT_S,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the Quix Streams peer failed:\n{done.stderr[-2000:]}")
+    result = json.loads(lines[-1])
+    if result["records"] != records:
+        raise RuntimeError(f"Quix Streams read {result['records']} records of {records}")
+    return float(result["seconds"])

@@ -38,7 +38,14 @@ from common import (
     scratch_root,
 )
 from delivery import DeliveryFigures, measure_delivery
-from functions import FunctionFigures, measure_functions
+from functions import (
+    KAFKA_BATCH_SIZES,
+    KAFKA_PARTITIONS,
+    FunctionFigures,
+    KafkaFunctionFigures,
+    measure_functions,
+    measure_kafka_functions,
+)
 from kafka import BATCH as KAFKA_BATCH
 from kafka import KafkaFigures, measure_kafka
 from latency import Latencies, produce_latency
@@ -86,6 +93,9 @@ MATCHER_PER_S = 300_000
 FUNCTION_P99_MS = 20.0
 KAFKA = "kafka backend"
 KAFKA_VS_BARE = 0.8
+KAFKA_FUNCTIONS = "functions on Kafka"
+KAFKA_FUNCTION_VS_BARE = 0.8
+KAFKA_FUNCTION_VS_QUIX = 1.5
 BACKUP = "backup and restore"
 BACKUP_VS_DISK = 0.5
 DELIVERY = "delivery to Parquet"
@@ -179,6 +189,7 @@ class Measured:
     fan: Fanout | None
     functions: FunctionFigures | None
     kafka: KafkaFigures | None
+    kafka_functions: KafkaFunctionFigures | None
     backup: BackupFigures | None
     delivery: DeliveryFigures | None
 
@@ -257,6 +268,7 @@ def build_checks(m: Measured) -> list[Check]:
         + serving_checks(m)
         + function_checks(m)
         + kafka_checks(m)
+        + kafka_function_checks(m)
         + backup_checks(m)
         + delivery_checks(m)
     )
@@ -354,6 +366,43 @@ def kafka_checks(m: Measured) -> list[Check]:
             ),
         )
     ]
+    return checks
+
+
+def kafka_function_checks(m: Measured) -> list[Check]:
+    """A function on kafka:// decoding JSON records, at each batch size and partition
+    count, against a bare confluent-kafka loop doing the same, and with the default
+    settings against Quix Streams running the same handler."""
+    k = m.kafka_functions
+    checks = []
+    for parts in KAFKA_PARTITIONS:
+        where = f"{parts} partition{'s' if parts > 1 else ''}"
+        for size in KAFKA_BATCH_SIZES:
+            default = " (default)" if size == 100 else ""
+            checks.append(
+                throughput_check(
+                    m.s,
+                    f"Kafka function, {where}, batch_size {size:,}{default}",
+                    "rec/s",
+                    Target("ratio_at_least", KAFKA_FUNCTION_VS_BARE),
+                    k.functions.get((parts, size)) if k else None,
+                    k.bare.get(parts) if k else None,
+                    "confluent-kafka loop",
+                    (KAFKA_FUNCTIONS,),
+                )
+            )
+        checks.append(
+            throughput_check(
+                m.s,
+                f"Kafka function, {where}, vs Quix Streams",
+                "rec/s",
+                Target("ratio_at_least", KAFKA_FUNCTION_VS_QUIX),
+                k.functions.get((parts, 100)) if k else None,
+                k.quix.get(parts) if k else None,
+                "Quix Streams",
+                (KAFKA_FUNCTIONS,),
+            )
+        )
     return checks
 
 
@@ -511,12 +560,27 @@ def measure(sizes: Sizes, reps: int) -> Measured:
             ),
         )
         kafka = s.run(KAFKA, lambda: measure_kafka(root, sizes.kafka_records, reps))
+        kafka_functions = s.run(
+            KAFKA_FUNCTIONS, lambda: measure_kafka_functions(root, sizes.kafka_records, reps)
+        )
         backup = s.run(
             BACKUP,
             lambda: measure_backup(root, sizes.backup_records, sizes.large_bytes, reps),
         )
         delivery = s.run(DELIVERY, lambda: measure_delivery(root, sizes.delivery_records, reps))
-    return Measured(s, suite, large, latency, serving, fan, functions, kafka, backup, delivery)
+    return Measured(
+        s,
+        suite,
+        large,
+        latency,
+        serving,
+        fan,
+        functions,
+        kafka,
+        kafka_functions,
+        backup,
+        delivery,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -585,6 +649,8 @@ def document(
         measurements["functions"] = m.functions.to_json()
     if m.kafka:
         measurements["kafka_100b"] = m.kafka.to_json()
+    if m.kafka_functions:
+        measurements["kafka_functions_100b_json"] = m.kafka_functions.to_json()
     if m.backup:
         measurements["backup_1gb"] = m.backup.to_json()
     if m.delivery:
@@ -665,6 +731,15 @@ def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) 
             f"per batch); consumer poll vs a Consumer's consume({KAFKA_BATCH:,}) taking every "
             "field, both from opening to closing; "
             "embedded: the same workload on a file: directory (fsync=always)"
+        )
+    if m.kafka_functions:
+        lines.append(
+            f"kafka functions: another tansu broker, {sizes.kafka_records:,} JSON records of "
+            f"100 B on 1 and on 3 partitions, each read from the start by a fresh group and "
+            "decoded with json.loads; a logway function (kafka://) vs a confluent-kafka "
+            "Consumer in a group with logway's librdkafka settings (consume(1000), commit "
+            "after each) and Quix Streams (StreamingDataFrame.update, its own process and "
+            "virtualenv), each timed from its first record to its last (not the group join)"
         )
     if m.backup:
         lines.append(
