@@ -580,7 +580,11 @@ static PyObject *records_from_messages(PyObject *self, PyObject *arg) {
             if (!headers) { Py_DECREF(h); Py_DECREF(rec); goto fail; }
         }
         Py_DECREF(h);
+        /* headers hold (str, bytes) pairs, and nothing here can refer back to rec:
+           never part of a cycle, so the collector need not follow them (as above) */
+        if (PyObject_IS_GC(headers) && headers != empty_tuple) PyObject_GC_UnTrack(headers);
         PyTuple_SET_ITEM(rec, 6, headers);
+        PyObject_GC_UnTrack(rec);
         int rc = PyList_Append(out, rec);
         Py_DECREF(rec);
         if (rc < 0) goto fail;
