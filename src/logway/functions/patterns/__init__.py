@@ -87,6 +87,7 @@ from typing import Any
 
 from logway.functions.patterns.errors import PatternError
 from logway.functions.patterns.json_text import load
+from logway.functions.patterns.leaves import first_true
 from logway.functions.patterns.matcher import compile_branches
 from logway.functions.patterns.tree import Predicate, always
 
@@ -108,7 +109,7 @@ class Pattern:
 
     def __init__(self, source: Mapping[str, Any], branches: Sequence[Predicate]) -> None:
         self.source = source
-        self.matches = _any_branch(branches)
+        self.matches = first_true(branches)
 
     def __repr__(self) -> str:
         return f"Pattern({json.dumps(self.source, sort_keys=True)})"
@@ -127,7 +128,7 @@ class Filter:
 
     def __init__(self, patterns: Sequence[Pattern], branches: Sequence[Predicate]) -> None:
         self.patterns = tuple(patterns)
-        self.matches = _any_branch(branches) if self.patterns else always
+        self.matches = first_true(branches) if self.patterns else always
 
     def __repr__(self) -> str:
         return f"Filter({list(self.patterns)!r})"
@@ -162,17 +163,3 @@ def compile_filters(patterns: Sequence[Mapping[str, Any] | str]) -> Filter:
         compiled.append(Pattern(source, fns))
         branches.extend(fns)
     return Filter(compiled, branches)
-
-
-def _any_branch(branches: Sequence[Predicate]) -> Predicate:
-    if len(branches) == 1:
-        return branches[0]
-    fns = tuple(branches)
-
-    def any_branch(event: Any) -> bool:
-        for fn in fns:  # noqa: SIM110 - any() over a generator allocates per call
-            if fn(event):
-                return True
-        return False
-
-    return any_branch
