@@ -85,6 +85,24 @@ def test_every_record_once_in_order_in_batches_then_committed(
     assert group == {logway.TopicPartition(topic, 0): 100, logway.TopicPartition(topic, 1): 100}
 
 
+def test_the_commit_of_a_last_full_batch_is_made_while_the_function_runs(
+    broker: logway.Broker, topic: str
+) -> None:
+    """Full batches hand their commits over at most every few ms, the rest with the
+    next; the last one's is still made without a stop or another record."""
+    broker.create_topic(topic)
+    app = logway.App("full")
+    seen: list[int] = []
+
+    @app.function(topic, batch_size=10, starting_position="earliest")
+    def handle(batch: Batch) -> None:
+        seen.extend(r.offset for r in batch)
+
+    broker.produce_many(topic, [b"x"] * 200)  # twenty full batches, nothing after
+    run_app(broker, app, until=committed(broker, "full.handle", topic, 200))
+    assert seen == list(range(200))
+
+
 def test_starting_position_applies_only_before_the_first_commit(
     open_broker: BrokerFactory, topic: str
 ) -> None:

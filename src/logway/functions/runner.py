@@ -46,6 +46,7 @@ log = logging.getLogger("logway.functions")
 ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its membership and its switch
 SCALE_CHECK_S = 1.0  # how often it weighs its workers against the lag
 IDLE_POLL_S = 0.5  # the longest a lane waits for records before checking for a stop
+COMMIT_EVERY_S = 0.005  # a lane reading full batches hands its commits over this often
 
 
 @dataclass
@@ -325,6 +326,8 @@ class Lane:
         self._troubles: dict[object, str] = {}  # deliveries retrying or blocked, now
         self._window_from = 0  # the offset its first record had
         self._next = 0  # the offset after the last record taken
+        self._handed_at = 0.0  # when a commit was last handed over
+        self._unsent = False  # committed holds an offset not handed over yet
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and end (a waiting read ends at once)."""
@@ -343,8 +346,13 @@ class Lane:
                 records, pending = self._next_batch(consumer, pending, stop)
                 if records:
                     self._next = records[-1].offset + 1
-                    self._commit(self._process(records, stop))
-                elif self.window is not None and time.time() * 1000 >= self.window.end:
+                    full = len(records) >= self.settings.batch_size
+                    self._commit(self._process(records, stop), more=full)
+                    if not full:
+                        self._hand_over_unsent()
+                    continue
+                self._hand_over_unsent()
+                if self.window is not None and time.time() * 1000 >= self.window.end:
                     self._close_window(stop)  # nothing came to close it: time did
                     self._commit(self._next)
         except _Stopped:
@@ -354,6 +362,7 @@ class Lane:
                 raise
         finally:
             try:
+                self._hand_over_unsent()
                 self.runner.flush_commits()
             finally:
                 consumer.close()
@@ -456,10 +465,24 @@ class Lane:
         troubles = set(self._troubles.values())
         return next((s for s in ("blocked", "retrying") if s in troubles), "running")
 
-    def _commit(self, offset: int) -> None:
-        if offset > self.committed:
-            self.runner.commit_soon({self.tp: offset})
-            self.committed = offset
+    def _commit(self, offset: int, more: bool = False) -> None:
+        """Hand a batch's commit over; with ``more`` (a full batch: the next is likely
+        right behind it) at most every ``COMMIT_EVERY_S``, the rest with the next one
+        (each hand-over costs the threads of a shared member a lock)."""
+        if offset <= self.committed:
+            return
+        self.committed = offset
+        now = time.monotonic()
+        if more and now - self._handed_at < COMMIT_EVERY_S:
+            self._unsent = True
+            return
+        self._handed_at, self._unsent = now, False
+        self.runner.commit_soon({self.tp: offset})
+
+    def _hand_over_unsent(self) -> None:
+        if self._unsent:
+            self._unsent = False
+            self.runner.commit_soon({self.tp: self.committed})
 
     # --- invoking and retrying ----------------------------------------------------
 
