@@ -177,7 +177,9 @@ def test_the_test_brokers_end_offset_limit(kafka_url: str, topic: str) -> None:
     tansu reports a partition's end offset as its last batch's base offset + 1, not
     the offset after its last record. A real Kafka cluster (LOGWAY_TEST_KAFKA) does
     not, so there the end offset is the exact one."""
-    with logway.connect(kafka_url) as broker:
+    # the records wait up to 1 s to share a batch (produce_many's flush sends them at
+    # once): with logway's 1 ms linger a busy machine could send them one by one
+    with logway.connect(f"{kafka_url}?linger.ms=1000") as broker:
         broker.create_topic(topic)
         broker.produce_many(topic, [b"a", b"b", b"c"])  # one batch of three
         assert [r.value for r in broker.fetch(topic, 0, 0)][:1] == [b"a"]
