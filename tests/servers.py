@@ -28,6 +28,20 @@ def logway_cli(
     )
 
 
+def logway_process(
+    env: dict[str, str] | None, *args: str, cwd: Path | None = None, stderr: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """``logway ARGS`` started in a process of its own, its stdout (and stderr) piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "logway.cli.main", *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+
+
 class LogwayServer:
     def __init__(self, data: Path, *extra: str):
         self.data = data

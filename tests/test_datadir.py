@@ -18,7 +18,7 @@ import pytest
 import logway
 from logway.datadir import DirectoryClient, OwnerGoneError, socket_path
 from logway.errors import DataDirLockedError, InvalidArgumentError, UnknownTopicError
-from tests.servers import DirectoryOwner, logway_cli
+from tests.servers import DirectoryOwner, logway_cli, logway_process
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -112,26 +112,13 @@ def test_owner_killed_mid_stream_loses_no_acknowledged_record(tmp_path: Path) ->
     env = {**os.environ, "LOGWAY_URL": url, "PYTHONPATH": str(tmp_path)}
 
     def run_app() -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "logway.cli.main", "run", "shopapp:app"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-        )
+        process = logway_process(env, "run", "shopapp:app", cwd=tmp_path, stderr=subprocess.DEVNULL)
         assert process.stdout is not None
         assert "logway running shop" in process.stdout.readline()
         return process
 
     owner = run_app()
-    consumer = subprocess.Popen(
-        [sys.executable, "-m", "logway.cli.main", "consume", "orders", "-f", "--from-beginning"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    consumer = logway_process(env, "consume", "orders", "-f", "--from-beginning")
     seen: list[str] = []
     changed = threading.Condition()
 

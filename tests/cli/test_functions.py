@@ -15,7 +15,7 @@ import pytest
 
 import logway
 from logway.functions import control
-from tests.servers import logway_cli
+from tests.servers import logway_cli, logway_process
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -47,13 +47,7 @@ def test_a_process_that_stopped_cleanly_leaves_the_list(tmp_path: Path) -> None:
     env = {**os.environ, "LOGWAY_URL": f"file:{tmp_path / 'data'}", "PYTHONPATH": path}
     _cli(env, "topics", "create", "orders")
     _cli(env, "produce", "orders", stdin="a\nb\n")
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "logway.cli.main", "run", "shopapp:app"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    runner = logway_process(env, "run", "shopapp:app")
     try:
         deadline = time.monotonic() + 30
         while not out.exists() or len(out.read_text().split()) < 2:

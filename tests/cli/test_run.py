@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import logway_cli as _cli
+from tests.servers import logway_process
 
 pytestmark = pytest.mark.slow  # real processes
 
@@ -54,14 +55,7 @@ def test_run_handles_every_record_then_stops_cleanly_on_sigterm(tmp_path: Path) 
         timeout=60,
     )
     assert produced.returncode == 0, produced.stderr
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "logway.cli.main", "run", "shopapp:app"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    runner = logway_process(env, "run", "shopapp:app", cwd=tmp_path)
     try:
         assert runner.stdout is not None
         assert "logway running shop: record <- orders" in runner.stdout.readline()
