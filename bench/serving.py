@@ -34,7 +34,7 @@ from common import BENCH_DIR, Throughput, make_values, stop_process
 READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
 BATCH = 1_000
 TOPIC = "fanout"
-PORTS = ("--grpc-port", "0", "--http-port", "0")
+PORTS = ("--grpc-port", "0", "--http-port", "0", "--kafka-port", "auto")
 
 
 class ServerProcess:

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
+KAFKA_READY = re.compile(r"kafka on (\S+):(\d+)")
 
 
 def logway_cli(
@@ -49,6 +50,7 @@ class LogwayServer:
         self.process: subprocess.Popen[str] | None = None
         self.grpc_port = 0
         self.http_port = 0
+        self.kafka_port = 0
         self.output: list[str] = []
         self._changed = threading.Condition()
         self._reader: threading.Thread | None = None
@@ -60,6 +62,11 @@ class LogwayServer:
     @property
     def http(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def kafka(self) -> str:
+        """bootstrap.servers of its Kafka port."""
+        return f"127.0.0.1:{self.kafka_port}"
 
     def start(self, timeout: float = 30.0) -> None:
         self.process = subprocess.Popen(
@@ -74,6 +81,8 @@ class LogwayServer:
                 "0",
                 "--http-port",
                 "0",
+                "--kafka-port",
+                "auto",
                 *self.extra,
             ],
             stdout=subprocess.PIPE,
@@ -88,6 +97,8 @@ class LogwayServer:
             if match:
                 self.grpc_port = int(match.group(2))
                 self.http_port = int(match.group(4))
+                kafka = KAFKA_READY.search(line)
+                self.kafka_port = int(kafka.group(2)) if kafka else 0
                 self._reader = threading.Thread(target=self._read, daemon=True)
                 self._reader.start()
                 return

@@ -279,13 +279,19 @@ class BrokerBase:
         raise NotImplementedError
 
     def read_batches(
-        self, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        whole: bool = False,
     ) -> bytes:
         """The records from ``offset`` on as whole Kafka RecordBatch v2 batches carrying
         their own offsets: at least one batch when there are records, more while under
-        ``max_bytes`` (b"" at the end offset). For moving a partition in bulk (backups);
-        a backend that stores batches hands them over as stored, this default encodes
-        what ``fetch`` returns."""
+        ``max_bytes`` (b"" at the end offset). For moving a partition in bulk (backups)
+        and Kafka's Fetch; a backend that stores batches hands them over as stored (with
+        ``whole``, a first batch that begins before ``offset`` too), this default
+        encodes what ``fetch`` returns."""
         records = self.fetch(topic, partition, offset, BULK_RECORDS, max_bytes)
         return codec.encode_wire(records)
 
@@ -295,6 +301,27 @@ class BrokerBase:
         """``write_at`` for records given as whole RecordBatch v2 batches laid back to
         back (what ``read_batches`` returns); this default decodes them."""
         self.write_at(topic, partition, _decode_batches(topic, partition, data))
+
+    def append_batches(
+        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+    ) -> int:
+        """Produce records given as whole RecordBatch v2 batches (what a Kafka producer
+        sends): they get the next offsets of the partition, keep their timestamps, keys
+        and headers; returns the first one's offset. A backend that stores batches keeps
+        them as sent; this default decodes them."""
+        records = _decode_batches(topic, partition, data)
+        if not records:
+            raise InvalidArgumentError(f"no record for {topic}/{partition}; nothing was written")
+        items = [Message(r.value, r.key, r.headers, partition, r.timestamp) for r in records]
+        return self.produce_many(topic, items, partition=partition)[0].offset
+
+    def watch(
+        self, topic: str, partition: int, callback: Callable[[], None]
+    ) -> Callable[[], None] | None:
+        """Call ``callback`` (from any thread) after each append to the partition, until
+        the returned function is called; None when the backend cannot tell, and a
+        waiting reader looks again from time to time."""
+        return None
 
     def produce_many(
         self, topic: str, records: Iterable[ProduceItem], partition: int | None = None
@@ -367,6 +394,15 @@ def write_batches(
         broker.write_batches(topic, partition, data)
     else:
         broker.write_at(topic, partition, _decode_batches(topic, partition, data))
+
+
+def append_batches(
+    broker: Broker, topic: str, partition: int, data: bytes | bytearray | memoryview
+) -> int:
+    """``BrokerBase.append_batches`` on any ``Broker``."""
+    if isinstance(broker, BrokerBase):
+        return broker.append_batches(topic, partition, data)
+    return BrokerBase.append_batches(broker, topic, partition, data)  # type: ignore[arg-type]
 
 
 def _decode_batches(

@@ -132,7 +132,14 @@ def test_event_source_resumes_on_the_next_server_after_sigterm(
     """The browser's own EventSource: the last ``stopping`` event's id is the whole
     position, so it reconnects to the next server with Last-Event-ID and gets each
     record once, though it asked for ``from=earliest``."""
-    ports = ("--grpc-port", str(_free_port()), "--http-port", str(_free_port()))
+    ports = (
+        "--grpc-port",
+        str(_free_port()),
+        "--http-port",
+        str(_free_port()),
+        "--kafka-port",
+        "auto",
+    )
     server = LogwayServer(tmp_path / "data", *ports)
     server.start()
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import logway
 from logway.errors import InvalidArgumentError
-from logway.units import parse_duration_ms
+from logway.units import parse_duration_ms, parse_size
 
 
 def seconds(text: str) -> float:
@@ -61,7 +61,56 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="disconnect a subscriber that reads nothing for this long (default 30s); "
         "it can resume from its last offset",
     )
+    serve.add_argument(
+        "--kafka-port",
+        type=kafka_port,
+        default=env("LOGWAY_KAFKA_PORT", "9092"),
+        help="the Kafka wire protocol, for Kafka's own clients and tools (default 9092; "
+        "0 turns it off; 'auto' picks a free port)",
+    )
+    serve.add_argument(
+        "--kafka-advertised",
+        metavar="HOST:PORT",
+        default=env("LOGWAY_KAFKA_ADVERTISED"),
+        help="the address Kafka clients are told to connect to (default: where it listens)",
+    )
+    serve.add_argument(
+        "--kafka-max-request-bytes",
+        type=size_flag,
+        default=env("LOGWAY_KAFKA_MAX_REQUEST_BYTES", "100MB"),
+        help="close a Kafka connection that sends a larger request (default 100MB, "
+        "Kafka's socket.request.max.bytes)",
+    )
+    serve.add_argument(
+        "--kafka-auto-create-topics",
+        action="store_true",
+        default=env("LOGWAY_KAFKA_AUTO_CREATE_TOPICS", "") in ("1", "true", "yes"),
+        help="create a topic a Kafka client asks about that does not exist (Kafka's "
+        "auto.create.topics.enable; off by default)",
+    )
     serve.set_defaults(run=run)
+
+
+def kafka_port(text: str) -> int | None:
+    """The --kafka-port flag: a port, 0 (off: None) or 'auto' (a free port: 0)."""
+    if text == "auto":
+        return 0
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--kafka-port must be a port, 0 or 'auto', not {text!r}"
+        ) from None
+    if not 0 <= port < 65536:
+        raise argparse.ArgumentTypeError("--kafka-port must be 0-65535 or 'auto'")
+    return port or None
+
+
+def size_flag(text: str) -> int:
+    value = parse_size(text, "--kafka-max-request-bytes")
+    if value < 1024:
+        raise InvalidArgumentError("--kafka-max-request-bytes must be at least 1KB")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,7 +128,12 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"logway serving {os.path.abspath(args.data)}: grpc on {server.host}:"
                 f"{server.grpc_port} (logway://{server.host}:{server.grpc_port}), "
-                f"http on http://{server.host}:{server.http_port}/",
+                f"http on http://{server.host}:{server.http_port}/"
+                + (
+                    f", kafka on {server.kafka.host}:{server.kafka.port}"
+                    if server.kafka is not None
+                    else ""
+                ),
                 flush=True,
             )
             if app is not None and app.statics:
@@ -94,6 +148,15 @@ def run(args: argparse.Namespace) -> int:
                 ready=ready,
                 app=app,
                 stall_timeout=args.stall_timeout,
+                kafka=None
+                if args.kafka_port is None
+                else {
+                    "port": args.kafka_port,
+                    "advertised": args.kafka_advertised,
+                    "identity": os.path.abspath(args.data),
+                    "max_request_bytes": args.kafka_max_request_bytes,
+                    "auto_create_topics": args.kafka_auto_create_topics,
+                },
             )
         )
     print("logway stopped", file=sys.stderr)

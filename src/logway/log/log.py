@@ -285,6 +285,47 @@ class Log:
                     expect = placed[-1].next_offset
             part.append_many(placed, begin)
 
+    def append_produced(
+        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+    ) -> int:
+        """Append whole RecordBatch v2 batches as a Kafka producer sent them: framing and
+        CRCs are checked, offsets are assigned by rewriting each base offset (which the
+        CRC does not cover) and the batches are stored as they are, compressed or not,
+        without decoding a record. Returns the first batch's base offset. Bad input
+        raises before anything is written."""
+        part = self.partition(topic, partition)
+        where = f"{topic}/{partition}"
+        headers = own_offsets.check_batches(data, where, ordered=False)
+        if not headers:
+            raise InvalidArgumentError(f"no record batch for {where}; nothing was written")
+        limit = part.config.max_record_bytes
+        for h in headers:
+            # Kafka's max.message.bytes bounds a whole batch, as this does
+            if h.size > limit + codec.HEADER_SIZE:
+                raise RecordTooLargeError(
+                    f"a batch of {h.size} bytes for {where} is over the topic's limit of "
+                    f"{limit} bytes (max_record_bytes); nothing was written"
+                )
+            if h.record_count != h.last_offset_delta + 1:
+                raise InvalidArgumentError(
+                    f"a batch for {where} holds {h.record_count} records but its last offset "
+                    f"delta is {h.last_offset_delta}; nothing was written"
+                )
+        batches = bytearray(data)
+        with part.lock:
+            base = expect = part.end_offset
+            placed: list[Placed] = []
+            pos = 0
+            for h in headers:
+                codec.set_base_offset(batches, expect, pos)
+                nxt = expect + h.last_offset_delta + 1
+                view = memoryview(batches)[pos : pos + h.size]
+                placed.append(Placed(view, expect, nxt, h.max_timestamp))
+                pos += h.size
+                expect = nxt
+            part.append_many(placed)
+        return base
+
     @staticmethod
     def _check_first(part: Partition, first: int) -> int | None:
         """Refuse a first offset below the end offset; where an empty partition begins."""

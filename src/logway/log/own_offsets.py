@@ -67,9 +67,12 @@ def _size(r: Record) -> int:
     return len(r.value or b"") + len(r.key or b"") + 16
 
 
-def check_batches(data: bytes | bytearray | memoryview, where: str) -> list[codec.BatchHeader]:
+def check_batches(
+    data: bytes | bytearray | memoryview, where: str, ordered: bool = True
+) -> list[codec.BatchHeader]:
     """Headers of whole RecordBatch v2 batches laid back to back, each CRC-checked, with
-    offsets that increase; ``InvalidArgumentError`` says which batch is not."""
+    offsets that increase (unless not ``ordered``: a producer's batches get their
+    offsets on append); ``InvalidArgumentError`` says which batch is not."""
     try:
         found = codec.scan_batches(data)
     except ValueError as exc:
@@ -83,7 +86,7 @@ def check_batches(data: bytes | bytearray | memoryview, where: str) -> list[code
             )
         if h.compression not in compression.CODEC_NAMES:
             raise InvalidArgumentError(f"batch {i} for {where} has unknown compression")
-        if h.base_offset <= previous:
+        if ordered and h.base_offset <= previous:
             raise InvalidArgumentError(
                 f"batch {i} for {where} begins at offset {h.base_offset}, not above the "
                 f"offset before it ({previous}): batches must come in increasing offset order"

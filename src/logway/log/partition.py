@@ -363,11 +363,12 @@ class Partition:
         except ValueError as exc:
             raise seg.corrupt(position, str(exc)) from None
 
-    def read_batches(self, offset: int, max_bytes: int) -> bytes:
+    def read_batches(self, offset: int, max_bytes: int, whole: bool = False) -> bytes:
         """Whole batches as stored, holding the records from ``offset`` on: at least
         one batch when there are records, more while under ``max_bytes``. Each batch's
         CRC and base offset are checked (damage raises ``CorruptRecordError``); a first
-        batch that begins below ``offset`` is cut to the records from ``offset`` on."""
+        batch that begins below ``offset`` is cut to the records from ``offset`` on,
+        unless ``whole`` (Kafka's Fetch: the client skips the records before it)."""
         with self.lock:
             self.check_offset(offset)
             if offset == self.end_offset:
@@ -406,7 +407,7 @@ class Partition:
                         if not codec.crc_ok(view, off, header):
                             raise seg.corrupt(pos + off, "CRC-32C mismatch")
                         batch: bytes | memoryview = view[off : off + header.size]
-                        if header.base_offset < offset:
+                        if header.base_offset < offset and not whole:
                             records = self._decode(
                                 seg, pos + off, chunk, off, header, offset, 1 << 62
                             )
@@ -418,9 +419,9 @@ class Partition:
             if size >= max_bytes:
                 break
         if len(out) == 1 and isinstance(out[0], memoryview):
-            whole = out[0].obj
-            if isinstance(whole, bytes) and len(whole) == len(out[0]):
-                return whole  # one read, whole: no copy
+            read = out[0].obj
+            if isinstance(read, bytes) and len(read) == len(out[0]):
+                return read  # one read, whole: no copy
         return b"".join(out)
 
     def _header_at(self, seg: Segment, pos: int, limit: int, offset: int) -> codec.BatchHeader:

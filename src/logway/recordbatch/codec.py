@@ -194,8 +194,9 @@ def encode_batch(
 _BASE_OFFSET = struct.Struct(">q")
 
 
-def set_base_offset(batch: bytearray, base_offset: int) -> None:
-    _BASE_OFFSET.pack_into(batch, 0, base_offset)
+def set_base_offset(batch: bytearray, base_offset: int, pos: int = 0) -> None:
+    """Write the base offset of the batch at ``pos`` (outside the CRC's cover)."""
+    _BASE_OFFSET.pack_into(batch, pos, base_offset)
 
 
 def encode_batch_at(

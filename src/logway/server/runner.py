@@ -31,6 +31,7 @@ from logway.server.fanout import Hub
 from logway.server.grpc_service import LogService, add_log_service
 from logway.server.grpc_web import GrpcWebBridge
 from logway.server.http_app import build_app
+from logway.server.kafka import KafkaListener
 from logway.v1 import channel
 
 log = logging.getLogger("logway.server")
@@ -49,6 +50,7 @@ class Server:
         grace: float = 5.0,
         app: App | None = None,
         stall_timeout: float = 30.0,
+        kafka: dict[str, Any] | None = None,
     ):
         self.broker = broker
         self.host = host
@@ -68,6 +70,9 @@ class Server:
         self.bridge = GrpcWebBridge()
         for register, servicer in self.services:
             self.bridge.add(register, servicer)
+        self.kafka: KafkaListener | None = None
+        if kafka is not None:
+            self.kafka = KafkaListener(broker, host=host, **kafka)
         self._grpc: grpc.aio.Server | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
@@ -90,6 +95,8 @@ class Server:
             register(servicer, self._grpc)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         await self._grpc.start()
+        if self.kafka is not None:
+            await self.kafka.start()
         if self.http_port is not None:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -149,6 +156,8 @@ class Server:
             stopping.append(self._http_task)
         if self._grpc is not None:
             stopping.append(self._grpc.stop(self.grace))
+        if self.kafka is not None:
+            stopping.append(self.kafka.stop())
         try:
             await asyncio.gather(*stopping)
         finally:
@@ -167,6 +176,7 @@ async def serve(
     ready: Callable[[Server], None] | None = None,
     app: App | None = None,
     stall_timeout: float = 30.0,
+    kafka: dict[str, Any] | None = None,
 ) -> None:
     server = Server(
         broker,
@@ -175,6 +185,7 @@ async def serve(
         http_port=http_port,
         app=app,
         stall_timeout=stall_timeout,
+        kafka=kafka,
     )
     await server.start()
     loop = asyncio.get_running_loop()

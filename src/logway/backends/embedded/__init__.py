@@ -154,6 +154,12 @@ class EmbeddedBroker(BrokerBase):
         """The batches are stored as they are (checked, not decoded)."""
         self._log.append_batches(topic, partition, data)
 
+    def append_batches(
+        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+    ) -> int:
+        """The batches are stored as sent (checked, offsets assigned, not decoded)."""
+        return self._log.append_produced(topic, partition, data)
+
     def _route(self, items: Sequence[Any], n: int) -> dict[int, list[int] | None]:
         """Partition per record: explicit, else Kafka's murmur2 of the key, else one
         partition for all keyless records of this call (sticky per batch)."""
@@ -206,11 +212,16 @@ class EmbeddedBroker(BrokerBase):
         return self._log.partition(topic, partition).read(offset, max_records, max_bytes)
 
     def read_batches(
-        self, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        whole: bool = False,
     ) -> bytes:
         """The batches as the segments hold them (CRCs checked, not decoded)."""
         check_fetch(offset, 1, max_bytes)
-        return self._log.partition(topic, partition).read_batches(offset, max_bytes)
+        return self._log.partition(topic, partition).read_batches(offset, max_bytes, whole)
 
     def start_offsets(self, topic: str) -> dict[int, int]:
         return {p.index: p.start_offset for p in self._log.partitions(topic)}
@@ -253,6 +264,13 @@ class EmbeddedBroker(BrokerBase):
         below the start offset to the start; beyond the end to the end."""
         part = self._log.partition(tp.topic, tp.partition)
         return part.start_offset if position < part.start_offset else part.end_offset
+
+    def watch(
+        self, topic: str, partition: int, callback: Callable[[], None]
+    ) -> Callable[[], None] | None:
+        tp = TopicPartition(topic, partition)
+        self._add_listener(tp, callback)
+        return lambda: self._remove_listener(tp, callback)
 
     def _add_listener(self, tp: TopicPartition, callback: Callable[[], None]) -> None:
         self._log.partition(tp.topic, tp.partition).add_listener(callback)

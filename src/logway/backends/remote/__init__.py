@@ -235,9 +235,14 @@ class RemoteBroker(BrokerBase):
         return convert.records_from_batches(topic, response.batches)
 
     def read_batches(
-        self, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        whole: bool = False,
     ) -> bytes:
-        """The server's batches as they arrive, not decoded here."""
+        """The server's batches as they arrive, not decoded here (cut to ``offset``)."""
         check_fetch(offset, 1, max_bytes)
         request = pb.FetchRequest(
             topic=topic,

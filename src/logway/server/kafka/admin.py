@@ -1,0 +1,1 @@
+"""Kafka's admin APIs (placeholder until they land)."""

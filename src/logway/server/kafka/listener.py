@@ -1,0 +1,168 @@
+"""The Kafka listener: accepts connections, reads size-prefixed requests, answers
+each connection's requests in order (Kafka's guarantee) and keeps other connections
+going whatever one of them sends.
+
+A request that cannot be answered at all (a malformed frame, an unknown API key or
+version, a size over the limit) closes its connection, as Kafka does, logged once;
+nothing stored changes. A connection that sends nothing for ``idle_timeout`` is
+closed (Kafka's ``connections.max.idle.ms``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from logway.broker import Broker
+from logway.server.kafka import versions, wire
+from logway.server.kafka.door import Door
+from logway.server.kafka.fetch import handle_fetch, handle_list_offsets
+from logway.server.kafka.metadata import handle_metadata
+from logway.server.kafka.node import Node, cluster_id_for
+from logway.server.kafka.produce import handle_init_producer_id, handle_produce
+
+log = logging.getLogger("logway.server.kafka")
+
+DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
+DEFAULT_IDLE_TIMEOUT = 600.0  # Kafka's connections.max.idle.ms
+
+Handler = Callable[[Door, int, Any], Awaitable[Any]]
+
+
+async def _api_versions(door: Door, version: int, request: Any) -> Any:
+    return versions.api_versions(version)
+
+
+def handlers() -> dict[int, Handler]:
+    from logway.server.kafka import admin, groups
+
+    table: dict[int, Handler] = {
+        0: handle_produce,
+        1: handle_fetch,
+        2: handle_list_offsets,
+        3: handle_metadata,
+        18: _api_versions,
+        22: handle_init_producer_id,
+    }
+    table.update(getattr(groups, "HANDLERS", {}))
+    table.update(getattr(admin, "HANDLERS", {}))
+    return table
+
+
+class KafkaListener:
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        advertised: str | None = None,
+        identity: str = "logway",
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        auto_create_topics: bool = False,
+    ):
+        self.host = host
+        self.port = port
+        self.advertised = advertised
+        self.max_request_bytes = max_request_bytes
+        self.idle_timeout = idle_timeout
+        self.node = Node(host, port, cluster_id_for(identity))
+        self.door = Door(broker, self.node, auto_create_topics=auto_create_topics)
+        self.handlers = handlers()
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._connection, self.host, self.port, reuse_address=True, backlog=1024
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        host, port = self.host, self.port
+        if self.advertised:
+            host, _, text = self.advertised.rpartition(":")
+            port = int(text)
+        self.node.host, self.node.port = host, port
+
+    async def stop(self) -> None:
+        """Stop accepting, end long polls, close every connection."""
+        self.door.stopping.set()
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._connections):
+            writer.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
+        peer = writer.get_extra_info("peername")
+        try:
+            while True:
+                head = await asyncio.wait_for(reader.readexactly(4), self.idle_timeout)
+                size = int.from_bytes(head, "big", signed=True)
+                if size < 0 or size > self.max_request_bytes:
+                    log.warning(
+                        "closing the Kafka connection from %s: a request of %d bytes "
+                        "(the limit is %d, --kafka-max-request-bytes)",
+                        peer,
+                        size,
+                        self.max_request_bytes,
+                    )
+                    return
+                frame = await reader.readexactly(size)
+                answer = await self._answer(frame, peer)
+                if answer is False:
+                    return
+                if isinstance(answer, bytes):
+                    writer.write(answer)
+                    await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("closing the Kafka connection from %s after an error", peer)
+        finally:
+            self._connections.discard(writer)
+            writer.close()
+
+    async def _answer(self, frame: bytes, peer: Any) -> bytes | bool | None:
+        """The response frame, None for no response (acks=0), False to close."""
+        try:
+            api_key, version, correlation_id = wire.peek_header(frame)
+        except wire.FrameError as exc:
+            log.warning("closing the Kafka connection from %s: %s", peer, exc)
+            return False
+        if api_key == wire.API_VERSIONS and not versions.served(api_key, version):
+            # answered in v0's body so the client can pick a version both speak
+            return wire.encode_response(
+                correlation_id, versions.api_versions(0, ErrorCode.unsupported_version)
+            )
+        handler = self.handlers.get(api_key)
+        if handler is None or not versions.served(api_key, version):
+            name = versions.NAMES.get(api_key, f"API key {api_key}")
+            log.warning(
+                "closing the Kafka connection from %s: it asked for %s version %d, which "
+                "logway does not serve",
+                peer,
+                name,
+                version,
+            )
+            return False
+        cls = wire.request_type(api_key, version)
+        assert cls is not None
+        try:
+            header = wire.read_header(frame, bool(cls.__flexible__))
+            request = wire.parse(cls, frame, header.body)
+        except wire.FrameError as exc:
+            log.warning("closing the Kafka connection from %s: %s", peer, exc)
+            return False
+        response = await handler(self.door, version, request)
+        if response is None:
+            return None
+        return wire.encode_response(correlation_id, response)
