@@ -23,6 +23,8 @@ from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 
+from logway.server.kafka import guard
+
 API_VERSIONS = 18
 NO_THROTTLE = dt.timedelta(0)
 _HEAD = struct.Struct(">hhi")  # api key, api version, correlation id
@@ -137,6 +139,7 @@ def is_flexible(api_key: int, version: int) -> bool:
 def parse(cls: type[Any], frame: bytes, pos: int) -> Any:
     """The request body at ``pos``; ``FrameError`` if it does not parse."""
     try:
+        guard.check(cls, frame, pos)  # kio's reader trusts declared lengths
         entity, _size = _reader(cls)(frame, pos)  # type: ignore[arg-type]
     except Exception as exc:
         raise FrameError(f"{cls.__name__} v{cls.__version__} does not parse: {exc}") from None
