@@ -315,6 +315,17 @@ class BrokerBase:
         items = [Message(r.value, r.key, r.headers, partition, r.timestamp) for r in records]
         return self.produce_many(topic, items, partition=partition)[0].offset
 
+    def add_partitions(self, topic: str, total: int) -> None:
+        """Grow ``topic`` to ``total`` partitions, as Kafka's CreatePartitions does: the
+        count only grows, records stay where they are, and keys map anew (murmur2 mod the
+        new count). ``InvalidArgumentError`` for a count not above the current one; this
+        default, for backends that cannot, refuses every call."""
+        raise InvalidArgumentError(
+            f"cannot add partitions to topic {topic!r}: this backend ({type(self).__name__}) "
+            "does not add partitions; nothing was changed (grow the topic where its log is "
+            "kept: on the embedded log, or on Kafka)"
+        )
+
     def watch(
         self, topic: str, partition: int, callback: Callable[[], None]
     ) -> Callable[[], None] | None:
@@ -403,6 +414,20 @@ def append_batches(
     if isinstance(broker, BrokerBase):
         return broker.append_batches(topic, partition, data)
     return BrokerBase.append_batches(broker, topic, partition, data)  # type: ignore[arg-type]
+
+
+def add_partitions(broker: Broker, topic: str, total: int) -> None:
+    """``BrokerBase.add_partitions`` on any ``Broker``."""
+    if isinstance(broker, BrokerBase):
+        broker.add_partitions(topic, total)
+    else:
+        BrokerBase.add_partitions(broker, topic, total)  # type: ignore[arg-type]
+
+
+def can_add_partitions(broker: Broker) -> bool:
+    """Whether ``broker``'s backend adds partitions (not ``BrokerBase``'s refusal)."""
+    method = getattr(type(broker), "add_partitions", None)
+    return method is not None and method is not BrokerBase.add_partitions
 
 
 def _decode_batches(

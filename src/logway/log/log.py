@@ -14,6 +14,7 @@ retention every ``retention_check_ms``.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -154,6 +155,54 @@ class Log:
                 ) from exc
             self.configs[name] = config
             self.topics[name] = opened
+            return config
+
+    def add_partitions(self, name: str, total: int) -> TopicConfig:
+        """Grow topic ``name`` to ``total`` partitions (Kafka's CreatePartitions: a count
+        only ever grows). The new partitions' directories are made and opened first;
+        ``topic.json``, written atomically, then makes them part of the topic, so a
+        crash before it leaves the topic as it was (the next call clears what is left)."""
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise InvalidArgumentError(f"a partition count must be an integer, not {total!r}")
+        with self._lock:
+            self._check_open()
+            parts = self._partitions(name)
+            current = len(parts)
+            if total <= current:
+                raise InvalidArgumentError(
+                    f"topic {name!r} has {current} partitions and a count only grows: ask "
+                    f"for more than {current} (not {total}); nothing was changed"
+                )
+            held = sum(len(p) for p in self.topics.values())
+            if held + total - current > self.max_partitions:
+                raise InvalidArgumentError(
+                    f"cannot grow topic {name!r} to {total} partitions: this log holds {held} "
+                    f"of at most {self.max_partitions} (half the open-files limit); nothing "
+                    "was changed"
+                )
+            config = dataclasses.replace(self.configs[name], partitions=total)
+            tdir = os.path.join(self._topics_dir(), name)
+            opened: list[Partition] = []
+            try:
+                for p in range(current, total):
+                    pdir = os.path.join(tdir, str(p))
+                    shutil.rmtree(pdir, ignore_errors=True)  # left by an interrupted call
+                    os.mkdir(pdir)
+                    opened.append(Partition(pdir, name, p, config, True))
+                fsync_dir(tdir)
+                write_json_atomically(os.path.join(tdir, TOPIC_FILE), config.to_json())
+            except (OSError, StorageError) as exc:
+                for part in opened:
+                    part.close()
+                for p in range(current, total):
+                    shutil.rmtree(os.path.join(tdir, str(p)), ignore_errors=True)
+                raise StorageError(
+                    f"cannot grow topic {name!r} to {total} partitions: {exc}; nothing was changed"
+                ) from exc
+            for part in parts:
+                part.config = config
+            self.configs[name] = config
+            self.topics[name] = parts + opened
             return config
 
     def delete_topic(self, name: str) -> None:

@@ -115,6 +115,11 @@ class EmbeddedBroker(BrokerBase):
     def delete_topic(self, name: str) -> None:
         self._log.delete_topic(name)
 
+    def add_partitions(self, topic: str, total: int) -> None:
+        """Consumers of a group get the new partitions at their next poll (the group
+        is rebalanced when a topic's count changes)."""
+        self._log.add_partitions(topic, total)
+
     def _count(self, topic: str) -> int:
         return len(self._log.partitions(topic))
 

@@ -30,6 +30,7 @@ from confluent_kafka import TopicPartition as KafkaTopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ConfigResource,
+    NewPartitions,
     NewTopic,
 )
 
@@ -345,6 +346,23 @@ class KafkaBroker(BrokerBase):
         self._check_open()
         meta = self._topic(name, fresh=True)
         return TopicInfo(name, meta.count, _logway_config(meta.settings))
+
+    def add_partitions(self, topic: str, total: int) -> None:
+        self._check_open()
+        if isinstance(total, bool) or not isinstance(total, int):
+            raise InvalidArgumentError(f"a partition count must be an integer, not {total!r}")
+        current = self._topic(topic, fresh=True).count
+        if total <= current:
+            raise InvalidArgumentError(
+                f"topic {topic!r} has {current} partitions and a count only grows: ask for "
+                f"more than {current} (not {total}); nothing was changed"
+            )
+        try:
+            self._wait(self._admin.create_partitions([NewPartitions(topic, total)])[topic])
+        except KafkaException as exc:
+            raise kafka_error(exc, f"cannot grow topic {topic!r} to {total} partitions") from None
+        finally:
+            self._meta.pop(topic, None)
 
     def delete_topic(self, name: str) -> None:
         self._check_open()
