@@ -171,13 +171,14 @@ def test_offsets_by_time_earliest_and_latest(
     bootstrap: str, broker: Broker, topic_name: str
 ) -> None:
     broker.create_topic(topic_name)
-    broker.produce_many(topic_name, [(f"v{i}", None, None, None, 1_000_000 + i) for i in range(10)])
+    base = int(time.time() * 1000) - 60_000  # recent: retention keeps 7 days
+    broker.produce_many(topic_name, [(f"v{i}", None, None, None, base + i) for i in range(10)])
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "times"})
     try:
         assert consumer.get_watermark_offsets(KafkaTP(topic_name, 0), timeout=10) == (0, 10)
-        found = consumer.offsets_for_times([KafkaTP(topic_name, 0, 1_000_004)], timeout=10)
+        found = consumer.offsets_for_times([KafkaTP(topic_name, 0, base + 4)], timeout=10)
         assert found[0].offset == 4
-        late = consumer.offsets_for_times([KafkaTP(topic_name, 0, 2_000_000)], timeout=10)
+        late = consumer.offsets_for_times([KafkaTP(topic_name, 0, base + 60_000_000)], timeout=10)
         assert late[0].offset == -1  # nothing at or after that time: the end (OFFSET_END)
     finally:
         consumer.close()
