@@ -137,7 +137,8 @@ class EmbeddedBroker(BrokerBase):
         parts = self._log.partitions(topic)
         n = len(parts)
         default_ts = now_ms()
-        result = ProducedBatch(topic, items, default_ts)
+        stamped = parts[0].config.timestamp_type == "log_append"
+        result = ProducedBatch(topic, items, default_ts, stamped)
         if partition is not None:
             self._log.partition(topic, partition)  # validates the number
             base, *_ = self._log.append(topic, partition, items, default_ts)
@@ -321,6 +322,11 @@ class EmbeddedBroker(BrokerBase):
             raise InvalidArgumentError(
                 f"group {group!r} has active consumers in this process; close them before a reset"
             )
+        if self._coordinator.held(group):
+            raise InvalidArgumentError(
+                f"group {group!r} has Kafka clients as members (through the server's Kafka "
+                "port); stop them before a reset"
+            )
         offsets = {}
         for part in self._log.partitions(topic):
             tp = TopicPartition(topic, part.index)
@@ -333,6 +339,16 @@ class EmbeddedBroker(BrokerBase):
                 offsets[tp] = offset_for_start(self, tp, to)
         self._log.groups.commit(group, dict(offsets))
         return offsets
+
+    def hold_group(self, group: str) -> bool:
+        """Keep ``group`` for consumers this broker does not coordinate (Kafka clients of
+        ``logway serve``'s Kafka port): until ``release_group``, this broker's own
+        consumers cannot join it (``InvalidArgumentError``). False, and nothing held,
+        while it has consumers of this broker as members."""
+        return self._coordinator.hold(group)
+
+    def release_group(self, group: str) -> None:
+        self._coordinator.release(group)
 
     # --- embedded extras ------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from logway.assignors import ASSIGNORS
 from logway.consumer import REVOKE_TIMEOUT_S
+from logway.errors import InvalidArgumentError
 from logway.records import TopicPartition
 
 
@@ -41,9 +42,16 @@ class GroupCoordinator:
         self._revoke_timeout = revoke_timeout
         self._lock = threading.Lock()
         self._groups: dict[str, _Group] = {}
+        self._held: set[str] = set()
 
     def join(self, group: str, member: str, topics: Sequence[str], assignor: str) -> None:
         with self._lock:
+            if group in self._held:
+                raise InvalidArgumentError(
+                    f"consumer group {group!r} has Kafka clients as members (through the "
+                    "server's Kafka port); logway consumers and Kafka clients cannot share "
+                    "a group: use another group name, or wait until the Kafka clients leave"
+                )
             state = self._groups.setdefault(group, _Group(assignor=assignor))
             state.members[member] = tuple(topics)
             self._rebalance(state)
@@ -86,6 +94,24 @@ class GroupCoordinator:
                 state.versions[member] = state.versions.get(member, 0) + 1
             state.handed[member] = now
             return state.versions[member], list(now)
+
+    def hold(self, group: str) -> bool:
+        """Keep ``group`` for members managed elsewhere; False (and not held) while it
+        has members here."""
+        with self._lock:
+            state = self._groups.get(group)
+            if state is not None and state.members:
+                return False
+            self._held.add(group)
+            return True
+
+    def release(self, group: str) -> None:
+        with self._lock:
+            self._held.discard(group)
+
+    def held(self, group: str) -> bool:
+        with self._lock:
+            return group in self._held
 
     def members(self, group: str) -> list[str]:
         with self._lock:
