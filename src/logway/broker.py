@@ -304,16 +304,19 @@ class BrokerBase:
 
     def append_batches(
         self, topic: str, partition: int, data: bytes | bytearray | memoryview
-    ) -> int:
+    ) -> tuple[int, int]:
         """Produce records given as whole RecordBatch v2 batches (what a Kafka producer
         sends): they get the next offsets of the partition, keep their timestamps, keys
-        and headers; returns the first one's offset. A backend that stores batches keeps
+        and headers. Returns the first one's offset and the time the log stamped them
+        with on a LogAppendTime topic (else -1). A backend that stores batches keeps
         them as sent; this default decodes them."""
         records = _decode_batches(topic, partition, data)
         if not records:
             raise InvalidArgumentError(f"no record for {topic}/{partition}; nothing was written")
         items = [Message(r.value, r.key, r.headers, partition, r.timestamp) for r in records]
-        return self.produce_many(topic, items, partition=partition)[0].offset
+        produced = self.produce_many(topic, items, partition=partition)
+        stamp = getattr(produced, "log_append_time", None)
+        return produced[0].offset, -1 if stamp is None else stamp
 
     def add_partitions(self, topic: str, total: int) -> None:
         """Grow ``topic`` to ``total`` partitions, as Kafka's CreatePartitions does: the
@@ -409,7 +412,7 @@ def write_batches(
 
 def append_batches(
     broker: Broker, topic: str, partition: int, data: bytes | bytearray | memoryview
-) -> int:
+) -> tuple[int, int]:
     """``BrokerBase.append_batches`` on any ``Broker``."""
     if isinstance(broker, BrokerBase):
         return broker.append_batches(topic, partition, data)

@@ -166,12 +166,26 @@ class ProducedBatch(Sequence[RecordMetadata]):
     """What ``produce_many`` returns: one ``RecordMetadata`` per record, in input order,
     built on access so a batch of a million records costs no million objects."""
 
-    def __init__(self, topic: str, items: Sequence[Any], default_timestamp: int) -> None:
+    def __init__(
+        self, topic: str, items: Sequence[Any], default_timestamp: int, stamped: bool = False
+    ) -> None:
+        """``stamped``: every record has ``default_timestamp``, the time the log appended
+        it (a topic with Kafka's LogAppendTime)."""
         self.topic = topic
         self._items = items
         self._default_ts = default_timestamp
+        self._stamped = stamped
         self._parts: list[tuple[int, int, list[int] | None]] = []  # partition, base, indexes
         self._where: list[tuple[int, int]] | None = None
+
+    @property
+    def log_append_time(self) -> int | None:
+        """The time the log stamped every record with (LogAppendTime topics), or None."""
+        return self._default_ts if self._stamped else None
+
+    def stamp(self, append_time: int) -> None:
+        """Every record has ``append_time``, the time the log appended it."""
+        self._default_ts, self._stamped = append_time, True
 
     def add(self, partition: int, base_offset: int, indexes: list[int] | None) -> None:
         """Record that ``items[indexes]`` (all items if None) went to one partition."""
@@ -198,6 +212,8 @@ class ProducedBatch(Sequence[RecordMetadata]):
         return self._where[i]
 
     def _timestamp(self, item: Any) -> int:
+        if self._stamped:
+            return self._default_ts
         if isinstance(item, tuple) and len(item) >= 5 and item[4] is not None:
             return to_millis(item[4]) or self._default_ts
         return self._default_ts

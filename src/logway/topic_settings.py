@@ -22,8 +22,21 @@ KAFKA_ALIASES = {
     "compression.type": "compression",
     "index.interval.bytes": "index_interval_bytes",
     "flush.ms": "fsync_interval_ms",
+    "message.timestamp.type": "timestamp_type",
 }
 KAFKA_NAMES = {ours: kafka for kafka, ours in KAFKA_ALIASES.items()}
+# a record's timestamp: the producer's (Kafka's CreateTime) or the time the log
+# appended it (LogAppendTime: the log stamps each batch as it stores it)
+TIMESTAMP_TYPES = {"create": "CreateTime", "log_append": "LogAppendTime"}
+
+
+def kafka_value(name: str, value: Any) -> str:
+    """A setting's value (logway's name and unit) as Kafka writes it."""
+    if name == "timestamp_type":
+        return TIMESTAMP_TYPES[value]
+    if name == "compression" and value == "none":
+        return "uncompressed"
+    return str(value)
 
 
 def convert_setting(name: str, value: Any) -> Any:
@@ -51,8 +64,18 @@ def convert_setting(name: str, value: Any) -> Any:
             raise InvalidArgumentError(f"{name} must be between {low} and {high} bytes, not {size}")
         return size
     if name == "compression":
+        if isinstance(value, str) and value.lower() == "uncompressed":
+            return "none"  # Kafka's name for it
         codec_id(value)
         return str(value).lower()
+    if name == "timestamp_type":
+        for ours, kafka in TIMESTAMP_TYPES.items():
+            if isinstance(value, str) and value.lower() in (ours, kafka.lower()):
+                return ours
+        raise InvalidArgumentError(
+            "timestamp_type (message.timestamp.type) must be 'create' (CreateTime) or "
+            f"'log_append' (LogAppendTime), not {value!r}"
+        )
     if name == "fsync":
         if value not in FSYNC_POLICIES:
             raise InvalidArgumentError(
@@ -77,5 +100,6 @@ def portable_settings(config: dict[str, Any]) -> dict[str, str]:
             continue
         if kafka_name == "compression.type" and str(value).lower() == "producer":
             continue  # Kafka's "keep the producer's codec" has no logway equivalent
-        out[kafka_name] = str(value)
+        ours = KAFKA_ALIASES.get(kafka_name, name)
+        out[kafka_name] = kafka_value(ours, convert_setting(ours, value))
     return out

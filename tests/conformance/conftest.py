@@ -54,6 +54,19 @@ def kafka(tmp: Path) -> BrokerFactory:
     return lambda: logway.connect(server.url)
 
 
+def kafka_port(tmp: Path) -> BrokerFactory:
+    """logway's ``kafka://`` backend on ``logway serve``'s own Kafka port: Kafka's
+    protocol end to end, on the embedded log."""
+    server = LogwayServer(tmp / "data")
+    server.start()
+    _servers.append(server)
+    return lambda: logway.connect(f"kafka://{server.kafka}?{KAFKA_PORT_QUERY}")
+
+
+# short group timeouts keep the group tests quick, as on the test broker
+KAFKA_PORT_QUERY = "session.timeout.ms=6000&heartbeat.interval.ms=200"
+
+
 def _clear(servers: str) -> None:
     """Delete every topic and group of a shared scratch cluster."""
     from confluent_kafka.admin import AdminClient
@@ -73,9 +86,10 @@ BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {
     "directory": directory,
     "remote": remote,
     "kafka": kafka,
+    "kafka-port": kafka_port,
 }
 # a server or owner process per test: left out of make test-fast
-SLOW_BACKENDS = {"directory", "remote", "kafka"}
+SLOW_BACKENDS = {"directory", "remote", "kafka", "kafka-port"}
 
 
 def _selected() -> list[str]:
@@ -115,6 +129,8 @@ def open_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Brok
 # so), and on any other backend, or a real cluster, it runs as it is.
 TEST_BROKER_LIMITS = {
     "time_index": "tansu answers every offset-for-time question with the start offset",
+    "log_append_time": "tansu neither reports message.timestamp.type nor stamps records of "
+    "a LogAppendTime topic",
     "topic_settings": "tansu reports the settings a topic was created with as defaults, so "
     "describe_topic cannot tell them from Kafka's defaults",
 }

@@ -9,6 +9,7 @@ import pytest
 
 import logway
 from logway import Message, TopicPartition
+from tests.conformance.conftest import BrokerLimit
 from tests.kafka_vectors import JAVA_MURMUR2
 
 
@@ -194,3 +195,21 @@ def test_metadata_of_a_keyed_batch(broker: logway.Broker, topic: str) -> None:
         assert record.value == f"v{i}".encode()
     assert metas[-1] == metas[39] and metas[1:3] == [metas[1], metas[2]]
     assert TopicPartition(topic, metas[0].partition) in {TopicPartition(topic, p) for p in range(3)}
+
+
+def test_a_log_append_time_topic_stamps_records_as_it_stores_them(
+    broker: logway.Broker, topic: str, broker_limit: BrokerLimit
+) -> None:
+    """Kafka's message.timestamp.type=LogAppendTime: the producer's timestamps give way
+    to the time the log appended each batch, in the metadata returned and on reading."""
+    broker.create_topic(topic, **{"message.timestamp.type": "LogAppendTime"})
+    before = int(time.time() * 1000)
+    produced = broker.produce_many(topic, [(b"old", None, None, None, 1_000), b"now"])
+    after = int(time.time() * 1000)
+    stored = broker.fetch(topic, 0, 0)
+    assert [r.value for r in stored] == [b"old", b"now"]
+    with broker_limit("log_append_time"):
+        assert broker.describe_topic(topic).config.get("timestamp_type") == "log_append"
+        for meta, record in zip(produced, stored, strict=True):
+            assert before <= record.timestamp <= after
+            assert meta.timestamp == record.timestamp

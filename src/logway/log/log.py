@@ -272,6 +272,9 @@ class Log:
             raise InvalidArgumentError(str(exc)) from None
         except TypeError as exc:
             raise InvalidArgumentError(str(exc)) from None
+        if cfg.timestamp_type == "log_append":
+            codec.set_log_append_time(batch, ts)
+            first = last = ts
         base = part.append(batch, count, last)
         return base, count, first, last
 
@@ -336,11 +339,12 @@ class Log:
 
     def append_produced(
         self, topic: str, partition: int, data: bytes | bytearray | memoryview
-    ) -> int:
+    ) -> tuple[int, int]:
         """Append whole RecordBatch v2 batches as a Kafka producer sent them: framing and
         CRCs are checked, offsets are assigned by rewriting each base offset (which the
         CRC does not cover) and the batches are stored as they are, compressed or not,
-        without decoding a record. Returns the first batch's base offset. Bad input
+        without decoding a record. Returns the first batch's base offset and the time
+        the log stamped them with (-1 unless the topic is LogAppendTime). Bad input
         raises before anything is written."""
         part = self.partition(topic, partition)
         where = f"{topic}/{partition}"
@@ -361,19 +365,22 @@ class Log:
                     f"delta is {h.last_offset_delta}; nothing was written"
                 )
         batches = bytearray(data)
+        stamp = now_ms() if part.config.timestamp_type == "log_append" else None
         with part.lock:
             base = expect = part.end_offset
             placed: list[Placed] = []
             pos = 0
             for h in headers:
                 codec.set_base_offset(batches, expect, pos)
+                if stamp is not None:  # Kafka's LogAppendTime: the log's clock, not the client's
+                    codec.set_log_append_time(batches, stamp, pos)
                 nxt = expect + h.last_offset_delta + 1
                 view = memoryview(batches)[pos : pos + h.size]
-                placed.append(Placed(view, expect, nxt, h.max_timestamp))
+                placed.append(Placed(view, expect, nxt, stamp or h.max_timestamp))
                 pos += h.size
                 expect = nxt
             part.append_many(placed)
-        return base
+        return base, -1 if stamp is None else stamp
 
     @staticmethod
     def _check_first(part: Partition, first: int) -> int | None:

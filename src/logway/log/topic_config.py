@@ -25,6 +25,7 @@ class TopicConfig:
     fsync: str = "always"
     fsync_interval_ms: int = 1000
     index_interval_bytes: int = 4096
+    timestamp_type: str = "create"  # or "log_append" (Kafka's LogAppendTime)
 
     @classmethod
     def build(

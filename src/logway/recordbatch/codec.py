@@ -127,7 +127,7 @@ def decode_payload(
         header.base_offset,
         header.first_timestamp,
         header.record_count,
-        -1,
+        header.max_timestamp if header.attributes & TIMESTAMP_TYPE_LOG_APPEND else -1,
         topic,
         partition,
         min_offset,
@@ -197,6 +197,26 @@ _BASE_OFFSET = struct.Struct(">q")
 def set_base_offset(batch: bytearray, base_offset: int, pos: int = 0) -> None:
     """Write the base offset of the batch at ``pos`` (outside the CRC's cover)."""
     _BASE_OFFSET.pack_into(batch, pos, base_offset)
+
+
+_ATTRIBUTES = struct.Struct(">h")
+_TIMESTAMP = struct.Struct(">q")
+_CRC = struct.Struct(">I")
+
+
+def set_log_append_time(batch: bytearray, now: int, pos: int = 0) -> None:
+    """Stamp the batch at ``pos`` with the time the log appends it (Kafka's
+    LogAppendTime): the timestamp-type attribute and the max timestamp are set, which
+    every record's timestamp then reads as, and the CRC is computed again."""
+    attributes = _ATTRIBUTES.unpack_from(batch, pos + CRC_START)[0]
+    _ATTRIBUTES.pack_into(batch, pos + CRC_START, attributes | TIMESTAMP_TYPE_LOG_APPEND)
+    _TIMESTAMP.pack_into(batch, pos + 35, now)  # maxTimestamp
+    size = LENGTH_PREFIX + _LENGTH.unpack_from(batch, pos + 8)[0]
+    crc = crc32c(memoryview(batch)[pos + CRC_START : pos + size])
+    _CRC.pack_into(batch, pos + 17, crc)
+
+
+_LENGTH = struct.Struct(">i")
 
 
 def encode_batch_at(

@@ -189,8 +189,9 @@ class LogService(log_pb2_grpc.LogServicer):
         first = 0
         for p, items in groups:
             produced = self.broker.produce_many(request.topic, items, partition=p)
+            stamp = getattr(produced, "log_append_time", None) or 0
             for part, base, indexes in _parts(produced):
-                r = response.ranges.add(partition=part, base_offset=base)
+                r = response.ranges.add(partition=part, base_offset=base, log_append_time=stamp)
                 if indexes is not None:
                     r.indexes.extend([first + i for i in indexes])
                 elif not whole:

@@ -493,8 +493,11 @@ class ProducedRange(_message.Message):
     PARTITION_FIELD_NUMBER: _builtins.int
     BASE_OFFSET_FIELD_NUMBER: _builtins.int
     INDEXES_FIELD_NUMBER: _builtins.int
+    LOG_APPEND_TIME_FIELD_NUMBER: _builtins.int
     partition: _builtins.int
     base_offset: _builtins.int
+    log_append_time: _builtins.int
+    """a LogAppendTime topic: the time the log stamped them; else 0"""
     @_builtins.property
     def indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
     def __init__(
@@ -503,10 +506,11 @@ class ProducedRange(_message.Message):
         partition: _builtins.int = ...,
         base_offset: _builtins.int = ...,
         indexes: _abc.Iterable[_builtins.int] | None = ...,
+        log_append_time: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_offset", b"base_offset", "indexes", b"indexes", "partition", b"partition"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_offset", b"base_offset", "indexes", b"indexes", "log_append_time", b"log_append_time", "partition", b"partition"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

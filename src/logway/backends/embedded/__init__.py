@@ -162,7 +162,7 @@ class EmbeddedBroker(BrokerBase):
 
     def append_batches(
         self, topic: str, partition: int, data: bytes | bytearray | memoryview
-    ) -> int:
+    ) -> tuple[int, int]:
         """The batches are stored as sent (checked, offsets assigned, not decoded)."""
         return self._log.append_produced(topic, partition, data)
 

@@ -70,7 +70,7 @@ from logway.records import (
     to_bytes,
     to_millis,
 )
-from logway.topic_settings import KAFKA_ALIASES, KAFKA_NAMES, convert_setting
+from logway.topic_settings import KAFKA_ALIASES, KAFKA_NAMES, convert_setting, kafka_value
 
 TIMEOUT_S = 30.0
 LOOK_S = 1.0  # how long a request waits once the shared timeout is spent
@@ -823,6 +823,8 @@ def _logway_config(config: Mapping[str, str]) -> dict[str, Any]:
         ours = KAFKA_ALIASES.get(name)
         if ours == "compression":
             out[ours] = "none" if value == "uncompressed" else value
+        elif ours == "timestamp_type":
+            out[ours] = convert_setting(ours, value)
         elif ours is not None:
             out[ours] = int(value)
         else:
@@ -842,10 +844,7 @@ def _kafka_config(config: Mapping[str, Any]) -> dict[str, str]:
                 "replication (replication_factor, min.insync.replicas)"
             )
         if name in KAFKA_NAMES:
-            converted = convert_setting(name, value)
-            if name == "compression" and converted == "none":
-                converted = "uncompressed"
-            out[KAFKA_NAMES[name]] = str(converted)
+            out[KAFKA_NAMES[name]] = kafka_value(name, convert_setting(name, value))
         elif "." in name:
             out[name] = str(value)
         else:

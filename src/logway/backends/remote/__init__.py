@@ -166,6 +166,8 @@ class RemoteBroker(BrokerBase):
         response = self.call("Produce", request)
         identity = len(groups) == 1
         for r in response.ranges:
+            if r.log_append_time:
+                result.stamp(r.log_append_time)
             where = None
             if r.indexes:
                 where = list(r.indexes) if identity else [order[i] for i in r.indexes]

@@ -6,11 +6,11 @@ one node, id 1.
 - One node: a replication factor of 1 (or -1, the default) is accepted, more is
   INVALID_REPLICATION_FACTOR; a manual replica assignment must put every partition on
   node 1 alone.
-- Topic settings go by Kafka's names (``retention.ms``, ``compression.type``, ...), as
-  ``logway.topic_settings`` maps them. Settings logway has but cannot change
-  (``cleanup.policy=delete``, ``message.timestamp.type=CreateTime``,
-  ``min.insync.replicas=1``) are accepted with that value only; anything else, or a
-  value logway refuses, is INVALID_CONFIG with the reason.
+- Topic settings go by Kafka's names (``retention.ms``, ``compression.type``,
+  ``message.timestamp.type``, ...), as ``logway.topic_settings`` maps them. Settings
+  logway has but cannot change (``cleanup.policy=delete``, ``min.insync.replicas=1``)
+  are accepted with that value only; anything else, or a value logway refuses, is
+  INVALID_CONFIG with the reason.
 - ``compression.type``: Kafka-client batches arriving at this port are stored as sent,
   which is Kafka's ``producer``; a topic compressed with a codec compresses what
   logway's own producers write. So logway's ``none`` reads as ``producer``, and
@@ -38,7 +38,7 @@ from logway.names import validate_topic_name
 from logway.server.kafka import wire
 from logway.server.kafka.door import Door
 from logway.server.kafka.errors import code_for
-from logway.topic_settings import KAFKA_ALIASES, convert_setting
+from logway.topic_settings import KAFKA_ALIASES, convert_setting, kafka_value
 
 Handler = Callable[[Door, int, Any], Awaitable[Any]]
 
@@ -98,7 +98,11 @@ TOPIC_SETTINGS = (
     ),
     Setting("max.message.bytes", str(1 << 20), Kind.INT, "max_record_bytes", "message.max.bytes"),
     Setting(
-        "message.timestamp.type", "CreateTime", Kind.STRING, None, "log.message.timestamp.type"
+        "message.timestamp.type",
+        "CreateTime",
+        Kind.STRING,
+        "timestamp_type",
+        "log.message.timestamp.type",
     ),
     Setting("min.insync.replicas", "1", Kind.INT, None, "min.insync.replicas"),
     Setting("retention.bytes", "-1", Kind.LONG, "retention_bytes", "log.retention.bytes"),
@@ -112,7 +116,8 @@ DOCS = {
     "batches are kept as sent.",
     "index.interval.bytes": "Bytes of batches between entries of the offset index.",
     "max.message.bytes": "The largest record batch a topic takes.",
-    "message.timestamp.type": "Records keep the timestamp their producer gave them.",
+    "message.timestamp.type": "CreateTime: records keep the timestamp their producer gave "
+    "them; LogAppendTime: the log stamps each batch as it stores it.",
     "min.insync.replicas": "One node, one replica: acks=all is met once a record is stored.",
     "retention.bytes": "Per partition, the size beyond which the oldest segments are "
     "deleted; -1 keeps all.",
@@ -157,6 +162,8 @@ def _kafka_value(setting: Setting, value: Any) -> str:
     """A value of logway's topic config in Kafka's notation."""
     if setting.ours == "compression" and str(value).lower() in ("none", "uncompressed"):
         return "producer"
+    if setting.ours is not None:
+        return kafka_value(setting.ours, value)
     return str(value)
 
 

@@ -9,8 +9,9 @@ the same moment.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from kio.schema.errors import ErrorCode
 
@@ -26,93 +27,82 @@ PRODUCE = 0
 INIT_PRODUCER_ID = 22
 
 
-def _append(door: Door, topic: str, partition: int, data: bytes) -> tuple[ErrorCode, int, str]:
-    """One partition's batches: ``(error, base offset, message)``."""
+class Appended(NamedTuple):
+    """One partition's answer: its error, the first offset, the time a LogAppendTime
+    topic stamped the records with (-1 otherwise) and a message for errors."""
+
+    error: ErrorCode
+    offset: int = -1
+    append_time: int = -1
+    message: str = ""
+
+
+def _append(door: Door, topic: str, partition: int, data: bytes) -> Appended:
     try:
         found = codec.scan_batches(data, verify_crc=False)
     except ValueError as exc:
-        return ErrorCode.corrupt_message, -1, str(exc)
+        return Appended(ErrorCode.corrupt_message, message=str(exc))
     if not found:
-        return ErrorCode.invalid_record, -1, "no record batch"
+        return Appended(ErrorCode.invalid_record, message="no record batch")
     if any(h.attributes & (codec.TRANSACTIONAL | codec.CONTROL) for _, h in found):
-        return (
+        return Appended(
             ErrorCode.unsupported_for_message_format,
-            -1,
-            "logway does not store transactions; turn transactions off in the producer",
+            message="logway does not store transactions; turn transactions off in the producer",
         )
     broker = door.broker
     try:
         if all(h.producer_id < 0 for _, h in found):
-            return ErrorCode.none, append_batches(broker, topic, partition, data), ""
-        first_offset = -1
+            return Appended(ErrorCode.none, *append_batches(broker, topic, partition, data))
+        first = Appended(ErrorCode.none)
         view = memoryview(data)
+        table = door.producers
         for pos, h in found:
             batch = view[pos : pos + h.size]
-            table = door.producers
             if h.producer_id < 0:
-                offset = append_batches(broker, topic, partition, batch)
+                offset, stamp = append_batches(broker, topic, partition, batch)
             else:
-                error, stored = table.check(
-                    topic,
-                    partition,
-                    h.producer_id,
-                    h.producer_epoch,
-                    h.base_sequence,
-                    h.record_count,
-                )
+                seq = (topic, partition, h.producer_id, h.producer_epoch, h.base_sequence)
+                error, stored = table.check(*seq, h.record_count)
                 if error != ErrorCode.none:
-                    return error, -1, ""
-                if stored is not None:
-                    offset = stored
+                    return Appended(error)
+                if stored is not None:  # a retried batch: answered as the first time
+                    offset, stamp = stored, -1
                 else:
-                    offset = append_batches(broker, topic, partition, batch)
-                    table.appended(
-                        topic,
-                        partition,
-                        h.producer_id,
-                        h.producer_epoch,
-                        h.base_sequence,
-                        h.record_count,
-                        offset,
-                    )
-            if first_offset < 0:
-                first_offset = offset
-        return ErrorCode.none, first_offset, ""
+                    offset, stamp = append_batches(broker, topic, partition, batch)
+                    table.appended(*seq, h.record_count, offset)
+            if first.offset < 0:
+                first = Appended(ErrorCode.none, offset, stamp)
+        return first
+    except errors.RecordTooLargeError as exc:
+        return Appended(ErrorCode.message_too_large, message=str(exc))
     except errors.InvalidArgumentError as exc:
-        if isinstance(exc, errors.RecordTooLargeError):
-            return ErrorCode.message_too_large, -1, str(exc)
-        return ErrorCode.corrupt_message, -1, str(exc)
+        return Appended(ErrorCode.corrupt_message, message=str(exc))
     except Exception as exc:
-        return code_for(exc), -1, str(exc)
+        return Appended(code_for(exc), message=str(exc))
 
 
-def _append_all(
-    door: Door, request: Any
-) -> list[tuple[str, list[tuple[int, ErrorCode, int, str]]]]:
+def _append_all(door: Door, request: Any) -> list[tuple[str, list[tuple[int, Appended]]]]:
     out = []
     for topic in request.topic_data:
         parts = []
         for p in topic.partition_data:
             if p.records is None:
-                parts.append((p.index, ErrorCode.invalid_record, -1, "no records"))
-                continue
-            error, offset, message = _append(door, topic.name, p.index, p.records)
-            parts.append((p.index, error, offset, message))
+                parts.append((p.index, Appended(ErrorCode.invalid_record, message="no records")))
+            else:
+                parts.append((p.index, _append(door, topic.name, p.index, p.records)))
         out.append((topic.name, parts))
     return out
 
 
+def _when(ms: int) -> dt.datetime | None:
+    return None if ms < 0 else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
 async def handle_produce(door: Door, version: int, request: Any) -> Any:
     if request.transactional_id is not None:
+        refused = Appended(ErrorCode.unsupported_for_message_format, message="no transactions")
         results = [
-            (
-                t.name,
-                [
-                    (p.index, ErrorCode.unsupported_for_message_format, -1, "no transactions")
-                    for p in t.partition_data
-                ],
-            )
-            for t in request.topic_data
+            (t.name, [(p.index, refused) for p in t.partition_data]) for t in request.topic_data
         ]
     else:
         results = await door.run(_append_all, door, request)
@@ -135,14 +125,14 @@ async def handle_produce(door: Door, version: int, request: Any) -> Any:
                         version,
                         "PartitionProduceResponse",
                         index=index,
-                        error_code=error,
-                        base_offset=offset,
-                        log_append_time=None,
+                        error_code=got.error,
+                        base_offset=got.offset,
+                        log_append_time=_when(got.append_time),
                         log_start_offset=-1,
                         record_errors=(),
-                        error_message=message or None,
+                        error_message=got.message or None,
                     )
-                    for index, error, offset, message in parts
+                    for index, got in parts
                 ),
             )
             for name, parts in results
