@@ -88,6 +88,8 @@ BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {
     "kafka": kafka,
     "kafka-port": kafka_port,
 }
+# logway's Kafka backend, on the test broker or on logway serve's own Kafka port
+KAFKA_BACKENDS = {"kafka", "kafka-port"}
 # a server or owner process per test: left out of make test-fast
 SLOW_BACKENDS = {"directory", "remote", "kafka", "kafka-port"}
 

@@ -33,7 +33,7 @@ def test_consumer_without_group_reads_every_partition(broker: logway.Broker, top
 def test_start_latest_and_at_time(
     broker: logway.Broker, topic: str, broker_limit: BrokerLimit
 ) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, retention_ms=-1)  # old timestamps: kept, not retention's
     broker.produce_many(topic, [Message(b"old", timestamp=1_000), Message(b"mid", timestamp=2_000)])
     with broker.consumer(topic, start="latest") as latest:
         assert latest.poll(timeout=0) == []

@@ -27,6 +27,9 @@ from logway.records import Message
 DEADLINE = 30.0
 HOUR_MS = 3_600_000
 T0 = int(dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC).timestamp() * 1000)
+# the records' times are fixed, so the topics keep them forever: retention (7 days by
+# default) would otherwise delete them as the calendar moves past T0
+KEEP = {"retention_ms": -1}
 
 
 def run_delivery(
@@ -99,7 +102,7 @@ def read_parquet_rows(root: Path) -> list[dict[str, Any]]:
 def test_parquet_under_hive_prefixes_with_record_columns(
     broker: logway.Broker, topic: str, tmp_path: Path
 ) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     produce_json(
         broker,
         topic,
@@ -132,7 +135,7 @@ def test_parquet_under_hive_prefixes_with_record_columns(
 def test_jsonl_compressed_and_dynamic_prefix_with_errors(
     broker: logway.Broker, topic: str, tmp_path: Path
 ) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     produce_json(
         broker,
         topic,
@@ -167,7 +170,7 @@ def test_jsonl_compressed_and_dynamic_prefix_with_errors(
 
 
 def test_transform_ok_dropped_and_failed(broker: logway.Broker, topic: str, tmp_path: Path) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     produce_json(broker, topic, [(T0, {"n": n}) for n in range(6)])
 
     def transform(records: list[logway.Record]) -> list[Any]:
@@ -209,7 +212,7 @@ def test_transform_ok_dropped_and_failed(broker: logway.Broker, topic: str, tmp_
 def test_values_that_are_not_json_objects_go_to_errors(
     broker: logway.Broker, topic: str, tmp_path: Path
 ) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     broker.produce_many(
         topic,
         [Message(v, None, (), 0, T0) for v in (b'{"a": 1}', b"not json", b"[1, 2]", b'{"a": 2}')],
@@ -233,7 +236,7 @@ def test_buffer_size_flushes_before_the_interval(
 ) -> None:
     """With a 900 s interval, a file is written once 1 MB is buffered, and what is left
     goes out on shutdown."""
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     big = "x" * (400 * 1024)
     produce_json(broker, topic, [(T0, {"n": n, "pad": big}) for n in range(3)])
     lake = tmp_path / "lake"
@@ -271,7 +274,7 @@ def test_a_crash_between_write_and_commit_rewrites_the_same_files(
     """The first run writes offsets 0..9 under two prefixes and dies before it commits;
     the restart, with other buffer settings and more records waiting, rewrites exactly
     0..9 under the same names, then goes on: every record once, none missing."""
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     produce_json(broker, topic, [(T0 + (n // 5) * HOUR_MS, {"n": n}) for n in range(10)])
     lake = tmp_path / "lake"
     crashed = run_delivery(
@@ -296,7 +299,7 @@ def test_a_crash_between_write_and_commit_rewrites_the_same_files(
 def test_partitions_are_delivered_separately(
     broker: logway.Broker, topic: str, tmp_path: Path
 ) -> None:
-    broker.create_topic(topic, partitions=2)
+    broker.create_topic(topic, partitions=2, **KEEP)
     broker.produce_many(
         topic, [Message(json.dumps({"n": n}).encode(), None, (), n % 2, T0) for n in range(8)]
     )
@@ -350,7 +353,7 @@ def test_protobuf_values_become_typed_columns(
 ) -> None:
     from examples.microblog.microblog.v1 import article_pb2
 
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     article = article_pb2.Article(
         id="a1", title="Hello", content="world", author="ada", created_at=T0
     )
@@ -383,7 +386,7 @@ def test_protobuf_values_become_typed_columns(
 def test_backup_source_keeps_the_untransformed_records(
     broker: logway.Broker, topic: str, tmp_path: Path
 ) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, **KEEP)
     produce_json(broker, topic, [(T0, {"n": n}) for n in range(3)])
     lake = tmp_path / "lake"
     run_delivery(

@@ -89,7 +89,7 @@ def test_offset_for_time(broker: logway.Broker, topic: str, broker_limit: Broker
 def test_offset_for_time_across_many_batches(
     broker: logway.Broker, topic: str, broker_limit: BrokerLimit
 ) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, retention_ms=-1)  # old timestamps: kept, not retention's
     for batch in range(50):
         broker.produce_many(
             topic, [Message(b"x" * 200, timestamp=10_000 + batch * 100 + i) for i in range(20)]

@@ -48,7 +48,7 @@ def test_lag_of_unknown_group(broker: logway.Broker) -> None:
 
 
 def test_reset_group(broker: logway.Broker, topic: str, broker_limit: BrokerLimit) -> None:
-    broker.create_topic(topic)
+    broker.create_topic(topic, retention_ms=-1)  # old timestamps: kept, not retention's
     broker.produce_many(topic, [Message(f"v{i}", timestamp=1_000 * (i + 1)) for i in range(10)])
     tp = TopicPartition(topic, 0)
     assert broker.reset_group("g", topic, "latest") == {tp: 10}

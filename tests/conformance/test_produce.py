@@ -107,7 +107,7 @@ def test_bad_partition_on_a_single_partition_topic(broker: logway.Broker, topic:
 
 
 def test_produce_many_keeps_order_and_metadata(broker: logway.Broker, topic: str) -> None:
-    broker.create_topic(topic, partitions=2)
+    broker.create_topic(topic, partitions=2, retention_ms=-1)  # timestamp 5: kept
     items = [b"bytes", "str", Message(b"msg", key="k", headers={"x": b"1"}, timestamp=5), None]
     metas = broker.produce_many(topic, items, partition=1)
     assert len(metas) == 4

@@ -359,6 +359,8 @@ class KafkaBroker(BrokerBase):
             )
         try:
             self._wait(self._admin.create_partitions([NewPartitions(topic, total)])[topic])
+            with self._asking() as wait:  # the producer learns of the new partitions now
+                self._producer.list_topics(topic, timeout=wait)
         except KafkaException as exc:
             raise kafka_error(exc, f"cannot grow topic {topic!r} to {total} partitions") from None
         finally:
