@@ -305,14 +305,12 @@ class GroupCoordinator:
             return ErrorCode.rebalance_in_progress
         return ErrorCode.none
 
-    def leave(
-        self, group_id: str, leaving: Sequence[tuple[str, str | None]]
-    ) -> tuple[ErrorCode, list[ErrorCode]]:
-        """LeaveGroup: the group's error and one per (member id, group instance id);
-        an empty member id names the members of that group instance id."""
+    def leave(self, group_id: str, leaving: Sequence[tuple[str, str | None]]) -> list[ErrorCode]:
+        """LeaveGroup: an error per (member id, group instance id); an empty member id
+        names the members of that group instance id."""
         group = self.groups.get(group_id)
-        if group is None:
-            return ErrorCode.unknown_member_id, [ErrorCode.unknown_member_id] * len(leaving)
+        if group is None:  # as Kafka: no member of it is known
+            return [ErrorCode.unknown_member_id] * len(leaving)
         out = []
         left = False
         for member_id, instance_id in leaving:
@@ -337,7 +335,7 @@ class GroupCoordinator:
             elif group.state is State.PREPARING_REBALANCE:
                 self._maybe_complete_join(group)
         self._settle(group)
-        return ErrorCode.none, out
+        return out
 
     def check_commit(self, group_id: str, generation: int, member_id: str) -> ErrorCode:
         """Whether an OffsetCommit may be stored (Kafka's validateOffsetCommit): a member's

@@ -244,24 +244,22 @@ async def handle_leave_group(door: Door, version: int, request: Any) -> Any:
         leaving = [(request.member_id, None)]
     else:
         leaving = [(m.member_id, m.group_instance_id) for m in request.members]
-    error, each = door.groups.leave(request.group_id, leaving)
+    each = door.groups.leave(request.group_id, leaving)
     if version < 3:
         return wire.make(
             k,
             version,
             "LeaveGroupResponse",
             throttle_time=wire.NO_THROTTLE,
-            error_code=error if error != ErrorCode.none else each[0],
+            error_code=each[0],
         )
     return wire.make(
         k,
         version,
         "LeaveGroupResponse",
         throttle_time=wire.NO_THROTTLE,
-        error_code=error,
-        members=()
-        if error != ErrorCode.none
-        else tuple(
+        error_code=ErrorCode.none,
+        members=tuple(
             wire.make(
                 k,
                 version,
