@@ -7,6 +7,7 @@ share a group."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 import queue
 import signal
@@ -75,7 +76,7 @@ class Raw:
         head = struct.pack(">hhih", api_key, version, self.correlation, len(self.client_id))
         head += self.client_id + (b"\0" if cls.__flexible__ else b"")
         body = io.BytesIO()
-        entity_writer(cls)(body, req)  # type: ignore[arg-type]
+        entity_writer(cls)(body, req)
         data = head + body.getvalue()
         self.sock.sendall(struct.pack(">i", len(data)) + data)
         frame = self._exactly(struct.unpack(">i", self._exactly(4))[0])
@@ -109,8 +110,6 @@ def join_request(
     rebalance_ms: int = 30_000,
     version: int = 7,
 ) -> Any:
-    import datetime as dt
-
     k = 11
     return request(
         k,
@@ -693,14 +692,19 @@ def test_a_killed_members_partitions_go_to_the_others_after_its_session_timeout(
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     killed: set[tuple[int, int]] = set()  # read by the killed member
+    other: list[str] = []  # anything else it printed, shown if the test fails
 
     def take_lines() -> None:
         while True:
             try:
-                p, o = lines.get_nowait().split()
+                line = lines.get_nowait()
             except queue.Empty:
                 return
-            killed.add((int(p), int(o)))
+            fields = line.split()
+            if len(fields) == 2 and all(f.isdigit() for f in fields):
+                killed.add((int(fields[0]), int(fields[1])))
+            else:
+                other.append(line)
 
     try:
         for c in consumers:
@@ -725,7 +729,8 @@ def test_a_killed_members_partitions_go_to_the_others_after_its_session_timeout(
         except AssertionError:
             missing = everything - set(pump.consumed) - killed
             raise AssertionError(
-                f"missing {sorted(missing)[:20]} ({len(missing)}); "
+                f"missing {sorted(missing)[:20]} ({len(missing)}); the member also said "
+                f"{other!r}; "
                 f"committed {broker.committed(group, topic_name)}; "
                 f"assignments {pump.assignments()}; "
                 f"positions {[c.position(c.assignment()) for c in consumers]}"

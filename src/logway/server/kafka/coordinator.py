@@ -206,6 +206,7 @@ class GroupCoordinator:
         self.min_session_timeout_ms = min_session_timeout_ms
         self.max_session_timeout_ms = max_session_timeout_ms
         self.groups: dict[str, Group] = {}
+        self._refused: set[str] = set()  # groups whose refusal was logged
 
     # --- requests -------------------------------------------------------------------
 
@@ -226,13 +227,16 @@ class GroupCoordinator:
                 return fut
             group = Group(req.group_id)
         if not self._hold(group):
-            log.warning(
-                "refused a Kafka client's JoinGroup for group %r: logway consumers are its "
-                "members, and the two cannot share a group",
-                req.group_id,
-            )
+            if req.group_id not in self._refused:  # once, not at every retry
+                self._refused.add(req.group_id)
+                log.warning(
+                    "refused Kafka clients' JoinGroup for group %r: logway consumers are "
+                    "its members, and the two cannot share a group",
+                    req.group_id,
+                )
             fut.set_result(JoinResult(ErrorCode.inconsistent_group_protocol, req.member_id))
             return fut
+        self._refused.discard(req.group_id)
         self.groups.setdefault(group.group_id, group)
         try:
             if not req.member_id:
@@ -325,7 +329,7 @@ class GroupCoordinator:
             else:
                 ids = []
             for mid in ids:
-                log.info("member %s left group %r", mid, group_id)
+                log.debug("member %s left group %r", mid, group_id)
                 self._remove(group, mid)
             out.append(ErrorCode.none if ids else ErrorCode.unknown_member_id)
             left = left or bool(ids)
@@ -435,7 +439,7 @@ class GroupCoordinator:
         if pending is not None:
             pending.cancel()
         self._expect_heartbeat(group, member, NEW_MEMBER_JOIN_TIMEOUT_S)
-        log.info("member %s joins group %r", member_id, group.group_id)
+        log.debug("member %s joins group %r", member_id, group.group_id)
         if group.state in (State.EMPTY, State.STABLE, State.COMPLETING_REBALANCE):
             self._prepare_rebalance(group, f"member {member_id} joined")
         else:
