@@ -43,6 +43,7 @@ class Sizes:
     function_records: int = 1_000_000  # a no-op function and a consume+commit loop read
     function_latency_samples: int = 500
     kafka_records: int = 200_000  # 100-byte records through the Kafka backend and bare clients
+    port_records: int = 1_000_000  # 100-byte records into and out of logway's Kafka port
     backup_records: int = 1_000_000  # 1 KiB records: a 1 GB topic backed up and restored
     delivery_records: int = 300_000  # 1 KiB JSON records delivered to Parquet
 
@@ -68,6 +69,7 @@ class Sizes:
             function_records=batches(self.function_records),
             function_latency_samples=max(50, round(self.function_latency_samples * factor)),
             kafka_records=batches(self.kafka_records),
+            port_records=batches(self.port_records),
             backup_records=batches(self.backup_records),
             delivery_records=batches(self.delivery_records),
         )

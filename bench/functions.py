@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException
 
@@ -320,14 +321,17 @@ def _bare_loop_seconds(servers: str, topic: str, total: int, group: str) -> floa
     return elapsed
 
 
-def measure_kafka_functions(root: str, records: int, reps: int) -> KafkaFunctionFigures:
-    """Best of ``reps`` of each; the runs of a repetition take turns in a new order."""
+def measure_kafka_functions(
+    root: str, records: int, reps: int, broker: Callable[[str], Any] = Tansu
+) -> KafkaFunctionFigures:
+    """Best of ``reps`` of each; the runs of a repetition take turns in a new order. On
+    a broker ``broker(root)`` starts (with ``.servers`` and ``.stop()``)."""
     total = max(1_000, records // 1_000 * 1_000)
     values = json_values(1_000)
     functions: dict[tuple[int, int], list[float]] = {}
     bare: dict[int, list[float]] = {}
     quix: dict[int, list[float]] = {}
-    tansu = Tansu(root)
+    tansu = broker(root)
     try:
         servers = tansu.servers
         with logway.connect(f"kafka://{servers}") as broker:

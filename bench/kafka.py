@@ -230,16 +230,23 @@ def _kafka_runs(
     return runs
 
 
-def measure_kafka(root: str, records: int, reps: int, partitions: int = 1) -> KafkaFigures:
-    """Best of ``reps`` interleaved runs of each measurement over ``records`` records."""
+def measure_kafka(
+    root: str,
+    records: int,
+    reps: int,
+    partitions: int = 1,
+    broker: Callable[[str], Any] = Tansu,
+) -> KafkaFigures:
+    """Best of ``reps`` interleaved runs of each measurement over ``records`` records,
+    on a broker ``broker(root)`` starts (with ``.servers`` and ``.stop()``)."""
     values = make_values(100, BATCH)
     batches = max(1, records // BATCH)
     total = batches * BATCH
-    tansu = Tansu(root)
+    server = broker(root)
     try:
-        runs = _kafka_runs(tansu.servers, values, batches, reps, partitions)
+        runs = _kafka_runs(server.servers, values, batches, reps, partitions)
     finally:
-        tansu.stop()
+        server.stop()
     for rep in range(reps):
         with logway.connect(f"file:{os.path.join(root, f'kafka-embedded-{rep}')}") as embedded:
             embedded.create_topic("embedded", partitions=partitions)

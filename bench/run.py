@@ -48,6 +48,7 @@ from functions import (
 )
 from kafka import BATCH as KAFKA_BATCH
 from kafka import KafkaFigures, measure_kafka
+from kafka_port import KafkaPortFigures, LogwayKafkaPort, measure_kafka_port
 from latency import Latencies, produce_latency
 from logway.recordbatch import codec
 from report import Check, Target, table, write_json
@@ -94,6 +95,14 @@ FUNCTION_P99_MS = 20.0
 KAFKA = "kafka backend"
 KAFKA_VS_BARE = 0.8
 KAFKA_FUNCTIONS = "functions on Kafka"
+KAFKA_PORT = "Kafka port"
+KAFKA_ON_PORT = "kafka backend on the Kafka port"
+KAFKA_FUNCTIONS_ON_PORT = "functions on the Kafka port"
+PORT_PRODUCE_PER_S = 300_000
+PORT_CONSUME_PER_S = 800_000
+PORT_VS_TANSU = 1.5
+PORT_P99_MS = 10.0
+PORT_IDLE_KB = 30.0
 KAFKA_FUNCTION_VS_BARE = 0.8
 KAFKA_FUNCTION_VS_QUIX = 1.5
 BACKUP = "backup and restore"
@@ -190,6 +199,9 @@ class Measured:
     functions: FunctionFigures | None
     kafka: KafkaFigures | None
     kafka_functions: KafkaFunctionFigures | None
+    kafka_port: KafkaPortFigures | None
+    kafka_on_port: KafkaFigures | None
+    kafka_functions_on_port: KafkaFunctionFigures | None
     backup: BackupFigures | None
     delivery: DeliveryFigures | None
 
@@ -267,8 +279,13 @@ def build_checks(m: Measured) -> list[Check]:
         checks
         + serving_checks(m)
         + function_checks(m)
-        + kafka_checks(m)
-        + kafka_function_checks(m)
+        + kafka_checks(m, m.kafka, KAFKA)
+        + kafka_function_checks(m, m.kafka_functions, KAFKA_FUNCTIONS)
+        + kafka_port_checks(m)
+        + kafka_checks(m, m.kafka_on_port, KAFKA_ON_PORT, " (logway port)")
+        + kafka_function_checks(
+            m, m.kafka_functions_on_port, KAFKA_FUNCTIONS_ON_PORT, " (logway port)"
+        )
         + backup_checks(m)
         + delivery_checks(m)
     )
@@ -329,12 +346,13 @@ def function_checks(m: Measured) -> list[Check]:
     return noop + [figure_check(m, *row[:3], FUNCTIONS, row[3]) for row in rows]
 
 
-def kafka_checks(m: Measured) -> list[Check]:
-    """The Kafka backend on a tansu broker: against bare confluent-kafka clients doing the
-    same, and beside the embedded backend."""
-    k = m.kafka
+def kafka_checks(m: Measured, k: KafkaFigures | None, section: str, where: str = "") -> list[Check]:
+    """The Kafka backend on a broker (tansu, or logway's own Kafka port): against bare
+    confluent-kafka clients doing the same, and beside the embedded backend."""
     checks = [
-        throughput_check(m.s, name, "rec/s", target, figure, reference, reference_name, (KAFKA,))
+        throughput_check(
+            m.s, name + where, "rec/s", target, figure, reference, reference_name, (section,)
+        )
         for name, target, figure, reference, reference_name in (
             (
                 "Kafka produce 1,000 x 100 B",
@@ -369,11 +387,61 @@ def kafka_checks(m: Measured) -> list[Check]:
     return checks
 
 
-def kafka_function_checks(m: Measured) -> list[Check]:
+def kafka_port_checks(m: Measured) -> list[Check]:
+    """logway serve's Kafka port with bare confluent-kafka clients, against tansu."""
+    k = m.kafka_port
+    rows = [
+        throughput_check(m.s, name, "rec/s", target, figure, reference, "tansu", (KAFKA_PORT,))
+        for name, target, figure, reference in (
+            (
+                "Kafka port produce acks=all 100 B",
+                Target("figure_at_least", PORT_PRODUCE_PER_S),
+                k and k.produce,
+                k and k.tansu_produce,
+            ),
+            (
+                "Kafka port produce vs tansu",
+                Target("ratio_at_least", PORT_VS_TANSU),
+                k and k.produce,
+                k and k.tansu_produce,
+            ),
+            (
+                "Kafka port consume 100 B",
+                Target("figure_at_least", PORT_CONSUME_PER_S),
+                k and k.consume,
+                k and k.tansu_consume,
+            ),
+            (
+                "Kafka port consume vs tansu",
+                Target("ratio_at_least", PORT_VS_TANSU),
+                k and k.consume,
+                k and k.tansu_consume,
+            ),
+        )
+    ]
+    figures: list[tuple[str, str, Target, Callable[[], float | None] | None]] = [
+        (
+            "Kafka port produce p99 at 5,000/s",
+            "ms",
+            Target("figure_at_most", PORT_P99_MS),
+            k and (lambda: k.latency_ms(99)),
+        ),
+        (
+            "Kafka port idle connection",
+            "KB",
+            Target("figure_at_most", PORT_IDLE_KB),
+            k and (lambda: k.idle_bytes_per_connection / 1024),
+        ),
+    ]
+    return rows + [figure_check(m, *row[:3], KAFKA_PORT, row[3]) for row in figures]
+
+
+def kafka_function_checks(
+    m: Measured, k: KafkaFunctionFigures | None, section: str, where_broker: str = ""
+) -> list[Check]:
     """A function on kafka:// decoding JSON records, at each batch size and partition
     count, against a bare confluent-kafka loop doing the same, and with the default
     settings against Quix Streams running the same handler."""
-    k = m.kafka_functions
     checks = []
     for parts in KAFKA_PARTITIONS:
         where = f"{parts} partition{'s' if parts > 1 else ''}"
@@ -382,25 +450,25 @@ def kafka_function_checks(m: Measured) -> list[Check]:
             checks.append(
                 throughput_check(
                     m.s,
-                    f"Kafka function, {where}, batch_size {size:,}{default}",
+                    f"Kafka function, {where}, batch_size {size:,}{default}{where_broker}",
                     "rec/s",
                     Target("ratio_at_least", KAFKA_FUNCTION_VS_BARE),
                     k.functions.get((parts, size)) if k else None,
                     k.bare.get(parts) if k else None,
                     "confluent-kafka loop",
-                    (KAFKA_FUNCTIONS,),
+                    (section,),
                 )
             )
         checks.append(
             throughput_check(
                 m.s,
-                f"Kafka function, {where}, vs Quix Streams",
+                f"Kafka function, {where}, vs Quix Streams{where_broker}",
                 "rec/s",
                 Target("ratio_at_least", KAFKA_FUNCTION_VS_QUIX),
                 k.functions.get((parts, 100)) if k else None,
                 k.quix.get(parts) if k else None,
                 "Quix Streams",
-                (KAFKA_FUNCTIONS,),
+                (section,),
             )
         )
     return checks
@@ -563,6 +631,17 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         kafka_functions = s.run(
             KAFKA_FUNCTIONS, lambda: measure_kafka_functions(root, sizes.kafka_records, reps)
         )
+        kafka_port = s.run(KAFKA_PORT, lambda: measure_kafka_port(root, sizes.port_records, reps))
+        kafka_on_port = s.run(
+            KAFKA_ON_PORT,
+            lambda: measure_kafka(root, sizes.kafka_records, reps, broker=LogwayKafkaPort),
+        )
+        kafka_functions_on_port = s.run(
+            KAFKA_FUNCTIONS_ON_PORT,
+            lambda: measure_kafka_functions(
+                root, sizes.kafka_records, reps, broker=LogwayKafkaPort
+            ),
+        )
         backup = s.run(
             BACKUP,
             lambda: measure_backup(root, sizes.backup_records, sizes.large_bytes, reps),
@@ -578,6 +657,9 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         functions,
         kafka,
         kafka_functions,
+        kafka_port,
+        kafka_on_port,
+        kafka_functions_on_port,
         backup,
         delivery,
     )
@@ -651,6 +733,12 @@ def document(
         measurements["kafka_100b"] = m.kafka.to_json()
     if m.kafka_functions:
         measurements["kafka_functions_100b_json"] = m.kafka_functions.to_json()
+    if m.kafka_port:
+        measurements["kafka_port_100b"] = m.kafka_port.to_json()
+    if m.kafka_on_port:
+        measurements["kafka_on_port_100b"] = m.kafka_on_port.to_json()
+    if m.kafka_functions_on_port:
+        measurements["kafka_functions_on_port_100b_json"] = m.kafka_functions_on_port.to_json()
     if m.backup:
         measurements["backup_1gb"] = m.backup.to_json()
     if m.delivery:

@@ -32,6 +32,7 @@ import logway
 from common import BENCH_DIR, Throughput, make_values, stop_process
 
 READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
+KAFKA_READY = re.compile(r"kafka on (\S+):(\d+)")
 BATCH = 1_000
 TOPIC = "fanout"
 PORTS = ("--grpc-port", "0", "--http-port", "0", "--kafka-port", "auto")
@@ -56,6 +57,8 @@ class ServerProcess:
             if match:
                 self.host, self.grpc_port = match.group(1), int(match.group(2))
                 self.http_port = int(match.group(4))
+                kafka = KAFKA_READY.search(line)
+                self.servers = f"{kafka.group(1)}:{kafka.group(2)}" if kafka else ""
                 break
         else:
             raise RuntimeError("logway serve did not start:\n" + "".join(self.output))

@@ -265,6 +265,10 @@ class BrokerBase:
     """Protocol methods every backend writes the same way, in terms of the others, and
     the bulk paths ``read_batches``/``write_batches`` a backend may do faster."""
 
+    # ``append_batches(..., sync=False)`` only writes to local files (no network, no
+    # fsync): quick enough to call from an event loop
+    quick_appends = False
+
     def fetch(
         self,
         topic: str,
@@ -303,13 +307,18 @@ class BrokerBase:
         self.write_at(topic, partition, _decode_batches(topic, partition, data))
 
     def append_batches(
-        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+        self,
+        topic: str,
+        partition: int,
+        data: bytes | bytearray | memoryview,
+        sync: bool = True,
     ) -> tuple[int, int]:
         """Produce records given as whole RecordBatch v2 batches (what a Kafka producer
         sends): they get the next offsets of the partition, keep their timestamps, keys
         and headers. Returns the first one's offset and the time the log stamped them
-        with on a LogAppendTime topic (else -1). A backend that stores batches keeps
-        them as sent; this default decodes them."""
+        with on a LogAppendTime topic (else -1). ``sync=False``: they may not be durable
+        until ``sync`` (so one sync serves many appends). A backend that stores batches
+        keeps them as sent; this default decodes them."""
         records = _decode_batches(topic, partition, data)
         if not records:
             raise InvalidArgumentError(f"no record for {topic}/{partition}; nothing was written")
@@ -328,6 +337,10 @@ class BrokerBase:
             "does not add partitions; nothing was changed (grow the topic where its log is "
             "kept: on the embedded log, or on Kafka)"
         )
+
+    def sync(self, topic: str, partition: int) -> None:
+        """Make the partition's appends made with ``sync=False`` as durable as the topic
+        asks; this default has nothing to do (its appends are durable on return)."""
 
     def watch(
         self, topic: str, partition: int, callback: Callable[[], None]
@@ -411,11 +424,15 @@ def write_batches(
 
 
 def append_batches(
-    broker: Broker, topic: str, partition: int, data: bytes | bytearray | memoryview
+    broker: Broker,
+    topic: str,
+    partition: int,
+    data: bytes | bytearray | memoryview,
+    sync: bool = True,
 ) -> tuple[int, int]:
     """``BrokerBase.append_batches`` on any ``Broker``."""
     if isinstance(broker, BrokerBase):
-        return broker.append_batches(topic, partition, data)
+        return broker.append_batches(topic, partition, data, sync)
     return BrokerBase.append_batches(broker, topic, partition, data)  # type: ignore[arg-type]
 
 

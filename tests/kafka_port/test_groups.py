@@ -892,7 +892,7 @@ def test_admin_lists_and_describes_groups_and_consumers_read_commits(
         mine = described[group].result(WAIT)
         (m,) = mine.members
         assert mine.state == ConsumerGroupState.STABLE
-        assert m.client_id == "admin-test" or m.client_id == ""
+        assert m.client_id == "admin-test" and m.host == "/127.0.0.1"
         assert sorted(tp.partition for tp in m.assignment.topic_partitions) == [0, 1]
         assert described[only_offsets].result(WAIT).state == ConsumerGroupState.EMPTY
         assert described["no-such-" + group].result(WAIT).state == ConsumerGroupState.DEAD

@@ -338,14 +338,19 @@ class Log:
             part.append_many(placed, begin)
 
     def append_produced(
-        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+        self,
+        topic: str,
+        partition: int,
+        data: bytes | bytearray | memoryview,
+        sync: bool = True,
     ) -> tuple[int, int]:
         """Append whole RecordBatch v2 batches as a Kafka producer sent them: framing and
         CRCs are checked, offsets are assigned by rewriting each base offset (which the
         CRC does not cover) and the batches are stored as they are, compressed or not,
         without decoding a record. Returns the first batch's base offset and the time
         the log stamped them with (-1 unless the topic is LogAppendTime). Bad input
-        raises before anything is written."""
+        raises before anything is written. ``sync=False`` leaves the fsync (of an
+        "always" topic) to a later ``sync``, which one fsync serves many appends."""
         part = self.partition(topic, partition)
         where = f"{topic}/{partition}"
         headers = own_offsets.check_batches(data, where, ordered=False)
@@ -379,8 +384,12 @@ class Log:
                 placed.append(Placed(view, expect, nxt, stamp or h.max_timestamp))
                 pos += h.size
                 expect = nxt
-            part.append_many(placed)
+            part.append_many(placed, sync=sync)
         return base, -1 if stamp is None else stamp
+
+    def sync(self, topic: str, partition: int) -> None:
+        """Make a partition's appends durable as its fsync policy asks."""
+        self.partition(topic, partition).sync()
 
     @staticmethod
     def _check_first(part: Partition, first: int) -> int | None:

@@ -134,7 +134,9 @@ class Partition:
         if too_big or too_old or too_far:
             self.roll()
 
-    def append_many(self, batches: Sequence[Placed], begin_at: int | None = None) -> None:
+    def append_many(
+        self, batches: Sequence[Placed], begin_at: int | None = None, sync: bool = True
+    ) -> None:
         """Append whole batches that carry their own offsets (``write_at``): the first
         based at the end offset, each next one where the previous ends. ``begin_at``
         moves the start of an empty partition up to that offset first. Batches go to the
@@ -173,12 +175,12 @@ class Partition:
                         break
                     size += len(b.data)
                     j += 1
-                active.append_many(batches[i:j], writeback=self.config.fsync == "always")
+                active.append_many(batches[i:j], writeback=sync and self.config.fsync == "always")
                 i = j
-            if self.config.fsync == "always":
+            if self.config.fsync == "always" and sync:
                 self.segments[-1].flush()
-            elif self.config.fsync == "interval":
-                self.dirty = True
+            elif self.config.fsync != "never":
+                self.dirty = True  # "always" without sync: the caller's ``sync`` follows
             listeners = list(self._listeners)
         for notify in listeners:
             notify()
@@ -220,6 +222,19 @@ class Partition:
             if self.segments:
                 self.segments[-1].flush()
             self.dirty = False
+
+    def sync(self) -> None:
+        """Make what was appended so far durable when the topic's fsync policy is
+        "always" (appends made with ``sync=False`` wait for this): one fdatasync,
+        outside the lock, so appends go on meanwhile and many writers' records share
+        it (group commit). A segment rolled meanwhile was synced by the roll."""
+        if self.config.fsync != "always":
+            return
+        with self.lock:
+            if not self.segments:
+                raise StorageError(f"partition {self.topic}/{self.index} is closed")
+            active = self.segments[-1]
+        active.flush()
 
     # --- retention ------------------------------------------------------------------
 

@@ -386,12 +386,16 @@ class Segment:
             self.time_index.append_final(self.max_timestamp, self.next_offset)
 
     def flush(self) -> None:
+        """fdatasync what was written. Safe beside appends (a partition's ``sync`` runs
+        it outside the lock): the mark is cleared before the sync, so a write that lands
+        meanwhile marks the segment again for the next one."""
         if not self._unflushed:
             return
+        self._unflushed = False
         try:
             os.fdatasync(self._fd)
-            self._unflushed = False
         except OSError as exc:
+            self._unflushed = True
             raise StorageError(
                 f"cannot flush {self.path} to disk: {exc.strerror or exc}; records written "
                 "since the last flush may not survive a machine crash"

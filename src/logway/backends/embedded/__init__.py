@@ -69,6 +69,8 @@ class EmbeddedBroker(BrokerBase):
     Options: ``fsync`` ("always", "interval", "never") and any other topic setting
     become the defaults of topics created here."""
 
+    quick_appends = True
+
     def __init__(
         self, path: str | None, *, url: str | None = None, serve_at: str = "", **defaults: Any
     ):
@@ -161,10 +163,17 @@ class EmbeddedBroker(BrokerBase):
         self._log.append_batches(topic, partition, data)
 
     def append_batches(
-        self, topic: str, partition: int, data: bytes | bytearray | memoryview
+        self,
+        topic: str,
+        partition: int,
+        data: bytes | bytearray | memoryview,
+        sync: bool = True,
     ) -> tuple[int, int]:
         """The batches are stored as sent (checked, offsets assigned, not decoded)."""
-        return self._log.append_produced(topic, partition, data)
+        return self._log.append_produced(topic, partition, data, sync)
+
+    def sync(self, topic: str, partition: int) -> None:
+        self._log.sync(topic, partition)
 
     def _route(self, items: Sequence[Any], n: int) -> dict[int, list[int] | None]:
         """Partition per record: explicit, else Kafka's murmur2 of the key, else one

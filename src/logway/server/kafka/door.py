@@ -8,7 +8,7 @@ event loop stays free for other connections.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from logway.broker import Broker, BrokerBase
@@ -20,12 +20,38 @@ T = TypeVar("T")
 POLL_S = 0.05  # how often a long poll looks again on a backend that cannot tell of appends
 
 
+class _Syncs:
+    """Group commit for one partition: how many waits were asked for, how many a
+    finished sync covers, and the sync running now."""
+
+    __slots__ = ("asked", "covered", "running")
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.covered = 0
+        self.running: asyncio.Task[None] | None = None
+
+
+class Deferred:
+    """A response that is ready later (a produce waiting for its fsync): the connection
+    goes on reading requests meanwhile, and writes responses in request order."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, work: Coroutine[Any, Any, Any]):
+        self.task = asyncio.ensure_future(work)
+
+
 class Door:
     def __init__(self, broker: Broker, node: Node, *, auto_create_topics: bool = False):
         self.broker = broker
         self.node = node
         self.auto_create_topics = auto_create_topics
         self.producers = ProducerTable()
+        # appends that only reach the page cache (the fsync comes after) are quicker
+        # than a hop to a worker thread
+        self.quick_appends = bool(getattr(broker, "quick_appends", False))
+        self._syncs: dict[TopicPartition, _Syncs] = {}
         from logway.server.kafka.groups import GroupCoordinator
 
         self.groups = GroupCoordinator(broker)
@@ -34,6 +60,29 @@ class Door:
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker thread."""
         return await asyncio.to_thread(fn, *args)
+
+    async def durable(self, tp: TopicPartition) -> None:
+        """Return once what was appended to ``tp`` before this call is as durable as
+        its topic asks: a sync that began after the call finished. Waits that come
+        while a sync runs share the next one, so one fsync serves many produces."""
+        state = self._syncs.setdefault(tp, _Syncs())
+        state.asked += 1
+        mine = state.asked
+        while state.covered < mine:
+            if state.running is None:
+                state.running = asyncio.ensure_future(self._sync(tp, state, state.asked))
+            await asyncio.shield(state.running)
+
+    async def _sync(self, tp: TopicPartition, state: _Syncs, target: int) -> None:
+        try:
+            await self.run(self._sync_now, tp)
+            state.covered = max(state.covered, target)
+        finally:
+            state.running = None
+
+    def _sync_now(self, tp: TopicPartition) -> None:
+        if isinstance(self.broker, BrokerBase):
+            self.broker.sync(tp.topic, tp.partition)
 
     async def wait_for_append(self, partitions: Iterable[TopicPartition], timeout: float) -> None:
         """Return after an append to one of ``partitions``, or after ``timeout`` s."""

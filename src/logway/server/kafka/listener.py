@@ -18,8 +18,8 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from logway.broker import Broker
-from logway.server.kafka import versions, wire
-from logway.server.kafka.door import Door
+from logway.server.kafka import groups, versions, wire
+from logway.server.kafka.door import Deferred, Door
 from logway.server.kafka.fetch import handle_fetch, handle_list_offsets
 from logway.server.kafka.metadata import handle_metadata
 from logway.server.kafka.node import Node, cluster_id_for
@@ -29,6 +29,7 @@ log = logging.getLogger("logway.server.kafka")
 
 DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
 DEFAULT_IDLE_TIMEOUT = 600.0  # Kafka's connections.max.idle.ms
+PIPELINED = 64  # responses a connection may have waiting before it stops reading
 
 Handler = Callable[[Door, int, Any], Awaitable[Any]]
 
@@ -38,7 +39,7 @@ async def _api_versions(door: Door, version: int, request: Any) -> Any:
 
 
 def handlers() -> dict[int, Handler]:
-    from logway.server.kafka import admin, groups
+    from logway.server.kafka import admin
 
     table: dict[int, Handler] = {
         0: handle_produce,
@@ -99,10 +100,15 @@ class KafkaListener:
             await self._server.wait_closed()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read requests and answer them in order. A request is handled to the point
+        where the next one may begin (a produce: once appended); a response that waits
+        for more (its fsync) is written when ready, still in order, by ``_respond``."""
         self._connections.add(writer)
         peer = writer.get_extra_info("peername")
+        answers: asyncio.Queue[bytes | Deferred | None] = asyncio.Queue(PIPELINED)
+        responding = asyncio.ensure_future(self._respond(answers, writer))
         try:
-            while True:
+            while not responding.done():
                 head = await asyncio.wait_for(reader.readexactly(4), self.idle_timeout)
                 size = int.from_bytes(head, "big", signed=True)
                 if size < 0 or size > self.max_request_bytes:
@@ -118,9 +124,8 @@ class KafkaListener:
                 answer = await self._answer(frame, peer)
                 if answer is False:
                     return
-                if isinstance(answer, bytes):
-                    writer.write(answer)
-                    await writer.drain()
+                if isinstance(answer, bytes | Deferred):
+                    await answers.put(answer)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             return
         except asyncio.CancelledError:
@@ -128,11 +133,43 @@ class KafkaListener:
         except Exception:
             log.exception("closing the Kafka connection from %s after an error", peer)
         finally:
+            if not responding.done():
+                try:
+                    answers.put_nowait(None)  # what was asked before is still answered
+                except asyncio.QueueFull:
+                    responding.cancel()
+            try:
+                await responding
+            except (asyncio.CancelledError, ConnectionError):
+                pass
             self._connections.discard(writer)
             writer.close()
 
-    async def _answer(self, frame: bytes, peer: Any) -> bytes | bool | None:
-        """The response frame, None for no response (acks=0), False to close."""
+    async def _respond(
+        self, answers: asyncio.Queue[bytes | Deferred | None], writer: asyncio.StreamWriter
+    ) -> None:
+        pending: Deferred | None = None
+        try:
+            while (answer := await answers.get()) is not None:
+                if isinstance(answer, Deferred):
+                    pending = answer
+                    answer = await answer.task
+                    pending = None
+                writer.write(answer)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            if pending is not None:
+                pending.task.cancel()
+            while not answers.empty():  # never written: stop what they wait for
+                left = answers.get_nowait()
+                if isinstance(left, Deferred):
+                    left.task.cancel()
+
+    async def _answer(self, frame: bytes, peer: Any) -> bytes | Deferred | bool | None:
+        """The response frame (or one to come), None for no response (acks=0), False
+        to close."""
         try:
             api_key, version, correlation_id = wire.peek_header(frame)
         except wire.FrameError as exc:
@@ -162,7 +199,15 @@ class KafkaListener:
         except wire.FrameError as exc:
             log.warning("closing the Kafka connection from %s: %s", peer, exc)
             return False
+        host = peer[0] if isinstance(peer, tuple) and peer else str(peer)
+        groups.CLIENT.set((header.client_id or "", f"/{host}"))  # for DescribeGroups
         response = await handler(self.door, version, request)
         if response is None:
             return None
+        if isinstance(response, Deferred):
+            return Deferred(_encode_later(correlation_id, response))
         return wire.encode_response(correlation_id, response)
+
+
+async def _encode_later(correlation_id: int, response: Deferred) -> bytes:
+    return wire.encode_response(correlation_id, await response.task)

@@ -18,8 +18,9 @@ from kio.schema.errors import ErrorCode
 from logway import errors
 from logway.broker import append_batches
 from logway.recordbatch import codec
+from logway.records import TopicPartition
 from logway.server.kafka import wire
-from logway.server.kafka.door import Door
+from logway.server.kafka.door import Deferred, Door
 from logway.server.kafka.errors import code_for
 
 log = logging.getLogger("logway.server.kafka")
@@ -52,14 +53,14 @@ def _append(door: Door, topic: str, partition: int, data: bytes) -> Appended:
     broker = door.broker
     try:
         if all(h.producer_id < 0 for _, h in found):
-            return Appended(ErrorCode.none, *append_batches(broker, topic, partition, data))
+            return Appended(ErrorCode.none, *append_batches(broker, topic, partition, data, False))
         first = Appended(ErrorCode.none)
         view = memoryview(data)
         table = door.producers
         for pos, h in found:
             batch = view[pos : pos + h.size]
             if h.producer_id < 0:
-                offset, stamp = append_batches(broker, topic, partition, batch)
+                offset, stamp = append_batches(broker, topic, partition, batch, False)
             else:
                 seq = (topic, partition, h.producer_id, h.producer_epoch, h.base_sequence)
                 error, stored = table.check(*seq, h.record_count)
@@ -68,7 +69,7 @@ def _append(door: Door, topic: str, partition: int, data: bytes) -> Appended:
                 if stored is not None:  # a retried batch: answered as the first time
                     offset, stamp = stored, -1
                 else:
-                    offset, stamp = append_batches(broker, topic, partition, batch)
+                    offset, stamp = append_batches(broker, topic, partition, batch, False)
                     table.appended(*seq, h.record_count, offset)
             if first.offset < 0:
                 first = Appended(ErrorCode.none, offset, stamp)
@@ -94,20 +95,71 @@ def _append_all(door: Door, request: Any) -> list[tuple[str, list[tuple[int, App
     return out
 
 
+INLINE_BYTES = 256 * 1024  # produce requests up to this size append in the event loop
+
+
+def _size(request: Any) -> int:
+    return sum(len(p.records or b"") for t in request.topic_data for p in t.partition_data)
+
+
 def _when(ms: int) -> dt.datetime | None:
     return None if ms < 0 else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
 async def handle_produce(door: Door, version: int, request: Any) -> Any:
+    """Appended in request order; with acks=all the response waits, without holding up
+    the connection's next requests, for a sync that covers the records (shared with
+    every produce meanwhile). acks=1 is answered once appended, as Kafka's leader
+    answers before its followers have the records; acks=0 gets no answer."""
     if request.transactional_id is not None:
         refused = Appended(ErrorCode.unsupported_for_message_format, message="no transactions")
         results = [
             (t.name, [(p.index, refused) for p in t.partition_data]) for t in request.topic_data
         ]
+    elif door.quick_appends and _size(request) <= INLINE_BYTES:
+        results = _append_all(door, request)  # to the page cache: less than a thread hop
     else:
         results = await door.run(_append_all, door, request)
     if request.acks == 0:
         return None
+    if request.acks == 1:
+        return _response(version, results)
+    return Deferred(_when_durable(door, version, results))
+
+
+async def _when_durable(
+    door: Door, version: int, results: list[tuple[str, list[tuple[int, Appended]]]]
+) -> Any:
+    written = {
+        TopicPartition(name, index)
+        for name, parts in results
+        for index, got in parts
+        if got.error == ErrorCode.none
+    }
+    failed: dict[TopicPartition, str] = {}
+    for tp in written:
+        try:
+            await door.durable(tp)
+        except Exception as exc:  # the disk refused the sync: the records may not last
+            log.error("cannot make %s durable: %s", tp, exc)
+            failed[tp] = str(exc)
+    if failed:
+        results = [
+            (
+                name,
+                [
+                    (i, Appended(ErrorCode.kafka_storage_error, message=failed[tp]))
+                    if (tp := TopicPartition(name, i)) in failed
+                    else (i, got)
+                    for i, got in parts
+                ],
+            )
+            for name, parts in results
+        ]
+    return _response(version, results)
+
+
+def _response(version: int, results: list[tuple[str, list[tuple[int, Appended]]]]) -> Any:
     k = PRODUCE
     return wire.make(
         k,
