@@ -103,6 +103,7 @@ def test_the_root_page_lists_the_doors(server: LogwayServer) -> None:
     for door in ("/v1/topics", "/openapi.json", "/v1/topics/{topic}/stream", "/metrics"):
         assert door in r.text
     assert f"127.0.0.1:{server.grpc_port}" in r.text  # where gRPC clients connect
+    assert f"127.0.0.1:{server.kafka_port} (bootstrap.servers)" in r.text  # and Kafka's
 
 
 def _sse_events(server: LogwayServer, topic: str, count: int, **headers: str) -> list[dict]:

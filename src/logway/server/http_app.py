@@ -137,6 +137,7 @@ def build_app(
     drop_client: Callable[[Any], None] | None = None,
     metrics: Callable[[], str] | None = None,
     grpc_target: str | None = None,
+    kafka_target: str | None = None,
 ) -> FastAPI:
     """``drop_client(scope["client"])`` closes a client's connection at once (the
     server running the app provides it); ``grpc_target`` is named on the index page."""
@@ -289,7 +290,7 @@ def build_app(
         return Response(status_code=204, headers=PREFLIGHT_HEADERS)
 
     if not any(path.rstrip("/") == "" for path, _ in statics or []):
-        page = _index_page(grpc_target, metrics is not None)
+        page = _index_page(grpc_target, metrics is not None, kafka_target)
 
         @app.get("/", include_in_schema=False)
         def index() -> Response:
@@ -302,7 +303,7 @@ def build_app(
     return app
 
 
-def _index_page(grpc_target: str | None, metrics: bool) -> str:
+def _index_page(grpc_target: str | None, metrics: bool, kafka_target: str | None = None) -> str:
     rows = [
         (
             "REST API",
@@ -323,6 +324,8 @@ def _index_page(grpc_target: str | None, metrics: bool) -> str:
                 f"{html.escape(grpc_target)} (logway.v1.Log; logway://{html.escape(grpc_target)})",
             )
         )
+    if kafka_target:
+        rows.append(("Kafka protocol", f"{html.escape(kafka_target)} (bootstrap.servers)"))
     if metrics:
         rows.append(("Prometheus metrics", '<a href="/metrics">/metrics</a>'))
     body = "".join(f"<tr><th>{name}</th><td>{where}</td></tr>" for name, where in rows)

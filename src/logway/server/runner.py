@@ -112,6 +112,9 @@ class Server:
                     drop_client=self._drop_http_client,
                     metrics=lambda: metrics.render(self.broker, self.runners, self.deliveries),
                     grpc_target=f"{self.host}:{self.grpc_port}",
+                    kafka_target=(
+                        f"{self.kafka.node.host}:{self.kafka.node.port}" if self.kafka else None
+                    ),
                 ),
                 lifespan="off",
                 log_level="warning",
