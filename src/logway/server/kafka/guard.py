@@ -38,7 +38,8 @@ class Malformed(ValueError):
     pass
 
 
-def _uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+def uvarint(buf: bytes, pos: int) -> tuple[int, int]:
+    """An unsigned varint at ``pos``: its value and where the next field begins."""
     shift = value = 0
     while True:
         if pos >= len(buf) or shift > 63:
@@ -101,12 +102,12 @@ def _entity(cls: type[Any], buf: bytes, pos: int, end: int) -> int:
     for entry in plain:
         pos = _field(entry, flexible, buf, pos, end)
     if flexible:
-        count, pos = _uvarint(buf, pos)
+        count, pos = uvarint(buf, pos)
         if count > end - pos:
             raise Malformed("more tagged fields than bytes")
         for _ in range(count):
-            tag, pos = _uvarint(buf, pos)
-            size, pos = _uvarint(buf, pos)
+            tag, pos = uvarint(buf, pos)
+            size, pos = uvarint(buf, pos)
             if size > end - pos:
                 raise Malformed("a tagged field runs past the request")
             known = tagged.get(tag)
@@ -119,7 +120,7 @@ def _entity(cls: type[Any], buf: bytes, pos: int, end: int) -> int:
 def _length(flexible: bool, wide: bool, buf: bytes, pos: int, end: int) -> tuple[int, int]:
     """A length (or array count) and where its content begins; -1 for null."""
     if flexible:
-        n, pos = _uvarint(buf, pos)
+        n, pos = uvarint(buf, pos)
         return n - 1, pos
     if wide:
         if pos + 4 > end:

@@ -77,27 +77,17 @@ def peek_header(frame: bytes) -> tuple[int, int, int]:
     return api_key, api_version, correlation_id
 
 
-def _read_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        if pos >= len(buf) or shift > 28:
-            raise FrameError("a malformed unsigned varint in the request header")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-
-
 def _skip_tagged_fields(buf: bytes, pos: int) -> int:
-    count, pos = _read_uvarint(buf, pos)
-    for _ in range(count):
-        _tag, pos = _read_uvarint(buf, pos)
-        size, pos = _read_uvarint(buf, pos)
-        pos += size
-        if pos > len(buf):
-            raise FrameError("a tagged field runs past the request header")
+    try:
+        count, pos = guard.uvarint(buf, pos)
+        for _ in range(count):
+            _tag, pos = guard.uvarint(buf, pos)
+            size, pos = guard.uvarint(buf, pos)
+            pos += size
+            if pos > len(buf):
+                raise FrameError("a tagged field runs past the request header")
+    except guard.Malformed as exc:
+        raise FrameError(f"the request header: {exc}") from None
     return pos
 
 
