@@ -203,7 +203,12 @@ def measure_functions(root: str, records: int, reps: int, samples: int) -> Funct
 KAFKA_BATCH_SIZES = (10, 100, 1_000, 10_000)  # 100 is the default
 KAFKA_PARTITIONS = (1, 3)
 SESSION_MS = 2_000  # tansu holds a group join for half the session timeout
-KAFKA_OPTIONS = f"session.timeout.ms={SESSION_MS}&heartbeat.interval.ms={SESSION_MS // 10}"
+
+
+def session_options(session_ms: int) -> str:
+    return f"session.timeout.ms={session_ms}&heartbeat.interval.ms={session_ms // 10}"
+
+
 KAFKA_READ_TIMEOUT_S = 60.0
 
 
@@ -242,7 +247,7 @@ def _committed_all(broker: logway.Broker, group: str, topic: str, total: int) ->
 
 
 def _kafka_function_seconds(
-    servers: str, topic: str, total: int, batch_size: int, name: str
+    servers: str, topic: str, total: int, batch_size: int, name: str, session_ms: int = SESSION_MS
 ) -> float:
     """A function decoding every record as JSON, from its first record to its last."""
     app = logway.App(name)
@@ -262,7 +267,7 @@ def _kafka_function_seconds(
                 times[1] = time.perf_counter()
                 last.set()
 
-    with logway.connect(f"kafka://{servers}?{KAFKA_OPTIONS}") as broker:
+    with logway.connect(f"kafka://{servers}?{session_options(session_ms)}") as broker:
 
         async def run() -> None:
             stopping = asyncio.Event()
@@ -281,7 +286,9 @@ def _kafka_function_seconds(
     return times[1] - times[0]
 
 
-def _bare_loop_seconds(servers: str, topic: str, total: int, group: str) -> float:
+def _bare_loop_seconds(
+    servers: str, topic: str, total: int, group: str, session_ms: int = SESSION_MS
+) -> float:
     """A bare consume-decode-commit loop in a group, from its first record to its last."""
     consumer = Consumer(
         {
@@ -289,8 +296,8 @@ def _bare_loop_seconds(servers: str, topic: str, total: int, group: str) -> floa
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            "session.timeout.ms": SESSION_MS,
-            "heartbeat.interval.ms": SESSION_MS // 10,
+            "session.timeout.ms": session_ms,
+            "heartbeat.interval.ms": session_ms // 10,
             **CONSUMER_DEFAULTS,  # as logway's consumers
         }
     )
@@ -322,10 +329,15 @@ def _bare_loop_seconds(servers: str, topic: str, total: int, group: str) -> floa
 
 
 def measure_kafka_functions(
-    root: str, records: int, reps: int, broker: Callable[[str], Any] = Tansu
+    root: str,
+    records: int,
+    reps: int,
+    broker: Callable[[str], Any] = Tansu,
+    session_ms: int = SESSION_MS,
 ) -> KafkaFunctionFigures:
     """Best of ``reps`` of each; the runs of a repetition take turns in a new order. On
-    a broker ``broker(root)`` starts (with ``.servers`` and ``.stop()``)."""
+    a broker ``broker(root)`` starts (with ``.servers`` and ``.stop()``), its groups
+    with ``session_ms`` session timeouts."""
     total = max(1_000, records // 1_000 * 1_000)
     values = json_values(1_000)
     functions: dict[tuple[int, int], list[float]] = {}
@@ -347,11 +359,11 @@ def measure_kafka_functions(
                 steps: list[tuple[list[float], Callable[[], float]]] = [
                     (
                         bare.setdefault(parts, []),
-                        partial(_bare_loop_seconds, servers, topic, total, bare_group),
+                        partial(_bare_loop_seconds, servers, topic, total, bare_group, session_ms),
                     ),
                     (
                         quix.setdefault(parts, []),
-                        partial(quix_read, servers, topic, quix_group, total, SESSION_MS),
+                        partial(quix_read, servers, topic, quix_group, total, session_ms),
                     ),
                 ]
                 for size in KAFKA_BATCH_SIZES:
@@ -359,7 +371,15 @@ def measure_kafka_functions(
                     steps.append(
                         (
                             functions.setdefault((parts, size), []),
-                            partial(_kafka_function_seconds, servers, topic, total, size, name),
+                            partial(
+                                _kafka_function_seconds,
+                                servers,
+                                topic,
+                                total,
+                                size,
+                                name,
+                                session_ms,
+                            ),
                         )
                     )
                 turn = rep % len(steps)

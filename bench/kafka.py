@@ -247,8 +247,9 @@ def measure_kafka(
         runs = _kafka_runs(server.servers, values, batches, reps, partitions)
     finally:
         server.stop()
-    for rep in range(reps):
-        with logway.connect(f"file:{os.path.join(root, f'kafka-embedded-{rep}')}") as embedded:
+    for _ in range(reps):
+        where = os.path.join(root, f"kafka-embedded-{uuid.uuid4().hex[:8]}")
+        with logway.connect(f"file:{where}") as embedded:
             embedded.create_topic("embedded", partitions=partitions)
             runs.setdefault("embedded_produce", []).append(
                 _logway_produce(embedded, "embedded", values, batches)

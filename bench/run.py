@@ -103,6 +103,7 @@ PORT_CONSUME_PER_S = 800_000
 PORT_VS_TANSU = 1.5
 PORT_P99_MS = 10.0
 PORT_IDLE_KB = 30.0
+PORT_SESSION_MS = 6_000  # Kafka's shortest session timeout, which logway's port keeps
 KAFKA_FUNCTION_VS_BARE = 0.8
 KAFKA_FUNCTION_VS_QUIX = 1.5
 BACKUP = "backup and restore"
@@ -639,7 +640,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         kafka_functions_on_port = s.run(
             KAFKA_FUNCTIONS_ON_PORT,
             lambda: measure_kafka_functions(
-                root, sizes.kafka_records, reps, broker=LogwayKafkaPort
+                root, sizes.kafka_records, reps, broker=LogwayKafkaPort, session_ms=PORT_SESSION_MS
             ),
         )
         backup = s.run(

@@ -1,6 +1,7 @@
 """Functions on a Kafka-API broker: a function's batches commit in the background, and a
 partition still moves between two runners only once its owner has committed and let
-it go, so that a hand-over repeats no record."""
+it go, so that a hand-over repeats no record. On the test broker (tansu) and on
+``logway serve``'s own Kafka port."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ import pytest
 import logway
 from logway.functions import control
 from tests.kafka_broker import TEST_QUERY
+from tests.servers import LogwayServer
 
 pytestmark = pytest.mark.slow  # a broker and two runner processes
 
@@ -38,6 +40,24 @@ def take(batch):
 """
 
 
+# Kafka's shortest session timeout (group.min.session.timeout.ms), which logway's port keeps
+PORT_QUERY = "session.timeout.ms=6000&heartbeat.interval.ms=200"
+
+
+@pytest.fixture(params=["tansu", "logway"])
+def kafka(request: pytest.FixtureRequest, kafka_servers: str, tmp_path: Path) -> Iterator[str]:
+    """A ``kafka://`` URL: the test broker, or a ``logway serve`` of its own."""
+    if request.param == "tansu":
+        yield f"kafka://{kafka_servers}?{TEST_QUERY}"
+        return
+    server = LogwayServer(tmp_path / "served")
+    server.start()
+    try:
+        yield f"kafka://{server.kafka}?{PORT_QUERY}"
+    finally:
+        assert server.stop() == 0
+
+
 def _wait_for(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 60
     while not condition():
@@ -46,12 +66,12 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def test_two_runners_hand_partitions_over_without_repeating_a_record(
-    kafka_servers: str, tmp_path: Path
+    kafka: str, tmp_path: Path
 ) -> None:
     app, topic = f"pool{uuid.uuid4().hex[:6]}", f"jobs-{uuid.uuid4().hex[:6]}"
     out = tmp_path / "taken.txt"
     (tmp_path / "poolapp.py").write_text(APP.format(app=app, topic=topic, out=str(out)))
-    url = f"kafka://{kafka_servers}?{TEST_QUERY}"
+    url = kafka
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "LOGWAY_URL": url}
     command = [sys.executable, "-m", "logway.cli.main", "run", "poolapp:app"]
     runners: list[subprocess.Popen[str]] = []
@@ -111,9 +131,9 @@ def test_two_runners_hand_partitions_over_without_repeating_a_record(
                 runner.wait(30)
 
 
-def test_background_commits_go_in_order_and_report_a_failure(kafka_servers: str) -> None:
+def test_background_commits_go_in_order_and_report_a_failure(kafka: str) -> None:
     topic, group = f"k-{uuid.uuid4().hex[:10]}", f"g-{uuid.uuid4().hex[:8]}"
-    with logway.connect(f"kafka://{kafka_servers}?{TEST_QUERY}") as broker:
+    with logway.connect(kafka) as broker:
         broker.create_topic(topic)
         broker.produce_many(topic, [logway.Message(b"x", partition=0)] * 5)
         tp = logway.TopicPartition(topic, 0)

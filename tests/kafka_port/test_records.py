@@ -11,6 +11,7 @@ import socket
 import struct
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -378,3 +379,28 @@ def test_the_port_is_one_broker_with_a_kafka_style_cluster_id(bootstrap: str) ->
     metadata = admin.list_topics(timeout=10)
     assert list(metadata.brokers) == [1]
     assert metadata.cluster_id and len(metadata.cluster_id) == 22
+
+
+def test_the_node_and_cluster_ids_stay_across_a_restart(tmp_path: Path) -> None:
+    def ids(server: LogwayServer) -> tuple[str, list[int]]:
+        metadata = AdminClient({"bootstrap.servers": server.kafka}).list_topics(timeout=10)
+        return str(metadata.cluster_id), sorted(metadata.brokers)
+
+    first = LogwayServer(tmp_path / "data")
+    first.start()
+    try:
+        before = ids(first)
+    finally:
+        assert first.stop() == 0
+    again = LogwayServer(tmp_path / "data")
+    again.start()
+    try:
+        assert ids(again) == before
+    finally:
+        assert again.stop() == 0
+    other = LogwayServer(tmp_path / "other")
+    other.start()
+    try:
+        assert ids(other)[0] != before[0]  # another log, another cluster
+    finally:
+        assert other.stop() == 0

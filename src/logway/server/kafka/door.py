@@ -36,10 +36,11 @@ class Deferred:
     """A response that is ready later (a produce waiting for its fsync): the connection
     goes on reading requests meanwhile, and writes responses in request order."""
 
-    __slots__ = ("task",)
+    __slots__ = ("correlation_id", "task")
 
     def __init__(self, work: Coroutine[Any, Any, Any]):
         self.task = asyncio.ensure_future(work)
+        self.correlation_id = 0  # the listener's, for the response header
 
 
 class Door:

@@ -38,6 +38,30 @@ async def _api_versions(door: Door, version: int, request: Any) -> Any:
     return versions.api_versions(version)
 
 
+class _IdleWatch:
+    """Closes a connection that sends nothing for ``timeout`` s: one timer a
+    connection, looked at when it fires, not one per request."""
+
+    def __init__(self, writer: asyncio.StreamWriter, timeout: float):
+        self.writer, self.timeout = writer, timeout
+        self.loop = asyncio.get_running_loop()
+        self.last = self.loop.time()
+        self.timer = self.loop.call_later(timeout, self._check)
+
+    def active(self) -> None:
+        self.last = self.loop.time()
+
+    def _check(self) -> None:
+        quiet = self.loop.time() - self.last
+        if quiet >= self.timeout:
+            self.writer.transport.abort()
+        else:
+            self.timer = self.loop.call_later(self.timeout - quiet, self._check)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
 def handlers() -> dict[int, Handler]:
     from logway.server.kafka import admin
 
@@ -107,9 +131,11 @@ class KafkaListener:
         peer = writer.get_extra_info("peername")
         answers: asyncio.Queue[bytes | Deferred | None] = asyncio.Queue(PIPELINED)
         responding = asyncio.ensure_future(self._respond(answers, writer))
+        idle = _IdleWatch(writer, self.idle_timeout)
         try:
             while not responding.done():
-                head = await asyncio.wait_for(reader.readexactly(4), self.idle_timeout)
+                head = await reader.readexactly(4)
+                idle.active()
                 size = int.from_bytes(head, "big", signed=True)
                 if size < 0 or size > self.max_request_bytes:
                     log.warning(
@@ -133,6 +159,7 @@ class KafkaListener:
         except Exception:
             log.exception("closing the Kafka connection from %s after an error", peer)
         finally:
+            idle.cancel()
             if not responding.done():
                 try:
                     answers.put_nowait(None)  # what was asked before is still answered
@@ -153,7 +180,7 @@ class KafkaListener:
             while (answer := await answers.get()) is not None:
                 if isinstance(answer, Deferred):
                     pending = answer
-                    answer = await answer.task
+                    answer = wire.encode_response(answer.correlation_id, await answer.task)
                     pending = None
                 writer.write(answer)
                 await writer.drain()
@@ -205,9 +232,6 @@ class KafkaListener:
         if response is None:
             return None
         if isinstance(response, Deferred):
-            return Deferred(_encode_later(correlation_id, response))
+            response.correlation_id = correlation_id
+            return response
         return wire.encode_response(correlation_id, response)
-
-
-async def _encode_later(correlation_id: int, response: Deferred) -> bytes:
-    return wire.encode_response(correlation_id, await response.task)

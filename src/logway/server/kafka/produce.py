@@ -9,7 +9,6 @@ the same moment.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, NamedTuple
 
@@ -19,7 +18,7 @@ from logway import errors
 from logway.broker import append_batches
 from logway.recordbatch import codec
 from logway.records import TopicPartition
-from logway.server.kafka import wire
+from logway.server.kafka import produce_response, wire
 from logway.server.kafka.door import Deferred, Door
 from logway.server.kafka.errors import code_for
 
@@ -102,10 +101,6 @@ def _size(request: Any) -> int:
     return sum(len(p.records or b"") for t in request.topic_data for p in t.partition_data)
 
 
-def _when(ms: int) -> dt.datetime | None:
-    return None if ms < 0 else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-
-
 async def handle_produce(door: Door, version: int, request: Any) -> Any:
     """Appended in request order; with acks=all the response waits, without holding up
     the connection's next requests, for a sync that covers the records (shared with
@@ -159,39 +154,12 @@ async def _when_durable(
     return _response(version, results)
 
 
-def _response(version: int, results: list[tuple[str, list[tuple[int, Appended]]]]) -> Any:
-    k = PRODUCE
-    return wire.make(
-        k,
-        version,
-        "ProduceResponse",
-        responses=tuple(
-            wire.make(
-                k,
-                version,
-                "TopicProduceResponse",
-                name=name,
-                partition_responses=tuple(
-                    wire.make(
-                        k,
-                        version,
-                        "PartitionProduceResponse",
-                        index=index,
-                        error_code=got.error,
-                        base_offset=got.offset,
-                        log_append_time=_when(got.append_time),
-                        log_start_offset=-1,
-                        record_errors=(),
-                        error_message=got.message or None,
-                    )
-                    for index, got in parts
-                ),
-            )
-            for name, parts in results
-        ),
-        throttle_time=wire.NO_THROTTLE,
-        node_endpoints=(),
-    )
+def _response(version: int, results: list[tuple[str, list[tuple[int, Appended]]]]) -> wire.Body:
+    topics = [
+        (name, [(i, int(a.error), a.offset, a.append_time, a.message) for i, a in parts])
+        for name, parts in results
+    ]
+    return wire.Body(PRODUCE, version, produce_response.encode(version, topics))
 
 
 async def handle_init_producer_id(door: Door, version: int, request: Any) -> Any:

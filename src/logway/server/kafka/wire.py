@@ -17,7 +17,7 @@ import sys
 from dataclasses import fields
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
@@ -121,6 +121,13 @@ def _field_names(cls: type[Any]) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls))
 
 
+@cache
+def response_flexible(api_key: int, version: int) -> bool:
+    """Whether the response has header v1 (tagged fields): flexible, not ApiVersions."""
+    cls = load_response_schema(api_key, version)
+    return bool(cls.__flexible__) and api_key != API_VERSIONS
+
+
 def is_flexible(api_key: int, version: int) -> bool:
     cls = request_type(api_key, version)
     return bool(cls is not None and cls.__flexible__)
@@ -149,8 +156,20 @@ def has_field(api_key: int, version: int, name: str, field: str) -> bool:
     return field in _field_names(getattr(response_module(api_key, version), name))
 
 
+class Body(NamedTuple):
+    """A response body already encoded (a hot path written by hand)."""
+
+    api_key: int
+    version: int
+    data: bytes
+
+
 def encode_response(correlation_id: int, response: Any) -> bytes:
     """The whole response frame: size, response header, body."""
+    if isinstance(response, Body):
+        flexible = response_flexible(response.api_key, response.version)
+        head = _SIZE.pack(correlation_id) + (b"\0" if flexible else b"")
+        return _SIZE.pack(len(head) + len(response.data)) + head + response.data
     cls = type(response)
     buf = io.BytesIO()
     buf.write(b"\0\0\0\0")
