@@ -8,9 +8,11 @@ on disk) and tansu in memory. On each:
   ``records`` 100-byte values to a 1-partition topic, timed to the last delivery;
 - consume: a ``Consumer`` reads them all from the start (``kafka._bare_consume``:
   each message's place, time, key, value and headers taken);
-- latency: one record every 200 us (5,000 records/s) with acks=all and
-  ``linger.ms=0``, each timed from ``produce()`` to its delivery report (the
-  client sleeps between records, leaving the CPU to the broker);
+- latency (first, on the fresh server: a steady light load, not the aftermath of
+  the bursts below, whose 100 MB the kernel is still writing back): one record every
+  200 us (5,000 records/s) with acks=all and ``linger.ms=0``, each timed from
+  ``produce()`` to its delivery report (the client sleeps between records, leaving
+  the CPU to the broker);
 - idle connections (logway only): the server's resident memory before and after
   1,000 clients connect and finish an ApiVersions exchange, per connection.
 """
@@ -171,6 +173,10 @@ def measure_kafka_port(root: str, records: int, reps: int) -> KafkaPortFigures:
     for name, start in (("logway", LogwayKafkaPort), ("tansu", Tansu)):
         broker = start(root)
         try:
+            if isinstance(broker, LogwayKafkaPort):  # steady light load, before the bursts
+                _create(broker.servers, "latency")
+                latencies = _latencies(broker.servers, "latency")
+                idle = _idle_bytes(broker)
             for rep in range(reps):
                 topic = f"port-{rep}"
                 _create(broker.servers, topic)
@@ -180,10 +186,6 @@ def measure_kafka_port(root: str, records: int, reps: int) -> KafkaPortFigures:
                 runs.setdefault(f"{name}_consume", []).append(
                     _bare_consume(broker.servers, topic, 1, total)
                 )
-            if isinstance(broker, LogwayKafkaPort):
-                _create(broker.servers, "latency")
-                latencies = _latencies(broker.servers, "latency")
-                idle = _idle_bytes(broker)
         finally:
             broker.stop()
 
