@@ -94,3 +94,14 @@ class ServerStoppingError(LogwayError):
     def __init__(self, message: str, resume: dict[int, int] | None = None):
         super().__init__(message)
         self.resume = dict(resume or {})
+
+
+class AuthenticationError(LogwayError):
+    """Who is asking could not be established: an unknown user, a wrong password or
+    proof, an unknown, revoked or expired token. The message never says which, so it
+    cannot be used to find out which users exist."""
+
+
+class PermissionDeniedError(LogwayError):
+    """An authenticated principal asked for an operation no ACL allows it (or one
+    denies it)."""
