@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from logway.cli import auth as auth_command
 from logway.cli import backup as backup_command
 from logway.cli import (
     check,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
     query_command.add_parser(sub)
     backup_command.add_parser(sub)
+    auth_command.add_parser(sub)  # users, tokens, acls
     return parser
 
 
