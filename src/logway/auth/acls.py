@@ -58,6 +58,7 @@ class Permission(enum.StrEnum):
 
 
 E = TypeVar("E", bound=enum.StrEnum)
+_Question = tuple[str, Collection[str], str, str, str]
 CLUSTER_NAME = "cluster"  # the one resource of type cluster (Kafka's "kafka-cluster")
 WILDCARD = "*"
 MAX_RESOURCE_NAME = 249
@@ -215,15 +216,16 @@ class Authorizer:
     MAX_CACHED = 100_000  # decisions kept; past this the cache starts again
 
     def __init__(self, acls: Iterable[Acl] = ()) -> None:
-        self._cache: dict[tuple[str, Collection[str], str, str, str], Decision] = {}
         self.set_acls(acls)
 
     def set_acls(self, acls: Iterable[Acl]) -> None:
         by_type: dict[ResourceType, list[Acl]] = {}
         for acl in acls:
             by_type.setdefault(acl.resource_type, []).append(acl)
-        self._by_type = by_type
-        self._cache = {}
+        # the ACLs and the decisions made with them are swapped together, so a decision
+        # made with the old ACLs while they change is never kept for the new ones
+        self._cache: dict[_Question, Decision] = {}
+        self._state = (by_type, self._cache)
 
     def authorize(
         self,
@@ -239,14 +241,16 @@ class Authorizer:
         found = self._cache.get(key)
         if found is not None:
             return found
-        decision = self._decide(principal, groups, operation, resource_type, name)
-        if len(self._cache) >= self.MAX_CACHED:
-            self._cache = {}
-        self._cache[key] = decision
+        by_type, cache = self._state
+        decision = self._decide(by_type, principal, groups, operation, resource_type, name)
+        if len(cache) >= self.MAX_CACHED:
+            cache.clear()
+        cache[key] = decision
         return decision
 
     def _decide(
         self,
+        by_type: dict[ResourceType, list[Acl]],
         principal: str,
         groups: Iterable[str],
         operation: str,
@@ -262,7 +266,7 @@ class Authorizer:
             principals.add("User:*")
         candidates = [
             acl
-            for acl in self._by_type.get(kind, ())
+            for acl in by_type.get(kind, ())
             if acl.principal in principals and acl.matches_name(name)
         ]
         for acl in candidates:

@@ -43,6 +43,7 @@ from logway.units import parse_duration_ms
 
 AUTH_TOPIC = "__logway_auth"
 FETCH_RECORDS = 1000
+NO_GROUPS: frozenset[str] = frozenset()
 _log = logging.getLogger("logway.auth")
 
 
@@ -91,12 +92,6 @@ class User:
             raise ValueError(f"malformed user record: {exc}") from None
 
 
-def principal_name(principal: str) -> str | None:
-    """NAME of ``User:NAME``, else None."""
-    kind, sep, name = principal.partition(":")
-    return name if sep and kind == "User" else None
-
-
 def _check_groups(groups: Iterable[str]) -> tuple[str, ...]:
     if isinstance(groups, str):
         raise InvalidArgumentError(f"groups must be a list of names, not the string {groups!r}")
@@ -134,6 +129,7 @@ class AuthStore:
         self._users: dict[str, User] = {}
         self._tokens: dict[str, ApiToken] = {}
         self._acls: dict[str, Acl] = {}
+        self._groups: dict[str, frozenset[str]] = {}  # principal -> groups, for authorize
         self._offset = 0
         self._topic_ready = False
         self.refresh()
@@ -150,6 +146,7 @@ class AuthStore:
             self._topic_ready = True
             if end < self._offset:  # the topic was deleted and made again
                 self._users, self._tokens, self._acls, self._offset = {}, {}, {}, 0
+                self._groups = {}
                 self.authorizer.set_acls(())
             acls_changed = False
             while self._offset < end:
@@ -174,8 +171,11 @@ class AuthStore:
             if kind == "user":
                 if value is None:
                     self._users.pop(ident, None)
+                    self._groups.pop(f"User:{ident}", None)
                 else:
-                    self._users[ident] = User.from_json(value)
+                    user = User.from_json(value)
+                    self._users[ident] = user
+                    self._groups[user.principal] = frozenset(user.groups)
             elif kind == "token":
                 if value is None:
                     self._tokens.pop(ident, None)
@@ -271,9 +271,7 @@ class AuthStore:
 
     def groups_of(self, principal: str) -> frozenset[str]:
         """The groups of ``User:NAME`` (none for an unknown user)."""
-        name = principal_name(principal)
-        user = self._users.get(name) if name is not None else None
-        return frozenset(user.groups) if user is not None else frozenset()
+        return self._groups.get(principal, NO_GROUPS)
 
     def scram_credential(self, username: str, mechanism: str) -> scram.ScramCredential | None:
         """The user's verifier for ``mechanism``: the lookup a ``ScramServer`` takes."""
