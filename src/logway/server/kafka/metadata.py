@@ -75,7 +75,7 @@ async def handle_metadata(door: Door, version: int, request: Any) -> Any:
             error_code=error,
             name=name,
             topic_id=node.topic_id(name),
-            is_internal=False,
+            is_internal=name.startswith("__"),  # logway's own, as Kafka marks its own
             partitions=tuple(
                 wire.make(
                     k,
