@@ -43,6 +43,48 @@ class Deferred:
         self.correlation_id = 0  # the listener's, for the response header
 
 
+class Watch:
+    """Appends to some partitions, noted as they happen until ``close``: ``wait``
+    returns at once when one came since the last ``wait`` began, else at the next one
+    or after ``timeout`` s. On a backend that cannot tell of appends it returns every
+    ``POLL_S`` so the caller looks again."""
+
+    def __init__(self, broker: Broker, partitions: Iterable[TopicPartition]):
+        self._loop = asyncio.get_running_loop()
+        self._woken = asyncio.Event()
+        self._stops: list[Callable[[], None]] = []
+        self.polling = False
+        watch = broker.watch if isinstance(broker, BrokerBase) else None
+        try:
+            for tp in partitions:
+                stop = watch(tp.topic, tp.partition, self._wake) if watch is not None else None
+                if stop is None:
+                    self.polling = True
+                    break
+                self._stops.append(stop)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wake(self) -> None:  # from the appending thread
+        self._loop.call_soon_threadsafe(self._woken.set)
+
+    async def wait(self, timeout: float) -> None:
+        if self.polling:
+            timeout = min(timeout, POLL_S)
+        if timeout > 0:
+            try:
+                await asyncio.wait_for(self._woken.wait(), timeout)
+            except TimeoutError:
+                pass
+        self._woken.clear()
+
+    def close(self) -> None:
+        for stop in self._stops:
+            stop()
+        self._stops = []
+
+
 class Door:
     def __init__(self, broker: Broker, node: Node, *, auto_create_topics: bool = False):
         self.broker = broker
@@ -85,29 +127,7 @@ class Door:
         if isinstance(self.broker, BrokerBase):
             self.broker.sync(tp.topic, tp.partition)
 
-    async def wait_for_append(self, partitions: Iterable[TopicPartition], timeout: float) -> None:
-        """Return after an append to one of ``partitions``, or after ``timeout`` s."""
-        if timeout <= 0:
-            return
-        loop = asyncio.get_running_loop()
-        woken = asyncio.Event()
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(woken.set)
-
-        unwatch: list[Callable[[], None]] = []
-        watch = getattr(self.broker, "watch", None) if isinstance(self.broker, BrokerBase) else None
-        try:
-            for tp in partitions:
-                stop = watch(tp.topic, tp.partition, wake) if watch is not None else None
-                if stop is None:
-                    timeout = min(timeout, POLL_S)
-                    break
-                unwatch.append(stop)
-            try:
-                await asyncio.wait_for(woken.wait(), timeout)
-            except TimeoutError:
-                pass
-        finally:
-            for stop in unwatch:
-                stop()
+    def watch(self, partitions: Iterable[TopicPartition]) -> Watch:
+        """Note appends to ``partitions`` from now on (before reading, so that one
+        made between a read and the wait is not missed)."""
+        return Watch(self.broker, partitions)

@@ -70,6 +70,18 @@ def _read(door: Door, wanted: list[tuple[str, int, int, int]], max_bytes: int) -
     return out
 
 
+def _waits(request: Any, parts: list[_Part], deadline: float, door: Door) -> bool:
+    """Whether the fetch waits for more: less than ``min_bytes`` ready, no error, time
+    left and the listener not stopping."""
+    return (
+        sum(len(p.data) for p in parts) < max(request.min_bytes, 1)
+        and deadline > time.monotonic()
+        and all(p.error == ErrorCode.none for p in parts)
+        and bool(parts)
+        and not door.stopping.is_set()
+    )
+
+
 async def handle_fetch(door: Door, version: int, request: Any) -> Any:
     wanted = [
         (t.topic, p.partition, p.fetch_offset, p.partition_max_bytes)
@@ -78,20 +90,19 @@ async def handle_fetch(door: Door, version: int, request: Any) -> Any:
     ]
     max_bytes = getattr(request, "max_bytes", 0x7FFFFFFF)
     deadline = time.monotonic() + request.max_wait.total_seconds()
-    while True:
-        parts = await door.run(_read, door, wanted, max_bytes)
-        ready = sum(len(p.data) for p in parts)
-        left = deadline - time.monotonic()
-        if (
-            ready >= max(request.min_bytes, 1)
-            or left <= 0
-            or any(p.error != ErrorCode.none for p in parts)
-            or not wanted
-            or door.stopping.is_set()
-        ):
-            break
-        tps = [TopicPartition(t, p) for t, p, _o, _m in wanted]
-        await door.wait_for_append(tps, left)
+    parts = await door.run(_read, door, wanted, max_bytes)
+    if _waits(request, parts, deadline, door):
+        # watched before reading again: an append between that read and the wait
+        # wakes the wait at once
+        watch = door.watch([TopicPartition(t, p) for t, p, _o, _m in wanted])
+        try:
+            while True:
+                parts = await door.run(_read, door, wanted, max_bytes)
+                if not _waits(request, parts, deadline, door):
+                    break
+                await watch.wait(deadline - time.monotonic())
+        finally:
+            watch.close()
     k = FETCH
     it = iter(parts)
     responses = []
