@@ -3,8 +3,8 @@ CreatePartitions): records stay where they are, the new partitions take records,
 the count survives a reopen, a group's consumers get the new partitions; a count not
 above the current one is refused and changes nothing.
 
-Backends that cannot (a logway server's clients, so far) refuse every call with the
-same clear error; the suite's Kafka-API test broker (tansu) has no CreatePartitions."""
+A logway server's clients ask the server (gRPC AddPartitions); the suite's
+Kafka-API test broker (tansu) has no CreatePartitions."""
 
 from __future__ import annotations
 
@@ -18,8 +18,6 @@ import logway
 from logway.broker import add_partitions, can_add_partitions
 from tests.conformance.conftest import BrokerFactory
 
-REFUSING = {"remote", "directory"}  # over the gRPC service, which has no such call yet
-
 
 def _backend(request: pytest.FixtureRequest) -> str:
     return str(request.node.callspec.params["open_broker"])
@@ -31,12 +29,7 @@ def _grows(request: pytest.FixtureRequest, broker: logway.Broker, topic: str) ->
     the call must fail with the backend's stated refusal and leave the count as it was."""
     backend = _backend(request)
     before = broker.describe_topic(topic).partitions
-    if backend in REFUSING:
-        assert not can_add_partitions(broker)
-        with pytest.raises(logway.InvalidArgumentError, match="does not add partitions"):
-            yield False
-        assert broker.describe_topic(topic).partitions == before
-    elif backend == "kafka" and not os.environ.get("LOGWAY_TEST_KAFKA"):
+    if backend == "kafka" and not os.environ.get("LOGWAY_TEST_KAFKA"):
         with pytest.raises(logway.LogwayError, match=r"CreatePartitions .* not supported"):
             yield False
         assert broker.describe_topic(topic).partitions == before
@@ -81,8 +74,6 @@ def test_a_count_not_above_the_current_one_is_refused(broker: logway.Broker, top
 
 def test_an_unknown_topic_is_refused(request: pytest.FixtureRequest, broker: logway.Broker) -> None:
     backend = _backend(request)
-    if backend in REFUSING:
-        pytest.skip("the backend refuses every call (test_partitions_are_added states it)")
     tansu = backend == "kafka" and not os.environ.get("LOGWAY_TEST_KAFKA")
     with pytest.raises(logway.LogwayError if tansu else logway.UnknownTopicError):
         add_partitions(broker, "no-such-topic", 4)

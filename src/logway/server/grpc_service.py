@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import grpc
 
 from logway import errors
-from logway.broker import Broker, ResetTo, Start, write_batches
+from logway.broker import Broker, ResetTo, Start, add_partitions, write_batches
 from logway.recordbatch import codec
 from logway.records import ProducedBatch, RecordMetadata, TopicPartition
 from logway.server.fanout import Chunk, Hub
@@ -141,6 +141,11 @@ class LogService(log_pb2_grpc.LogServicer):
 
     @unary
     async def DescribeTopic(self, request: pb.DescribeTopicRequest, context: Any) -> pb.TopicInfo:
+        return convert.topic_info_to_pb(self.broker.describe_topic(request.name))
+
+    @unary
+    async def AddPartitions(self, request: pb.AddPartitionsRequest, context: Any) -> pb.TopicInfo:
+        add_partitions(self.broker, request.name, request.total)
         return convert.topic_info_to_pb(self.broker.describe_topic(request.name))
 
     @unary

@@ -54,6 +54,11 @@ class LogStub:
                 request_serializer=logway_dot_v1_dot_log__pb2.DeleteTopicRequest.SerializeToString,
                 response_deserializer=logway_dot_v1_dot_log__pb2.DeleteTopicResponse.FromString,
                 _registered_method=True)
+        self.AddPartitions = channel.unary_unary(
+                '/logway.v1.Log/AddPartitions',
+                request_serializer=logway_dot_v1_dot_log__pb2.AddPartitionsRequest.SerializeToString,
+                response_deserializer=logway_dot_v1_dot_log__pb2.TopicInfo.FromString,
+                _registered_method=True)
         self.Produce = channel.unary_unary(
                 '/logway.v1.Log/Produce',
                 request_serializer=logway_dot_v1_dot_log__pb2.ProduceRequest.SerializeToString,
@@ -144,6 +149,13 @@ class LogServicer:
 
     def DeleteTopic(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddPartitions(self, request, context):
+        """Grow a topic to `total` partitions (Kafka's CreatePartitions: the count only grows).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -259,6 +271,11 @@ def add_LogServicer_to_server(servicer, server):
                     servicer.DeleteTopic,
                     request_deserializer=logway_dot_v1_dot_log__pb2.DeleteTopicRequest.FromString,
                     response_serializer=logway_dot_v1_dot_log__pb2.DeleteTopicResponse.SerializeToString,
+            ),
+            'AddPartitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddPartitions,
+                    request_deserializer=logway_dot_v1_dot_log__pb2.AddPartitionsRequest.FromString,
+                    response_serializer=logway_dot_v1_dot_log__pb2.TopicInfo.SerializeToString,
             ),
             'Produce': grpc.unary_unary_rpc_method_handler(
                     servicer.Produce,
@@ -434,6 +451,33 @@ class Log:
             '/logway.v1.Log/DeleteTopic',
             logway_dot_v1_dot_log__pb2.DeleteTopicRequest.SerializeToString,
             logway_dot_v1_dot_log__pb2.DeleteTopicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddPartitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/logway.v1.Log/AddPartitions',
+            logway_dot_v1_dot_log__pb2.AddPartitionsRequest.SerializeToString,
+            logway_dot_v1_dot_log__pb2.TopicInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,8 @@ class LogStub:
     ListTopics: _grpc.UnaryUnaryMultiCallable[_log_pb2.ListTopicsRequest, _log_pb2.ListTopicsResponse]
     DescribeTopic: _grpc.UnaryUnaryMultiCallable[_log_pb2.DescribeTopicRequest, _log_pb2.TopicInfo]
     DeleteTopic: _grpc.UnaryUnaryMultiCallable[_log_pb2.DeleteTopicRequest, _log_pb2.DeleteTopicResponse]
+    AddPartitions: _grpc.UnaryUnaryMultiCallable[_log_pb2.AddPartitionsRequest, _log_pb2.TopicInfo]
+    """Grow a topic to `total` partitions (Kafka's CreatePartitions: the count only grows)."""
     Produce: _grpc.UnaryUnaryMultiCallable[_log_pb2.ProduceRequest, _log_pb2.ProduceResponse]
     """Appends a batch; records without a partition are placed by key (Kafka's murmur2)."""
     Fetch: _grpc.UnaryUnaryMultiCallable[_log_pb2.FetchRequest, _log_pb2.FetchResponse]
@@ -74,6 +76,8 @@ class LogAsyncStub(LogStub):
     ListTopics: _aio.UnaryUnaryMultiCallable[_log_pb2.ListTopicsRequest, _log_pb2.ListTopicsResponse]  # type: ignore[assignment]
     DescribeTopic: _aio.UnaryUnaryMultiCallable[_log_pb2.DescribeTopicRequest, _log_pb2.TopicInfo]  # type: ignore[assignment]
     DeleteTopic: _aio.UnaryUnaryMultiCallable[_log_pb2.DeleteTopicRequest, _log_pb2.DeleteTopicResponse]  # type: ignore[assignment]
+    AddPartitions: _aio.UnaryUnaryMultiCallable[_log_pb2.AddPartitionsRequest, _log_pb2.TopicInfo]  # type: ignore[assignment]
+    """Grow a topic to `total` partitions (Kafka's CreatePartitions: the count only grows)."""
     Produce: _aio.UnaryUnaryMultiCallable[_log_pb2.ProduceRequest, _log_pb2.ProduceResponse]  # type: ignore[assignment]
     """Appends a batch; records without a partition are placed by key (Kafka's murmur2)."""
     Fetch: _aio.UnaryUnaryMultiCallable[_log_pb2.FetchRequest, _log_pb2.FetchResponse]  # type: ignore[assignment]
@@ -131,6 +135,14 @@ class LogServicer(metaclass=_abc_1.ABCMeta):
         request: _log_pb2.DeleteTopicRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_log_pb2.DeleteTopicResponse, _abc.Awaitable[_log_pb2.DeleteTopicResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AddPartitions(
+        self,
+        request: _log_pb2.AddPartitionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_log_pb2.TopicInfo, _abc.Awaitable[_log_pb2.TopicInfo]]:
+        """Grow a topic to `total` partitions (Kafka's CreatePartitions: the count only grows)."""
 
     @_abc_1.abstractmethod
     def Produce(

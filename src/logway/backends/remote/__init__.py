@@ -135,6 +135,12 @@ class RemoteBroker(BrokerBase):
     def delete_topic(self, name: str) -> None:
         self.call("DeleteTopic", pb.DeleteTopicRequest(name=name))
 
+    def add_partitions(self, topic: str, total: int) -> None:
+        """Asks the server's backend (the embedded log grows, others may refuse)."""
+        if isinstance(total, bool) or not isinstance(total, int) or not 0 <= total < 1 << 31:
+            raise InvalidArgumentError(f"a partition count must be an integer, not {total!r}")
+        self.call("AddPartitions", pb.AddPartitionsRequest(name=topic, total=total))
+
     # --- producing ------------------------------------------------------------------
 
     def produce_many(
