@@ -404,12 +404,17 @@ class BrokerBase:
 
 
 def read_batches(
-    broker: Broker, topic: str, partition: int, offset: int, max_bytes: int = DEFAULT_MAX_BYTES
+    broker: Broker,
+    topic: str,
+    partition: int,
+    offset: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    whole: bool = False,
 ) -> bytes:
     """``BrokerBase.read_batches`` on any ``Broker``: the backend's own bulk path if it
     has one, else its records encoded."""
     if isinstance(broker, BrokerBase):
-        return broker.read_batches(topic, partition, offset, max_bytes)
+        return broker.read_batches(topic, partition, offset, max_bytes, whole)
     return codec.encode_wire(broker.fetch(topic, partition, offset, BULK_RECORDS, max_bytes))
 
 

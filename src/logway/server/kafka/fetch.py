@@ -20,7 +20,7 @@ from kio.schema.errors import ErrorCode
 from kio.static.primitive import Records
 
 from logway import errors
-from logway.broker import BrokerBase, read_batches
+from logway.broker import read_batches
 from logway.records import TopicPartition
 from logway.server.kafka import wire
 from logway.server.kafka.door import Door
@@ -57,10 +57,7 @@ def _read(door: Door, wanted: list[tuple[str, int, int, int]], max_bytes: int) -
             data = b""
             if offset < end and (budget > 0 or not any(p.data for p in out)):
                 limit = max(1, min(part_max, budget))
-                if isinstance(broker, BrokerBase):
-                    data = broker.read_batches(topic, partition, offset, limit, whole=True)
-                else:
-                    data = read_batches(broker, topic, partition, offset, limit)
+                data = read_batches(broker, topic, partition, offset, limit, whole=True)
                 budget -= len(data)
             out.append(_Part(ErrorCode.none, start, end, data))
         except errors.OffsetOutOfRangeError:

@@ -21,7 +21,6 @@ from typing import Any, NamedTuple
 
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
-from kio.static.constants import EntityType
 
 from logway.server.kafka import guard
 
@@ -182,7 +181,3 @@ def encode_response(correlation_id: int, response: Any) -> bytes:
     out = bytes(data)
     data.release()
     return out
-
-
-def entity_type_of(cls: type[Any]) -> EntityType:
-    return cls.__type__  # type: ignore[no-any-return]
