@@ -131,6 +131,7 @@ class AuthStore:
         self._acls: dict[str, Acl] = {}
         self._groups: dict[str, frozenset[str]] = {}  # principal -> groups, for authorize
         self._offset = 0
+        self.version = 0  # counts the changes read: a door looks again when it moves
         self._topic_ready = False
         self.refresh()
 
@@ -148,6 +149,7 @@ class AuthStore:
                 self._users, self._tokens, self._acls, self._offset = {}, {}, {}, 0
                 self._groups = {}
                 self.authorizer.set_acls(())
+                self.version += 1
             acls_changed = False
             while self._offset < end:
                 records = self.broker.fetch(AUTH_TOPIC, 0, self._offset, FETCH_RECORDS)
@@ -157,6 +159,7 @@ class AuthStore:
                     key = (record.key or b"").decode(errors="replace")
                     acls_changed |= self._apply(key, record.value, record.offset)
                 self._offset = records[-1].offset + 1
+                self.version += 1
             if acls_changed:
                 self.authorizer.set_acls(self._acls.values())
 
@@ -313,6 +316,9 @@ class AuthStore:
         with self._lock:
             found = [t for t in self._tokens.values() if user is None or t.user == user]
         return sorted(found, key=lambda t: (t.user, t.created, t.id))
+
+    def token(self, token_id: str) -> ApiToken | None:
+        return self._tokens.get(token_id)
 
     def revoke_token(self, token_id: str) -> None:
         api_tokens.check_token_id(token_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import ipaddress
 import logging
 import os
 import sys
@@ -87,11 +88,50 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument(
         "--kafka-auto-create-topics",
         action="store_true",
-        default=env("LOGWAY_KAFKA_AUTO_CREATE_TOPICS", "") in ("1", "true", "yes"),
+        default=flag(env("LOGWAY_KAFKA_AUTO_CREATE_TOPICS")),
         help="create a topic a Kafka client asks about that does not exist (Kafka's "
         "auto.create.topics.enable; off by default)",
     )
+    serve.add_argument(
+        "--auth",
+        action="store_true",
+        default=flag(env("LOGWAY_AUTH")),
+        help="require credentials on every door and check ACLs (users, tokens and ACLs "
+        "from `logway users|tokens|acls`; also $LOGWAY_AUTH=1)",
+    )
+    serve.add_argument(
+        "--allow-anonymous",
+        action="store_true",
+        default=flag(env("LOGWAY_ALLOW_ANONYMOUS")),
+        help="with --auth: callers without credentials are User:ANONYMOUS, allowed what "
+        "ACLs allow it; without --auth: serve a non-loopback address open to anyone",
+    )
     serve.set_defaults(run=run)
+
+
+def flag(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, auth: bool, allow_anonymous: bool) -> None:
+    """Refuse to serve a network open to anyone unless told to."""
+    if not auth and not allow_anonymous and not is_loopback(host):
+        raise InvalidArgumentError(
+            f"--host {host} is reachable from other machines and authentication is off: "
+            "anyone could read, write and delete every topic. Add users and ACLs "
+            "(logway users add, logway acls add) and serve with --auth, or give "
+            "--allow-anonymous to serve it open anyway"
+        )
 
 
 def kafka_port(text: str) -> int | None:
@@ -118,11 +158,13 @@ def size_flag(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from logway.app import load_app
+    from logway.server.access import Access
     from logway.server.runner import serve
 
     for name in ("grpc_port", "http_port"):
         if not 0 <= getattr(args, name) < 65536:
             raise InvalidArgumentError(f"--{name.replace('_', '-')} must be 0-65535")
+    check_exposure(args.host, args.auth, args.allow_anonymous)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # worker threads (fsyncs, file reads) hand results back to the event loop: a
     # shorter GIL switch interval than Python's 5 ms keeps that hand-over from adding
@@ -130,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = load_app(args.app) if args.app else None
     with logway.connect(f"file:{args.data}") as broker:
+        access = Access(broker, enabled=args.auth, allow_anonymous=args.allow_anonymous)
 
         def ready(server: Any) -> None:
             # what start-up made (modules, the app, servers) lives as long as the
@@ -159,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
                 ready=ready,
                 app=app,
                 stall_timeout=args.stall_timeout,
+                access=access,
                 kafka=None
                 if args.kafka_port is None
                 else {

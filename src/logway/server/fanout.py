@@ -232,6 +232,7 @@ class Subscription:
         self.topic = topic
         self.positions = dict(positions)
         self.waker = asyncio.Event()
+        self.failure: Exception | None = None
         self._tails: dict[int, Tail] = {}
         try:
             for p in self.positions:
@@ -247,6 +248,8 @@ class Subscription:
         deadline = loop.time() + timeout
         while True:
             self.waker.clear()
+            if self.failure is not None:
+                raise self.failure
             if self.hub.stopping:
                 raise ServerStoppingError(
                     "the logway server is stopping; resume on the next one from offsets "
@@ -264,6 +267,12 @@ class Subscription:
                     await self.waker.wait()
             except TimeoutError:
                 return []
+
+    def revoke(self, failure: Exception) -> None:
+        """End the subscription: its next ``next`` raises ``failure`` (say, its read
+        permission was taken away)."""
+        self.failure = failure
+        self.waker.set()
 
     def _available(self, budget: int) -> list[Chunk]:
         out: list[Chunk] = []

@@ -22,6 +22,7 @@ from logway import errors
 from logway.broker import Broker, ResetTo, Start, add_partitions, write_batches
 from logway.recordbatch import codec
 from logway.records import ProducedBatch, RecordMetadata, TopicPartition
+from logway.server.access import OPEN, Access, Check, Identity
 from logway.server.fanout import Chunk, Hub
 from logway.server.grpc_web import HandlerCapture
 from logway.v1 import convert, log_pb2_grpc
@@ -75,9 +76,16 @@ def _parts(produced: Sequence[RecordMetadata]) -> list[tuple[int, int, list[int]
 class _Acks:
     """The last assignment generation a remote member has applied."""
 
-    def __init__(self) -> None:
+    def __init__(self, principal: str) -> None:
+        self.principal = principal  # who joined: only they may acknowledge
         self.generation = 0
         self.changed = asyncio.Event()
+        self.error: Exception | None = None
+
+    def revoke(self, error: Exception) -> None:
+        """The member may no longer be in the group: its stream ends with ``error``."""
+        self.error = error
+        self.changed.set()
 
 
 def _batches_message(chunk: Chunk) -> bytes:
@@ -111,12 +119,47 @@ def _position(value: int) -> Start:
     return "latest" if value == pb.POSITION_LATEST else "earliest"
 
 
+def _authorization(context: Any) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return str(value)
+    return None
+
+
+TOPIC, GROUP, CLUSTER = "topic", "group", "cluster"
+
+
 class LogService(log_pb2_grpc.LogServicer):
-    def __init__(self, broker: Broker, *, stall_timeout: float = 30.0, hub: Hub | None = None):
+    """Every call is checked by ``access`` before it touches the log (see
+    ``logway.server.access``); with authentication off the checks cost nothing."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        stall_timeout: float = 30.0,
+        hub: Hub | None = None,
+        access: Access | None = None,
+    ):
         self.broker = broker
         self.stall_timeout = stall_timeout
         self.hub = hub or Hub(broker)
+        self.access = access or Access(broker)
         self._acks: dict[str, _Acks] = {}  # JoinGroup members: what they have applied
+
+    async def _caller(self, context: Any) -> Identity:
+        if not self.access.enabled:
+            return OPEN
+        return await self.access.identify(_authorization(context), context.peer())
+
+    async def _allow(self, context: Any, *checks: Check) -> Identity:
+        """The caller, if it may do every one of ``checks``."""
+        who = await self._caller(context)
+        if who is not OPEN:
+            door = getattr(context, "door", "grpc")
+            for operation, resource_type, name in checks:
+                self.access.check(who, operation, resource_type, name, door, context.peer())
+        return who
 
     def stop(self) -> None:
         """The server is stopping: every open stream ends now with a status."""
@@ -128,6 +171,14 @@ class LogService(log_pb2_grpc.LogServicer):
 
     @unary
     async def CreateTopic(self, request: pb.CreateTopicRequest, context: Any) -> pb.TopicInfo:
+        who = await self._caller(context)
+        if who is not OPEN:  # as Kafka: create on the cluster, or on the topic
+            self.access.check_any(
+                who,
+                [("create", CLUSTER, "cluster"), ("create", TOPIC, request.name)],
+                getattr(context, "door", "grpc"),
+                context.peer(),
+            )
         info = self.broker.create_topic(
             request.name, request.partitions or 1, **dict(request.config)
         )
@@ -137,14 +188,20 @@ class LogService(log_pb2_grpc.LogServicer):
     async def ListTopics(
         self, request: pb.ListTopicsRequest, context: Any
     ) -> pb.ListTopicsResponse:
-        return pb.ListTopicsResponse(names=self.broker.list_topics())
+        who = await self._caller(context)
+        names = self.broker.list_topics()
+        if who is not OPEN:
+            names = [n for n in names if self.access.allowed(who, "describe", TOPIC, n)]
+        return pb.ListTopicsResponse(names=names)
 
     @unary
     async def DescribeTopic(self, request: pb.DescribeTopicRequest, context: Any) -> pb.TopicInfo:
+        await self._allow(context, ("describe", TOPIC, request.name))
         return convert.topic_info_to_pb(self.broker.describe_topic(request.name))
 
     @unary
     async def AddPartitions(self, request: pb.AddPartitionsRequest, context: Any) -> pb.TopicInfo:
+        await self._allow(context, ("alter", TOPIC, request.name))
         add_partitions(self.broker, request.name, request.total)
         return convert.topic_info_to_pb(self.broker.describe_topic(request.name))
 
@@ -152,6 +209,7 @@ class LogService(log_pb2_grpc.LogServicer):
     async def DeleteTopic(
         self, request: pb.DeleteTopicRequest, context: Any
     ) -> pb.DeleteTopicResponse:
+        await self._allow(context, ("delete", TOPIC, request.name))
         self.broker.delete_topic(request.name)
         return pb.DeleteTopicResponse()
 
@@ -159,6 +217,7 @@ class LogService(log_pb2_grpc.LogServicer):
 
     @unary
     async def Produce(self, request: pb.ProduceRequest, context: Any) -> pb.ProduceResponse:
+        await self._allow(context, ("write", TOPIC, request.topic))
         partition = request.partition if request.HasField("partition") else None
         if request.batches:
             return self._produce_batches(request, partition)
@@ -206,6 +265,7 @@ class LogService(log_pb2_grpc.LogServicer):
 
     @unary
     async def Fetch(self, request: pb.FetchRequest, context: Any) -> pb.FetchResponse:
+        await self._allow(context, ("read", TOPIC, request.topic))
         records = self.broker.fetch(
             request.topic,
             request.partition,
@@ -221,11 +281,13 @@ class LogService(log_pb2_grpc.LogServicer):
     @unary
     async def WriteAt(self, request: pb.WriteAtRequest, context: Any) -> pb.WriteAtResponse:
         """The backend checks the batches (and may store them as they are)."""
+        await self._allow(context, ("write", TOPIC, request.topic))
         write_batches(self.broker, request.topic, request.partition, request.data)
         return pb.WriteAtResponse()
 
     @unary
     async def Offsets(self, request: pb.OffsetsRequest, context: Any) -> pb.OffsetsResponse:
+        await self._allow(context, ("describe", TOPIC, request.topic))
         return pb.OffsetsResponse(
             start=self.broker.start_offsets(request.topic),
             end=self.broker.end_offsets(request.topic),
@@ -235,6 +297,7 @@ class LogService(log_pb2_grpc.LogServicer):
     async def OffsetForTime(
         self, request: pb.OffsetForTimeRequest, context: Any
     ) -> pb.OffsetForTimeResponse:
+        await self._allow(context, ("describe", TOPIC, request.topic))
         found = self.broker.offset_for_time(request.topic, request.partition, request.timestamp)
         return (
             pb.OffsetForTimeResponse() if found is None else pb.OffsetForTimeResponse(offset=found)
@@ -244,12 +307,18 @@ class LogService(log_pb2_grpc.LogServicer):
 
     @unary
     async def Commit(self, request: pb.CommitRequest, context: Any) -> pb.CommitResponse:
-        self.broker.commit(request.group, convert.offsets_from_pb(request.offsets))
+        offsets = convert.offsets_from_pb(request.offsets)
+        topics = sorted({tp.topic for tp in offsets})  # as Kafka: read on group and topics
+        await self._allow(
+            context, ("read", GROUP, request.group), *[("read", TOPIC, t) for t in topics]
+        )
+        self.broker.commit(request.group, offsets)
         return pb.CommitResponse()
 
     @unary
     async def Committed(self, request: pb.CommittedRequest, context: Any) -> pb.CommittedResponse:
         topic = request.topic if request.HasField("topic") else None
+        await self._allow(context, ("describe", GROUP, request.group))
         return pb.CommittedResponse(
             offsets=convert.offsets_to_pb(self.broker.committed(request.group, topic))
         )
@@ -258,11 +327,16 @@ class LogService(log_pb2_grpc.LogServicer):
     async def ListGroups(
         self, request: pb.ListGroupsRequest, context: Any
     ) -> pb.ListGroupsResponse:
-        return pb.ListGroupsResponse(groups=self.broker.list_groups())
+        who = await self._caller(context)
+        groups = self.broker.list_groups()
+        if who is not OPEN:
+            groups = [g for g in groups if self.access.allowed(who, "describe", GROUP, g)]
+        return pb.ListGroupsResponse(groups=groups)
 
     @unary
     async def Lag(self, request: pb.LagRequest, context: Any) -> pb.LagResponse:
         topic = request.topic if request.HasField("topic") else None
+        await self._allow(context, ("describe", GROUP, request.group))
         return pb.LagResponse(
             partitions=[convert.lag_to_pb(x) for x in self.broker.lag(request.group, topic)]
         )
@@ -271,6 +345,7 @@ class LogService(log_pb2_grpc.LogServicer):
     async def ResetGroup(
         self, request: pb.ResetGroupRequest, context: Any
     ) -> pb.ResetGroupResponse:
+        await self._allow(context, ("read", GROUP, request.group), ("read", TOPIC, request.topic))
         which = request.WhichOneof("to")
         to: ResetTo
         if which == "offset":
@@ -288,11 +363,16 @@ class LogService(log_pb2_grpc.LogServicer):
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
         try:
+            checks: list[Check] = [("read", TOPIC, request.topic)]
+            if request.WhichOneof("start") == "group":
+                checks.append(("read", GROUP, request.group))
+            who = await self._allow(context, *checks)
             positions = self._start_positions(request)
             subscription = self.hub.subscribe(request.topic, positions)
         except (errors.LogwayError, TypeError, ValueError) as exc:
             await abort(context, exc)
             return
+        release = self.access.hold(who, checks, subscription.revoke)
         heartbeat_s = (request.heartbeat_ms or DEFAULT_HEARTBEAT_MS) / 1000
         max_batch = min(request.max_batch or DEFAULT_MAX_BATCH, MAX_BATCH)
         form, build = (
@@ -334,6 +414,7 @@ class LogService(log_pb2_grpc.LogServicer):
                         "resubscribe from the offset after the last record received",
                     )
         finally:
+            release()
             subscription.close()
 
     def _start_positions(self, request: pb.SubscribeRequest) -> dict[int, int]:
@@ -357,6 +438,9 @@ class LogService(log_pb2_grpc.LogServicer):
     ) -> None:
         """Hold a group membership for a remote consumer while the stream is open."""
         try:
+            checks: list[Check] = [("read", GROUP, request.group)]
+            checks += [("read", TOPIC, t) for t in request.topics]
+            who = await self._allow(context, *checks)
             member = self.broker.consumer(
                 list(request.topics), group=request.group, assignor=request.assignor or "range"
             )
@@ -364,11 +448,14 @@ class LogService(log_pb2_grpc.LogServicer):
             await abort(context, exc)
             return
         member_id = f"{context.peer()}/{id(member):x}"
-        acked = self._acks[member_id] = _Acks()
+        acked = self._acks[member_id] = _Acks(who.principal)
+        release = self.access.hold(who, checks, acked.revoke)
         generation = 0
         try:
             last: list[TopicPartition] | None = None
             while True:
+                if acked.error is not None:
+                    await abort(context, acked.error)
                 if self.hub.stopping:
                     await abort(
                         context,
@@ -398,6 +485,7 @@ class LogService(log_pb2_grpc.LogServicer):
                 except TimeoutError:
                     pass
         finally:
+            release()
             self._acks.pop(member_id, None)
             member.close()
 
@@ -405,8 +493,9 @@ class LogService(log_pb2_grpc.LogServicer):
     async def AcknowledgeAssignment(
         self, request: pb.AcknowledgeAssignmentRequest, context: Any
     ) -> pb.AcknowledgeAssignmentResponse:
+        who = await self._caller(context)
         acked = self._acks.get(request.member_id)
-        if acked is None:
+        if acked is None or (who is not OPEN and who.principal != acked.principal):
             raise errors.UnknownGroupError(
                 f"no member {request.member_id!r}: its JoinGroup stream has ended"
             )

@@ -54,6 +54,8 @@ class Abort(Exception):
 class WebContext:
     """What the servicers use of ``grpc.aio.ServicerContext``, for one gRPC-Web call."""
 
+    door = "grpc-web"  # for permission checks and the audit trail
+
     def __init__(self, peer: str, metadata: list[tuple[str, str]]):
         self._peer = peer
         self._metadata = metadata

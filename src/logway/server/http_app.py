@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from logway import errors
 from logway.broker import Broker
 from logway.records import Message
+from logway.server.access import Access
 from logway.server.fanout import Hub
 from logway.server.grpc_web import PREFLIGHT_HEADERS, GrpcWebBridge
 from logway.server.sse import EventStreamResponse, parse_event_id, record_json, sse_events
@@ -138,10 +139,12 @@ def build_app(
     metrics: Callable[[], str] | None = None,
     grpc_target: str | None = None,
     kafka_target: str | None = None,
+    access: Access | None = None,
 ) -> FastAPI:
     """``drop_client(scope["client"])`` closes a client's connection at once (the
     server running the app provides it); ``grpc_target`` is named on the index page."""
     fanout = hub or Hub(broker)
+    access = access or Access(broker)
     app = FastAPI(
         title="logway",
         version="1",

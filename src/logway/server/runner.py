@@ -27,6 +27,7 @@ from logway.broker import Broker
 from logway.delivery.runner import DeliveryRunner
 from logway.functions.runner import FunctionRunner
 from logway.server import metrics
+from logway.server.access import Access
 from logway.server.fanout import Hub
 from logway.server.grpc_service import LogService, add_log_service
 from logway.server.grpc_web import GrpcWebBridge
@@ -51,15 +52,19 @@ class Server:
         app: App | None = None,
         stall_timeout: float = 30.0,
         kafka: dict[str, Any] | None = None,
+        access: Access | None = None,
     ):
         self.broker = broker
+        self.access = access or Access(broker)
         self.host = host
         self.grpc_port = grpc_port
         self.http_port = http_port
         self.grace = grace
         self.app = app
         self.hub = Hub(broker)
-        self.service = LogService(broker, hub=self.hub, stall_timeout=stall_timeout)
+        self.service = LogService(
+            broker, hub=self.hub, stall_timeout=stall_timeout, access=self.access
+        )
         self.stall_timeout = stall_timeout
         self.services: list[tuple[Callable[[Any, Any], None], Any]] = [
             (add_log_service, self.service)
@@ -72,13 +77,14 @@ class Server:
             self.bridge.add(register, servicer)
         self.kafka: KafkaListener | None = None
         if kafka is not None:
-            self.kafka = KafkaListener(broker, host=host, **kafka)
+            self.kafka = KafkaListener(broker, host=host, access=self.access, **kafka)
         self._grpc: grpc.aio.Server | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._functions_stop = asyncio.Event()
         self._functions: asyncio.Future[Any] | None = None
+        self._access_task: asyncio.Task[None] | None = None
         self.runners: list[FunctionRunner] = []
         self.deliveries: list[DeliveryRunner] = []
         if app is not None:
@@ -86,6 +92,8 @@ class Server:
             self.deliveries = [DeliveryRunner(broker, app.name, d) for d in app.deliveries]
 
     async def start(self) -> None:
+        if self.access.enabled:
+            self._access_task = asyncio.ensure_future(self.access.run())
         running = [r.run(self._functions_stop) for r in self.runners]
         running += [d.run(self._functions_stop) for d in self.deliveries]
         if running:
@@ -109,6 +117,7 @@ class Server:
                     statics=self._statics(),
                     hub=self.hub,
                     stall_timeout=self.stall_timeout,
+                    access=self.access,
                     drop_client=self._drop_http_client,
                     metrics=lambda: metrics.render(self.broker, self.runners, self.deliveries),
                     grpc_target=f"{self.host}:{self.grpc_port}",
@@ -150,6 +159,8 @@ class Server:
         """Tell every open stream at once (each ends with its resume position), then
         stop HTTP, gRPC and the app's functions and deliveries together."""
         self.service.stop()
+        if self._access_task is not None:
+            self._access_task.cancel()
         stopping: list[Awaitable[Any]] = []
         if self._functions is not None:  # finish the batches in flight, flush, commit
             self._functions_stop.set()
@@ -180,6 +191,7 @@ async def serve(
     app: App | None = None,
     stall_timeout: float = 30.0,
     kafka: dict[str, Any] | None = None,
+    access: Access | None = None,
 ) -> None:
     server = Server(
         broker,
@@ -189,6 +201,7 @@ async def serve(
         app=app,
         stall_timeout=stall_timeout,
         kafka=kafka,
+        access=access,
     )
     await server.start()
     loop = asyncio.get_running_loop()

@@ -29,6 +29,8 @@ CODES: dict[type[errors.LogwayError], grpc.StatusCode] = {
     errors.ClosedError: grpc.StatusCode.UNAVAILABLE,
     errors.ServerStoppingError: grpc.StatusCode.UNAVAILABLE,
     errors.DataDirLockedError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.AuthenticationError: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
 }
 _BY_NAME = {cls.__name__: cls for cls in CODES} | {"LogwayError": errors.LogwayError}
 
@@ -50,6 +52,8 @@ def error_from(code: grpc.StatusCode, details: str, name: str | None) -> errors.
             grpc.StatusCode.OUT_OF_RANGE: errors.OffsetOutOfRangeError,
             grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgumentError,
             grpc.StatusCode.DATA_LOSS: errors.CorruptRecordError,
+            grpc.StatusCode.UNAUTHENTICATED: errors.AuthenticationError,
+            grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDeniedError,
         }
         cls = fallback.get(code, errors.LogwayError)
     return cls(details)

@@ -11,6 +11,7 @@ from typing import Any, cast
 import grpc
 
 from logway.backends.remote.consumer import RemoteConsumer
+from logway.backends.remote.credentials import open_channel
 from logway.broker import (
     BULK_RECORDS,
     DEFAULT_MAX_BYTES,
@@ -34,11 +35,12 @@ from logway.records import (
     check_own_offsets,
     to_millis,
 )
-from logway.v1 import channel, convert, log_pb2_grpc
+from logway.v1 import convert, log_pb2_grpc
 from logway.v1 import log_pb2 as pb
 from logway.v1.status import ERROR_KEY, RESUME_KEY, error_from, parse_resume
 
 DEFAULT_PORT = 7070
+CONNECTION_OPTIONS = {"token", "user", "password", "tls", "ca_file", "cert_file", "key_file"}
 WRITE_AT_BYTES = 16 << 20  # per WriteAt request, well under the 64 MiB message limit
 
 
@@ -50,11 +52,13 @@ def open_url(url: str, **options: Any) -> RemoteBroker:
         raise InvalidArgumentError(f"{url!r} names no server; use logway://HOST:PORT")
     if ":" not in target.rsplit("]", 1)[-1]:
         target = f"{target}:{DEFAULT_PORT}"
-    if options:
+    unknown = sorted(set(options) - CONNECTION_OPTIONS)
+    if unknown:
         raise InvalidArgumentError(
-            f"logway:// takes no options ({', '.join(options)}); topic settings go to create_topic"
+            f"logway:// takes only {', '.join(sorted(CONNECTION_OPTIONS))}, not "
+            f"{', '.join(unknown)}; topic settings go to create_topic"
         )
-    return RemoteBroker(target, url=url)
+    return RemoteBroker(target, url=url, **options)
 
 
 def _explicit_partitions(items: Sequence[Any]) -> dict[int | None, list[int] | None]:
@@ -88,11 +92,15 @@ def raise_rpc_error(exc: BaseException) -> None:
 class RemoteBroker(BrokerBase):
     """A ``Broker`` whose log lives in a ``logway serve`` process."""
 
-    def __init__(self, target: str, *, url: str | None = None, timeout: float = 60.0):
+    def __init__(
+        self, target: str, *, url: str | None = None, timeout: float = 60.0, **credentials: Any
+    ):
+        """``credentials``: ``token``, or ``user`` and ``password``, and TLS options
+        (``tls``, ``ca_file``, ``cert_file``, ``key_file``); see ``credentials``."""
         self.target = target
         self.url = url or f"logway://{target}"
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(target, options=channel.OPTIONS)
+        self._channel = open_channel(target, **credentials)
         self.stub = log_pb2_grpc.LogStub(self._channel)
         self._consumers: set[RemoteConsumer] = set()
         self._closed = False

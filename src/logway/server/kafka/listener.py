@@ -18,6 +18,7 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from logway.broker import Broker
+from logway.server.access import Access
 from logway.server.kafka import groups, versions, wire
 from logway.server.kafka.door import Deferred, Door
 from logway.server.kafka.fetch import handle_fetch, handle_list_offsets
@@ -90,7 +91,9 @@ class KafkaListener:
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         auto_create_topics: bool = False,
+        access: Access | None = None,
     ):
+        self.access = access or Access(broker)
         self.host = host
         self.port = port
         self.advertised = advertised
