@@ -62,6 +62,7 @@ def call(
     timeout: float = 30,
     raw_body: bytes | None = None,
     content_type: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Reply:
     kind = "application/grpc-web-text" if text else "application/grpc-web+proto"
     body = frame(request)
@@ -71,7 +72,7 @@ def call(
         f"{base}/{method}",
         content=body if raw_body is None else raw_body,
         timeout=timeout,
-        headers={"content-type": content_type or kind, "x-grpc-web": "1"},
+        headers={"content-type": content_type or kind, "x-grpc-web": "1", **(headers or {})},
     )
     return parse(response.content, response.headers, response.status_code, text)
 

@@ -16,7 +16,8 @@ With it on:
 - Decisions are the ``AuthStore``'s ACLs in Kafka's model (``logway.auth.acls``).
   logway's internal topics (``__logway…``: users and tokens, the audit trail) are
   reachable only by principals allowed ``alter`` on the cluster, whatever topic ACLs say.
-- The store is re-read every ``REFRESH_S``. After a change, every identity is checked
+- The store is re-read every ``REFRESH_S``, and before a refusal (so a user, token or
+  ACL made a moment ago is seen at once). After a change, every identity is checked
   again (a revoked token or a removed user fails its next request) and so is every
   open stream registered with ``hold``: one no longer allowed is ended with
   ``PermissionDeniedError`` (or ``AuthenticationError``).
@@ -164,6 +165,8 @@ class Access:
             )
         await self._slow_down(f"token:{token_id}", address)
         principal = self.store.authenticate_token(token)
+        if principal is None and self.refresh():  # made a moment ago, perhaps
+            principal = self.store.authenticate_token(token)
         if principal is None:
             self._failed(f"token:{token_id}", address)
             raise self._refused(
@@ -185,6 +188,8 @@ class Access:
         assert self.store is not None
         await self._slow_down(f"user:{name}", address)
         principal = await asyncio.to_thread(self.store.authenticate_password, name, password)
+        if principal is None and self.store.user(name) is None and self.refresh():
+            principal = await asyncio.to_thread(self.store.authenticate_password, name, password)
         if principal is None:
             self._failed(f"user:{name}", address)
             raise self._refused(f"User:{name}", "wrong user name or password", address, ASK_AGAIN)
@@ -281,6 +286,8 @@ class Access:
         elif who.expires_ms is not None and _now_ms() >= who.expires_ms:
             raise self._refused(who.principal, "the token has expired", address, ASK_AGAIN)
         allowed, reason = self._decide(who, operation, resource_type, name)
+        if not allowed and self.refresh():  # an ACL given a moment ago, perhaps
+            allowed, reason = self._decide(who, operation, resource_type, name)
         if not allowed:
             self.audit(who.principal, door, operation, resource_type, name, reason, address)
             raise PermissionDeniedError(
