@@ -6,6 +6,7 @@ the server's output."""
 from __future__ import annotations
 
 import base64
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -184,3 +185,18 @@ def test_serving_a_network_without_authentication_needs_a_word(tmp_path: Path) -
     assert result.returncode != 0
     assert "--auth" in result.stderr and "--allow-anonymous" in result.stderr
     assert not (tmp_path / "d").exists()  # refused before anything was made
+
+
+@pytest.mark.slow
+def test_the_command_line_presents_a_token(site: Site) -> None:
+    url = site.server.url
+    refused = logway_cli(None, "--url", url, "topics", "list")
+    assert refused.returncode == 1
+    assert "authentication failed" in refused.stderr
+    by_flag = logway_cli(None, "--url", url, "--token", site.ada_token, "topics", "list")
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert by_flag.stdout.split() == [TOPIC]
+    env = {**os.environ, "LOGWAY_TOKEN": site.ada_token}
+    by_env = logway_cli(env, "--url", url, "produce", TOPIC, stdin="from the shell\n")
+    assert by_env.returncode == 0, by_env.stderr
+    assert site.ada_token not in by_env.stdout + by_env.stderr

@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(a logway serve process) or kafka://HOST:PORT[,HOST:PORT...][?OPTION=VALUE&...] "
         "(a Kafka cluster)",
     )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="an API token (logway tokens create) for a logway:// server that asks for "
+        "one; also $LOGWAY_TOKEN, which keeps it out of the process list",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (
         topics,
@@ -61,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.token:  # every logway:// connection this command opens presents it
+        os.environ["LOGWAY_TOKEN"] = args.token
     try:
         code: int = args.run(args)
         return code
