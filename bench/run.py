@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import redis
 
 from append import LargeAppend, append_large
+from auth import AuthFigures, measure_auth
 from backup import BackupFigures, measure_backup
 from common import (
     BATCH,
@@ -98,6 +99,9 @@ KAFKA_FUNCTIONS = "functions on Kafka"
 KAFKA_PORT = "Kafka port"
 KAFKA_ON_PORT = "kafka backend on the Kafka port"
 KAFKA_FUNCTIONS_ON_PORT = "functions on the Kafka port"
+AUTH = "authentication"
+AUTH_VS_OPEN = 0.95  # gRPC produce with --auth and 100 ACLs / without
+DECISION_US = 10.0  # one cached permission decision
 PORT_PRODUCE_PER_S = 300_000
 PORT_CONSUME_PER_S = 800_000
 PORT_VS_TANSU = 1.5
@@ -205,6 +209,7 @@ class Measured:
     kafka_functions_on_port: KafkaFunctionFigures | None
     backup: BackupFigures | None
     delivery: DeliveryFigures | None
+    auth: AuthFigures | None = None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -289,7 +294,33 @@ def build_checks(m: Measured) -> list[Check]:
         )
         + backup_checks(m)
         + delivery_checks(m)
+        + auth_checks(m)
     )
+
+
+def auth_checks(m: Measured) -> list[Check]:
+    """What ``--auth`` costs a gRPC producer, and one cached permission decision."""
+    a = m.auth
+    return [
+        throughput_check(
+            m.s,
+            "gRPC produce with auth + 100 ACLs",
+            "rec/s",
+            Target("ratio_at_least", AUTH_VS_OPEN),
+            a and a.produce_with_auth,
+            a and a.produce_without,
+            "without auth",
+            (AUTH,),
+        ),
+        figure_check(
+            m,
+            "permission decision, cached",
+            "us",
+            Target("figure_at_most", DECISION_US),
+            AUTH,
+            a and (lambda: a.decision_us),
+        ),
+    ]
 
 
 def figure_check(
@@ -648,6 +679,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
             lambda: measure_backup(root, sizes.backup_records, sizes.large_bytes, reps),
         )
         delivery = s.run(DELIVERY, lambda: measure_delivery(root, sizes.delivery_records, reps))
+        auth = s.run(AUTH, lambda: measure_auth(root, sizes.serve_records // 2, reps))
     return Measured(
         s,
         suite,
@@ -663,6 +695,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         kafka_functions_on_port,
         backup,
         delivery,
+        auth,
     )
 
 
@@ -744,6 +777,8 @@ def document(
         measurements["backup_1gb"] = m.backup.to_json()
     if m.delivery:
         measurements["delivery_1kib_json"] = m.delivery.to_json()
+    if m.auth:
+        measurements["auth"] = m.auth.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),

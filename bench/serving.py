@@ -41,9 +41,9 @@ PORTS = ("--grpc-port", "0", "--http-port", "0", "--kafka-port", "auto")
 class ServerProcess:
     """A ``logway serve`` on free ports over a directory of its own."""
 
-    def __init__(self, data: str):
+    def __init__(self, data: str, *extra: str):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "logway.cli.main", "serve", "--data", data, *PORTS],
+            [sys.executable, "-m", "logway.cli.main", "serve", "--data", data, *PORTS, *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -158,7 +158,7 @@ class DirectoryClient(RemoteBroker):
             self._check_open()
             stub = self.stub
             try:
-                return getattr(stub, method)(request, timeout=self.timeout)
+                return getattr(stub, method)(request, timeout=self.timeout, metadata=self.metadata)
             except grpc.RpcError as exc:
                 if not _owner_lost(exc):
                     raise_rpc_error(exc)

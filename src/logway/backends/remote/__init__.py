@@ -11,7 +11,7 @@ from typing import Any, cast
 import grpc
 
 from logway.backends.remote.consumer import RemoteConsumer
-from logway.backends.remote.credentials import open_channel
+from logway.backends.remote.credentials import authorization, open_channel
 from logway.broker import (
     BULK_RECORDS,
     DEFAULT_MAX_BYTES,
@@ -100,6 +100,13 @@ class RemoteBroker(BrokerBase):
         self.target = target
         self.url = url or f"logway://{target}"
         self.timeout = timeout
+        header = authorization(
+            credentials.pop("token", None),
+            credentials.pop("user", None),
+            credentials.pop("password", None),
+        )
+        # sent with every call (streams too); passed per call, it costs nothing more
+        self.metadata = (("authorization", header),) if header else None
         self._channel = open_channel(target, **credentials)
         self.stub = log_pb2_grpc.LogStub(self._channel)
         self._consumers: set[RemoteConsumer] = set()
@@ -110,7 +117,7 @@ class RemoteBroker(BrokerBase):
         """Call ``method`` of the Log service, its failure raised as a logway error."""
         self._check_open()
         try:
-            return getattr(self.stub, method)(request, timeout=self.timeout)
+            return getattr(self.stub, method)(request, timeout=self.timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
             raise_rpc_error(exc)
             raise

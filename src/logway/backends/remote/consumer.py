@@ -68,7 +68,7 @@ class RemoteConsumer(BaseConsumer):
         assert self._group is not None
         request = pb.JoinGroupRequest(group=self._group, topics=self._topics, assignor=assignor)
         self._join_stub = self._remote.stub
-        self._join_call = self._join_stub.JoinGroup(request)
+        self._join_call = self._join_stub.JoinGroup(request, metadata=self._remote.metadata)
         first = threading.Event()
         threading.Thread(
             target=self._follow_membership,
@@ -119,7 +119,9 @@ class RemoteConsumer(BaseConsumer):
                 member_id=self._member_id, generation=self._generation
             )
             try:
-                self._remote.stub.AcknowledgeAssignment(request, timeout=self._remote.timeout)
+                self._remote.stub.AcknowledgeAssignment(
+                    request, timeout=self._remote.timeout, metadata=self._remote.metadata
+                )
             except grpc.RpcError as exc:
                 if self._membership_error is None:
                     self._membership_error = exc
@@ -169,7 +171,7 @@ class RemoteConsumer(BaseConsumer):
                 max_batch=500,
                 record_batches=True,
             )
-            call = self._stream_stub.Subscribe(request)
+            call = self._stream_stub.Subscribe(request, metadata=self._remote.metadata)
             self._calls.append(call)
             threading.Thread(
                 target=self._read,

@@ -2,7 +2,8 @@
 reaches one that serves TLS.
 
 - ``token=`` (or ``$LOGWAY_TOKEN``): an API token from ``logway tokens create``, sent as
-  ``authorization: Bearer …`` on every call, streams included;
+  ``authorization: Bearer …`` with every call, streams included (``RemoteBroker``
+  passes the header it makes here to each call);
 - ``user=`` and ``password=``: a user's password, sent as ``Basic`` credentials (the
   server checks it once and remembers the header, so repeating it costs nothing);
 - ``tls=True`` (implied by ``ca_file``): a TLS channel, checked against the system's
@@ -15,56 +16,11 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
 from logway.errors import InvalidArgumentError
 from logway.v1 import channel as options
-
-
-class _Details(NamedTuple):
-    method: str
-    timeout: float | None
-    metadata: Any
-    credentials: Any
-    wait_for_ready: bool | None
-    compression: Any
-
-
-if TYPE_CHECKING:  # generic in the type stubs only
-    _Unary = grpc.UnaryUnaryClientInterceptor[Any, Any]
-    _Streamed = grpc.UnaryStreamClientInterceptor[Any, Any]
-else:
-    _Unary, _Streamed = grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor
-
-
-class _Authorize(_Unary, _Streamed):
-    """Adds the ``authorization`` metadata to every call (the Log service's calls
-    are unary, or unary with a streamed answer)."""
-
-    def __init__(self, value: str):
-        self._header = ("authorization", value)
-
-    def _with_header(self, details: Any) -> Any:
-        metadata = [*(details.metadata or ()), self._header]
-        return _Details(
-            details.method,
-            details.timeout,
-            metadata,
-            details.credentials,
-            getattr(details, "wait_for_ready", None),
-            getattr(details, "compression", None),
-        )
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._with_header(details), request)
-
-    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._with_header(details), request)
-
-    def __repr__(self) -> str:  # never the secret
-        return "<authorization header>"
 
 
 def _read(path: str | None, what: str) -> bytes | None:
@@ -102,16 +58,12 @@ def authorization(
 def open_channel(
     target: str,
     *,
-    token: str | None = None,
-    user: str | None = None,
-    password: str | None = None,
     tls: bool = False,
     ca_file: str | None = None,
     cert_file: str | None = None,
     key_file: str | None = None,
 ) -> grpc.Channel:
-    """A channel to ``target`` that carries these credentials on every call."""
-    header = authorization(token, user, password)
+    """A channel to ``target``: TLS when asked (or a CA or client certificate is given)."""
     if ca_file or cert_file:
         tls = True
     if bool(cert_file) != bool(key_file):
@@ -122,9 +74,5 @@ def open_channel(
             private_key=_read(key_file, "key file"),
             certificate_chain=_read(cert_file, "certificate file"),
         )
-        made = grpc.secure_channel(target, credentials, options=options.OPTIONS)
-    else:
-        made = grpc.insecure_channel(target, options=options.OPTIONS)
-    if header is None:
-        return made
-    return grpc.intercept_channel(made, _Authorize(header))
+        return grpc.secure_channel(target, credentials, options=options.OPTIONS)
+    return grpc.insecure_channel(target, options=options.OPTIONS)
