@@ -106,7 +106,68 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --auth: callers without credentials are User:ANONYMOUS, allowed what "
         "ACLs allow it; without --auth: serve a non-loopback address open to anyone",
     )
+    oidc = serve.add_argument_group(
+        "OpenID Connect", "accept JWT bearer tokens from an outside issuer (with --auth)"
+    )
+    oidc.add_argument(
+        "--oidc-issuer", default=env("LOGWAY_OIDC_ISSUER"), help="the issuer (iss) tokens name"
+    )
+    oidc.add_argument(
+        "--oidc-jwks-url",
+        default=env("LOGWAY_OIDC_JWKS_URL"),
+        help="where the issuer's keys are (read again when a token names a new key id)",
+    )
+    oidc.add_argument(
+        "--oidc-jwks-file", default=env("LOGWAY_OIDC_JWKS_FILE"), help="the issuer's keys, a file"
+    )
+    oidc.add_argument(
+        "--oidc-audience",
+        default=env("LOGWAY_OIDC_AUDIENCE"),
+        help="the audience (aud) tokens must name (default: not checked)",
+    )
+    oidc.add_argument(
+        "--oidc-algorithms",
+        default=env("LOGWAY_OIDC_ALGORITHMS", "RS256,ES256"),
+        help="allowed signature algorithms (default RS256,ES256)",
+    )
+    oidc.add_argument(
+        "--oidc-groups-claim",
+        default=env("LOGWAY_OIDC_GROUPS_CLAIM", "groups"),
+        help="the claim that lists the groups (default groups; cognito:groups for Cognito)",
+    )
+    oidc.add_argument(
+        "--oidc-username-claim",
+        default=env("LOGWAY_OIDC_USERNAME_CLAIM", "sub"),
+        help="the claim that names the user (default sub)",
+    )
+    oidc.add_argument(
+        "--oidc-leeway",
+        default=env("LOGWAY_OIDC_LEEWAY", "60s"),
+        help="clock skew allowed on exp and nbf (default 60s)",
+    )
     serve.set_defaults(run=run)
+
+
+def oidc_verifier(args: argparse.Namespace) -> Any:
+    """The OIDC verifier the flags describe, or None when no issuer is given."""
+    from logway.auth.oidc import OidcVerifier
+
+    if not args.oidc_issuer:
+        if args.oidc_jwks_url or args.oidc_jwks_file:
+            raise InvalidArgumentError("--oidc-jwks-url/--oidc-jwks-file need --oidc-issuer")
+        return None
+    if not args.auth:
+        raise InvalidArgumentError("--oidc-issuer needs --auth")
+    return OidcVerifier(
+        args.oidc_issuer,
+        jwks_url=args.oidc_jwks_url,
+        jwks_file=args.oidc_jwks_file,
+        audience=args.oidc_audience,
+        algorithms=[a.strip() for a in args.oidc_algorithms.split(",") if a.strip()],
+        groups_claim=args.oidc_groups_claim,
+        username_claim=args.oidc_username_claim,
+        leeway_s=parse_duration_ms(args.oidc_leeway, "--oidc-leeway") / 1000,
+    )
 
 
 def flag(text: str | None) -> bool:
@@ -165,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
         if not 0 <= getattr(args, name) < 65536:
             raise InvalidArgumentError(f"--{name.replace('_', '-')} must be 0-65535")
     check_exposure(args.host, args.auth, args.allow_anonymous)
+    oidc = oidc_verifier(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # worker threads (fsyncs, file reads) hand results back to the event loop: a
     # shorter GIL switch interval than Python's 5 ms keeps that hand-over from adding
@@ -172,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = load_app(args.app) if args.app else None
     with logway.connect(f"file:{args.data}") as broker:
-        access = Access(broker, enabled=args.auth, allow_anonymous=args.allow_anonymous)
+        access = Access(broker, enabled=args.auth, allow_anonymous=args.allow_anonymous, oidc=oidc)
 
         def ready(server: Any) -> None:
             # what start-up made (modules, the app, servers) lives as long as the

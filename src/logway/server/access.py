@@ -8,7 +8,8 @@ on loopback) every caller is the open identity and ``check`` allows everything.
 
 With it on:
 
-- ``Authorization: Bearer lw_…`` is an API token, ``Basic …`` a user's password;
+- ``Authorization: Bearer lw_…`` is an API token, ``Bearer`` + a JWT an OpenID
+  Connect token (when an ``OidcVerifier`` is given), ``Basic …`` a user's password;
   a request without credentials is ``User:ANONYMOUS`` when anonymous access is
   allowed (and then may do what ACLs allow ``User:ANONYMOUS`` or ``User:*``), else
   refused. A successful password check is remembered (keyed by a hash of the header)
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 
 from logway.auth import tokens as api_tokens
 from logway.auth.acls import CLUSTER_NAME, Operation, ResourceType
+from logway.auth.oidc import OidcVerifier
 from logway.auth.store import AuthStore
 from logway.broker import Broker, ensure_topic
 from logway.errors import AuthenticationError, LogwayError, PermissionDeniedError
@@ -63,7 +65,7 @@ Check = tuple[str, str, str]  # operation, resource type, resource name
 @dataclass(frozen=True, slots=True)
 class Identity:
     """A caller as the doors see it. ``via`` says how it was established: ``open``
-    (authentication is off), ``anonymous``, ``token`` or ``password``. ``claims`` are
+    (authentication is off), ``anonymous``, ``token``, ``password`` or ``jwt``. ``claims`` are
     groups given by the credential itself (an outside token); a user's own groups are
     read from the store at each decision, so a change applies at once."""
 
@@ -107,8 +109,10 @@ class Access:
         enabled: bool = False,
         allow_anonymous: bool = False,
         store: AuthStore | None = None,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self.broker = broker
+        self.oidc = oidc
         self.enabled = enabled
         self.allow_anonymous = allow_anonymous
         self.store = store if store is not None or not enabled else AuthStore(broker)
@@ -160,9 +164,11 @@ class Access:
         assert self.store is not None
         token_id = api_tokens.token_id(token)
         if token_id is None:
-            raise self._refused(
-                "", "a bearer token that is not a logway API token", address, ASK_AGAIN
-            )
+            if self.oidc is None:
+                raise self._refused(
+                    "", "a bearer token that is not a logway API token", address, ASK_AGAIN
+                )
+            return await self._jwt(token, address)
         await self._slow_down(f"token:{token_id}", address)
         principal = self.store.authenticate_token(token)
         if principal is None and self.refresh():  # made a moment ago, perhaps
@@ -196,6 +202,18 @@ class Access:
         self._failures.pop(f"user:{name}", None)
         return self.user_identity(name, "password")
 
+    async def _jwt(self, token: str, address: str) -> Identity:
+        assert self.oidc is not None
+        await self._slow_down("jwt", address)
+        try:
+            claims = await asyncio.to_thread(self.oidc.verify, token)
+        except AuthenticationError as exc:
+            self._failed("jwt", address)
+            reason = str(exc).removeprefix("authentication failed: ")
+            self.audit("-", "sign-in", "authenticate", "cluster", CLUSTER_NAME, reason, address)
+            raise
+        return Identity(claims.principal, "jwt", expires_ms=claims.expires_ms, claims=claims.groups)
+
     def user_identity(self, name: str, via: str) -> Identity:
         """The identity of a user the store knows (whose proof a door checked itself,
         as the Kafka port's SCRAM exchange does)."""
@@ -204,6 +222,26 @@ class Access:
         if user is None:
             raise AuthenticationError("authentication failed: " + ASK_AGAIN)
         return Identity(user.principal, via, key=f"user:{name}:{user.id}")
+
+    # --- proofs a door checks itself (SCRAM on the Kafka port) ----------------------
+
+    async def before_proof(self, name: str, address: str = "") -> None:
+        """Wait as long as earlier failed sign-ins of ``name`` or from ``address`` have
+        earned, before a door looks at a proof it checks itself."""
+        await self._slow_down(f"user:{name}", address)
+
+    def proof_failed(self, name: str, address: str, reason: str) -> AuthenticationError:
+        """Count a failed proof of ``name`` ("" when the attempt named no one) from
+        ``address``, so the next attempts wait longer as after a failed ``sign_in``, and
+        audit it (``reason`` names no secret); returns the error to raise."""
+        self._failed(f"user:{name}", address)
+        return self._refused(f"User:{name}" if name else "", reason, address, ASK_AGAIN)
+
+    def proof_accepted(self, name: str, via: str) -> Identity:
+        """The identity of ``name``, whose proof a door checked; its failures are
+        forgotten, as after a successful ``sign_in``."""
+        self._failures.pop(f"user:{name}", None)
+        return self.user_identity(name, via)
 
     def _still_valid(self, who: Identity) -> bool:
         """Whether a remembered identity still stands: not expired, and (after a
