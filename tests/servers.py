@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-READY = re.compile(r"grpc on (\S+):(\d+) .*http on http://(\S+):(\d+)/")
+READY = re.compile(r"grpc on (\S+):(\d+) .*http on https?://(\S+):(\d+)/")
 KAFKA_READY = re.compile(r"kafka on (\S+):(\d+)")
 
 

@@ -106,6 +106,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --auth: callers without credentials are User:ANONYMOUS, allowed what "
         "ACLs allow it; without --auth: serve a non-loopback address open to anyone",
     )
+    tls = serve.add_argument_group("TLS", "encrypt every port (gRPC, HTTP, Kafka)")
+    tls.add_argument("--tls-cert", default=env("LOGWAY_TLS_CERT"), help="certificate, PEM")
+    tls.add_argument("--tls-key", default=env("LOGWAY_TLS_KEY"), help="its private key, PEM")
+    tls.add_argument(
+        "--tls-client-ca",
+        default=env("LOGWAY_TLS_CLIENT_CA"),
+        help="require client certificates signed by this CA (mutual TLS)",
+    )
     oidc = serve.add_argument_group(
         "OpenID Connect", "accept JWT bearer tokens from an outside issuer (with --auth)"
     )
@@ -146,6 +154,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="clock skew allowed on exp and nbf (default 60s)",
     )
     serve.set_defaults(run=run)
+
+
+def tls_files(args: argparse.Namespace) -> Any:
+    """The TLS files the flags name (checked now), or None."""
+    from logway.server.tls import TlsFiles
+
+    if not (args.tls_cert or args.tls_key or args.tls_client_ca):
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise InvalidArgumentError("TLS needs both --tls-cert and --tls-key")
+    return TlsFiles(args.tls_cert, args.tls_key, args.tls_client_ca)
 
 
 def oidc_verifier(args: argparse.Namespace) -> Any:
@@ -227,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidArgumentError(f"--{name.replace('_', '-')} must be 0-65535")
     check_exposure(args.host, args.auth, args.allow_anonymous)
     oidc = oidc_verifier(args)
+    tls = tls_files(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # worker threads (fsyncs, file reads) hand results back to the event loop: a
     # shorter GIL switch interval than Python's 5 ms keeps that hand-over from adding
@@ -236,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
     with logway.connect(f"file:{args.data}") as broker:
         access = Access(broker, enabled=args.auth, allow_anonymous=args.allow_anonymous, oidc=oidc)
 
+        scheme = "https" if tls is not None else "http"
+
         def ready(server: Any) -> None:
             # what start-up made (modules, the app, servers) lives as long as the
             # process: leave it out of the collector's full passes, which otherwise
@@ -244,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"logway serving {os.path.abspath(args.data)}: grpc on {server.host}:"
                 f"{server.grpc_port} (logway://{server.host}:{server.grpc_port}), "
-                f"http on http://{server.host}:{server.http_port}/"
+                f"http on {scheme}://{server.host}:{server.http_port}/"
                 + (
                     f", kafka on {server.kafka.host}:{server.kafka.port}"
                     if server.kafka is not None
@@ -253,7 +275,9 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             if app is not None and app.statics:
-                print(f"open http://{server.host}:{server.http_port}/ for {app.name}", flush=True)
+                print(
+                    f"open {scheme}://{server.host}:{server.http_port}/ for {app.name}", flush=True
+                )
 
         asyncio.run(
             serve(
@@ -265,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
                 app=app,
                 stall_timeout=args.stall_timeout,
                 access=access,
+                tls=tls,
                 kafka=None
                 if args.kafka_port is None
                 else {

@@ -33,6 +33,7 @@ from logway.server.grpc_service import LogService, add_log_service
 from logway.server.grpc_web import GrpcWebBridge
 from logway.server.http_app import build_app
 from logway.server.kafka import KafkaListener
+from logway.server.tls import TlsFiles
 from logway.v1 import channel
 
 log = logging.getLogger("logway.server")
@@ -53,8 +54,10 @@ class Server:
         stall_timeout: float = 30.0,
         kafka: dict[str, Any] | None = None,
         access: Access | None = None,
+        tls: TlsFiles | None = None,
     ):
         self.broker = broker
+        self.tls = tls
         self.access = access or Access(broker)
         self.host = host
         self.grpc_port = grpc_port
@@ -101,7 +104,11 @@ class Server:
         self._grpc = grpc.aio.server(options=channel.SERVER_OPTIONS)
         for register, servicer in self.services:
             register(servicer, self._grpc)
-        self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
+        address = f"{self.host}:{self.grpc_port}"
+        if self.tls is not None:
+            self.grpc_port = self._grpc.add_secure_port(address, self.tls.grpc_credentials())
+        else:
+            self.grpc_port = self._grpc.add_insecure_port(address)
         await self._grpc.start()
         if self.kafka is not None:
             await self.kafka.start()
@@ -129,6 +136,7 @@ class Server:
                 log_level="warning",
                 timeout_keep_alive=75,  # longer than a load balancer's 60 s idle timeout
                 timeout_graceful_shutdown=max(1, round(self.grace)),
+                **(self.tls.uvicorn_options() if self.tls is not None else {}),
             )
             self._http = uvicorn.Server(config)
             self._http_task = asyncio.ensure_future(self._http.serve(sockets=[sock]))
@@ -192,6 +200,7 @@ async def serve(
     stall_timeout: float = 30.0,
     kafka: dict[str, Any] | None = None,
     access: Access | None = None,
+    tls: TlsFiles | None = None,
 ) -> None:
     server = Server(
         broker,
@@ -202,6 +211,7 @@ async def serve(
         stall_timeout=stall_timeout,
         kafka=kafka,
         access=access,
+        tls=tls,
     )
     await server.start()
     loop = asyncio.get_running_loop()

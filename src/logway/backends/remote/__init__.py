@@ -41,6 +41,7 @@ from logway.v1.status import ERROR_KEY, RESUME_KEY, error_from, parse_resume
 
 DEFAULT_PORT = 7070
 CONNECTION_OPTIONS = {"token", "user", "password", "tls", "ca_file", "cert_file", "key_file"}
+CONNECTION_OPTIONS |= {"timeout"}  # seconds a call may take
 WRITE_AT_BYTES = 16 << 20  # per WriteAt request, well under the 64 MiB message limit
 
 

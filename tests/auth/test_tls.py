@@ -1,0 +1,90 @@
+"""TLS on a real ``logway serve``: gRPC and HTTPS with a certificate from a test CA,
+plaintext refused, and mutual TLS refusing a client without a certificate."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import httpx
+import pytest
+
+import logway
+from logway.errors import InvalidArgumentError, LogwayError
+from tests.auth.tlsca import CertificateAuthority
+from tests.servers import LogwayServer, logway_cli
+
+
+@pytest.mark.slow
+def test_grpc_and_https_over_tls(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path)
+    cert, key = ca.issue("localhost", server=True)
+    server = LogwayServer(tmp_path / "data", "--tls-cert", cert, "--tls-key", key)
+    server.start()
+    try:
+        assert "https://" in "".join(server.output)
+        with logway.connect(server.url, ca_file=str(ca.ca_file)) as broker:
+            broker.create_topic("secret-news")
+            broker.produce("secret-news", b"over TLS")
+        with logway.connect(server.url, timeout=5) as plain, pytest.raises(LogwayError):
+            plain.list_topics()  # a plaintext client gets nowhere
+        base = f"https://127.0.0.1:{server.http_port}"
+        topics = httpx.get(
+            f"{base}/v1/topics", verify=ssl.create_default_context(cafile=ca.ca_file)
+        ).json()
+        assert "secret-news" in str(topics)
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{server.http_port}/v1/topics", timeout=5)
+        with pytest.raises(httpx.HTTPError):  # a certificate from nobody we trust
+            httpx.get(f"{base}/v1/topics", timeout=5)
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.slow
+def test_mutual_tls_needs_a_client_certificate(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path)
+    cert, key = ca.issue("localhost", server=True)
+    client_cert, client_key = ca.issue("ada", server=False)
+    server = LogwayServer(
+        tmp_path / "data",
+        *("--tls-cert", cert, "--tls-key", key, "--tls-client-ca", str(ca.ca_file)),
+    )
+    server.start()
+    try:
+        ca_file = str(ca.ca_file)
+        with logway.connect(
+            server.url, ca_file=ca_file, cert_file=client_cert, key_file=client_key
+        ) as broker:
+            broker.create_topic("mtls")
+        no_cert = logway.connect(server.url, ca_file=ca_file, timeout=5)
+        with no_cert, pytest.raises(LogwayError):
+            no_cert.list_topics()
+        base = f"https://127.0.0.1:{server.http_port}"
+        trusted = ssl.create_default_context(cafile=ca_file)
+        trusted.load_cert_chain(client_cert, client_key)
+        ok = httpx.get(f"{base}/v1/topics", verify=trusted)
+        assert "mtls" in ok.text
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(
+                f"{base}/v1/topics", verify=ssl.create_default_context(cafile=ca_file), timeout=5
+            )
+    finally:
+        assert server.stop() == 0
+
+
+def test_bad_tls_files_stop_the_start(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path)
+    cert, _ = ca.issue("localhost", server=True)
+    _, other_key = ca.issue("other", server=True)
+    data = tmp_path / "data"
+    for flags, message in (
+        (("--tls-cert", cert), "both --tls-cert and --tls-key"),
+        (("--tls-cert", cert, "--tls-key", other_key), "cannot use the TLS certificate"),
+        (("--tls-cert", cert, "--tls-key", str(tmp_path / "nope.key")), "cannot use"),
+    ):
+        result = logway_cli(None, "serve", "--data", str(data), "--kafka-port", "0", *flags)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert not data.exists()
+    with pytest.raises(InvalidArgumentError):
+        logway.connect("logway://127.0.0.1:1", cert_file=cert)  # a certificate without its key
