@@ -36,6 +36,38 @@ def remote(tmp: Path) -> BrokerFactory:
     return lambda: logway.connect(server.url)
 
 
+def remote_auth(tmp: Path) -> BrokerFactory:
+    """``logway serve --auth``, each client presenting an OpenID Connect token (signed
+    here, checked against a JWKS file) for ``User:suite``, whose ACLs allow everything:
+    the suite through authentication and permission checks, with no user or token of
+    its own in the store the suite's tests look at."""
+    import json
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from logway.auth import Acl, AuthStore
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    (tmp / "jwks.json").write_text(json.dumps({"keys": [{**public, "kid": "suite"}]}))
+    issuer = "https://issuer.test/suite"
+    server = LogwayServer(
+        tmp / "data",
+        *("--auth", "--oidc-issuer", issuer, "--oidc-jwks-file", str(tmp / "jwks.json")),
+    )
+    server.start()
+    _servers.append(server)
+    with logway.connect(f"file:{tmp / 'data'}") as admin:  # the server's own socket
+        store = AuthStore(admin, iterations=4096)
+        for kind, name in (("topic", "*"), ("group", "*"), ("cluster", "cluster")):
+            store.add_acl(Acl.of("User:suite", "all", kind, name))
+    claims = {"iss": issuer, "sub": "suite", "exp": int(time.time()) + 3600}
+    token = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "suite"})
+    return lambda: logway.connect(server.url, token=token)
+
+
 def directory(tmp: Path) -> BrokerFactory:
     """Another process owns the data directory; each factory call opens it here, and
     so talks to that owner over its Unix socket."""
@@ -85,13 +117,14 @@ BACKENDS: dict[str, Callable[[Path], BrokerFactory]] = {
     "embedded": embedded,
     "directory": directory,
     "remote": remote,
+    "remote-auth": remote_auth,
     "kafka": kafka,
     "kafka-port": kafka_port,
 }
 # logway's Kafka backend, on the test broker or on logway serve's own Kafka port
 KAFKA_BACKENDS = {"kafka", "kafka-port"}
 # a server or owner process per test: left out of make test-fast
-SLOW_BACKENDS = {"directory", "remote", "kafka", "kafka-port"}
+SLOW_BACKENDS = {"directory", "remote", "remote-auth", "kafka", "kafka-port"}
 
 
 def _selected() -> list[str]:
