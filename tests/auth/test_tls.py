@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 import logway
-from logway.errors import InvalidArgumentError, LogwayError
+from logway.auth import Acl, AuthStore
+from logway.errors import InvalidArgumentError, LogwayError, PermissionDeniedError
 from tests.auth.tlsca import CertificateAuthority
 from tests.servers import LogwayServer, logway_cli
 
@@ -88,3 +89,37 @@ def test_bad_tls_files_stop_the_start(tmp_path: Path) -> None:
     assert not data.exists()
     with pytest.raises(InvalidArgumentError):
         logway.connect("logway://127.0.0.1:1", cert_file=cert)  # a certificate without its key
+
+
+@pytest.mark.slow
+def test_a_client_certificate_names_its_user(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path)
+    cert, key = ca.issue("localhost", server=True)
+    ada_cert, ada_key = ca.issue("ada", server=False)
+    bob_cert, bob_key = ca.issue("bob", server=False)
+    data = tmp_path / "data"
+    server = LogwayServer(
+        data,
+        *("--auth", "--tls-cert", cert, "--tls-key", key, "--tls-client-ca", str(ca.ca_file)),
+    )
+    server.start()
+    try:
+        with logway.connect(f"file:{data}") as admin:
+            admin.create_topic("mtls")
+            AuthStore(admin).add_acl(Acl.of("User:ada", "write", "topic", "mtls"))
+        ca_file = str(ca.ca_file)
+        with logway.connect(
+            server.url, ca_file=ca_file, cert_file=ada_cert, key_file=ada_key
+        ) as ada:
+            ada.produce("mtls", b"signed by ada's certificate")
+        with (
+            logway.connect(
+                server.url, ca_file=ca_file, cert_file=bob_cert, key_file=bob_key
+            ) as bob,
+            pytest.raises(PermissionDeniedError, match="User:bob"),
+        ):
+            bob.produce("mtls", b"bob may not")
+        with logway.connect(f"file:{data}") as admin:
+            assert admin.end_offsets("mtls") == {0: 1}
+    finally:
+        assert server.stop() == 0

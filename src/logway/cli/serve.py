@@ -254,7 +254,13 @@ def run(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = load_app(args.app) if args.app else None
     with logway.connect(f"file:{args.data}") as broker:
-        access = Access(broker, enabled=args.auth, allow_anonymous=args.allow_anonymous, oidc=oidc)
+        access = Access(
+            broker,
+            enabled=args.auth,
+            allow_anonymous=args.allow_anonymous,
+            oidc=oidc,
+            certificates=bool(args.tls_client_ca),
+        )
 
         scheme = "https" if tls is not None else "http"
 

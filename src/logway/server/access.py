@@ -8,6 +8,8 @@ on loopback) every caller is the open identity and ``check`` allows everything.
 
 With it on:
 
+- With mutual TLS, a request without credentials whose client certificate the TLS
+  layer verified is ``User:`` + the certificate subject's common name.
 - ``Authorization: Bearer lw_…`` is an API token, ``Bearer`` + a JWT an OpenID
   Connect token (when an ``OidcVerifier`` is given), ``Basic …`` a user's password;
   a request without credentials is ``User:ANONYMOUS`` when anonymous access is
@@ -65,7 +67,8 @@ Check = tuple[str, str, str]  # operation, resource type, resource name
 @dataclass(frozen=True, slots=True)
 class Identity:
     """A caller as the doors see it. ``via`` says how it was established: ``open``
-    (authentication is off), ``anonymous``, ``token``, ``password`` or ``jwt``. ``claims`` are
+    (authentication is off), ``anonymous``, ``token``, ``password``, ``jwt`` or
+    ``certificate``. ``claims`` are
     groups given by the credential itself (an outside token); a user's own groups are
     read from the store at each decision, so a change applies at once."""
 
@@ -110,9 +113,11 @@ class Access:
         allow_anonymous: bool = False,
         store: AuthStore | None = None,
         oidc: OidcVerifier | None = None,
+        certificates: bool = False,
     ) -> None:
         self.broker = broker
         self.oidc = oidc
+        self.certificates = certificates  # a client certificate's subject names its user
         self.enabled = enabled
         self.allow_anonymous = allow_anonymous
         self.store = store if store is not None or not enabled else AuthStore(broker)
@@ -213,6 +218,13 @@ class Access:
             self.audit("-", "sign-in", "authenticate", "cluster", CLUSTER_NAME, reason, address)
             raise
         return Identity(claims.principal, "jwt", expires_ms=claims.expires_ms, claims=claims.groups)
+
+    def certificate_identity(self, common_name: str) -> Identity | None:
+        """``User:CN`` for a client certificate the TLS layer verified against the
+        client CA (mutual TLS), when certificates name users; else None."""
+        if not (self.enabled and self.certificates and common_name):
+            return None
+        return Identity(f"User:{common_name}", "certificate")
 
     def user_identity(self, name: str, via: str) -> Identity:
         """The identity of a user the store knows (whose proof a door checked itself,

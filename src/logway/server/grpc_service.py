@@ -126,6 +126,13 @@ def _authorization(context: Any) -> str | None:
     return None
 
 
+def _common_name(context: Any) -> str:
+    """The subject common name of the client certificate gRPC's TLS verified."""
+    auth_context = getattr(context, "auth_context", None)
+    names = auth_context().get("x509_common_name") if auth_context else None
+    return names[0].decode(errors="replace") if names else ""
+
+
 TOPIC, GROUP, CLUSTER = "topic", "group", "cluster"
 
 
@@ -150,7 +157,12 @@ class LogService(log_pb2_grpc.LogServicer):
     async def _caller(self, context: Any) -> Identity:
         if not self.access.enabled:
             return OPEN
-        return await self.access.identify(_authorization(context), context.peer())
+        header = _authorization(context)
+        if header is None and self.access.certificates:
+            who = self.access.certificate_identity(_common_name(context))
+            if who is not None:
+                return who
+        return await self.access.identify(header, context.peer())
 
     async def _allow(self, context: Any, *checks: Check) -> Identity:
         """The caller, if it may do every one of ``checks``."""
