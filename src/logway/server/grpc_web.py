@@ -7,6 +7,11 @@ response is data frames then one trailer frame (flag 0x80) carrying
 ``grpc-status`` and ``grpc-message``; errors before any message are sent
 "trailers-only", in the HTTP headers. Calls go to the same servicer objects the
 gRPC server uses, through a small stand-in for ``grpc.aio.ServicerContext``.
+
+A call's ``authorization`` header reaches the servicer as metadata, as over gRPC. A
+browser's session cookie is turned into the caller by the ``identify`` hook the HTTP
+app sets (see ``logway.server.sessions``), before the request body is read; the
+servicer finds it in ``context.identity``.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import base64
 import binascii
 import struct
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
+from logway import errors
+from logway.v1.status import ERROR_KEY, code_for
 
 FRAME = struct.Struct(">BI")
 TRAILER_FLAG = 0x80
@@ -56,9 +64,10 @@ class WebContext:
 
     door = "grpc-web"  # for permission checks and the audit trail
 
-    def __init__(self, peer: str, metadata: list[tuple[str, str]]):
+    def __init__(self, peer: str, metadata: list[tuple[str, str]], identity: Any = None):
         self._peer = peer
         self._metadata = metadata
+        self.identity = identity  # the caller a session cookie proved (None: see metadata)
         self.trailing: list[tuple[str, str]] = []
         self.outbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)  # one message in flight
 
@@ -119,6 +128,8 @@ class GrpcWebBridge:
         self.methods: dict[str, Any] = {}
         self.max_request_bytes = max_request_bytes
         self.stall_timeout = stall_timeout
+        # who a request's cookie stands for (None: no cookie); raises a LogwayError to refuse
+        self.identify: Callable[[Request], Awaitable[Any]] | None = None
 
     def add(self, register: Callable[[Any, Any], None], servicer: Any) -> None:
         """``bridge.add(add_LogServicer_to_server, servicer)``, as with a grpc server."""
@@ -142,13 +153,20 @@ class GrpcWebBridge:
             )
         text = kind in TEXT_TYPES
         response_type = TEXT_TYPES[1] if text else BINARY_TYPES[1]
+        identity = None
+        if self.identify is not None:
+            try:
+                identity = await self.identify(request)
+            except errors.LogwayError as exc:
+                trailers = [(ERROR_KEY, type(exc).__name__)]
+                return self._trailers_only(code_for(exc), str(exc), response_type, trailers)
         try:
             message = await self._read_request(request, text, handler)
         except Abort as exc:
             return self._trailers_only(exc.code, exc.details, response_type, [])
         peer = f"grpc-web:{request.client.host if request.client else 'unknown'}"
         metadata = [(k, v) for k, v in request.headers.items()]
-        context = WebContext(peer, metadata)
+        context = WebContext(peer, metadata, identity)
         if handler.response_streaming:
             return await self._stream(handler, message, context, response_type, text)
         try:

@@ -1,7 +1,16 @@
 """``GET /metrics``: the server's figures in the Prometheus text format (0.0.4):
 the functions it runs (invocations, errors, records, durations, lag), its delivery
 streams (records, objects, bytes, what is buffered, lag) and the end offset of every
-topic."""
+topic.
+
+With ``logway serve --auth`` a scrape needs credentials allowed ``describe`` on the
+cluster (``logway acls add --allow User:prometheus -o describe --cluster``), best an API
+token (``logway tokens create -u prometheus -n scrape``) sent as ``Authorization: Bearer
+lw_…``; in Prometheus's scrape config::
+
+    authorization:
+      credentials_file: /etc/prometheus/logway-token   # or credentials: lw_…
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,10 @@ An event's ``id`` is the stream's position after that record: ``partition:offset
 of the last record sent on each partition, comma-separated (``0:41`` on a
 one-partition topic), so a browser reconnecting with ``Last-Event-ID`` resumes
 exactly after it. A client that stops reading for ``stall_timeout`` seconds is
-disconnected (the browser's EventSource then reconnects from its last id).
+disconnected (the browser's EventSource then reconnects from its last id). A stream
+always ends with an event saying why: ``stopping`` when the server stops, ``error``
+(data ``{"error": "PermissionDeniedError", "message": …}``, say) when its permission,
+token or session is taken away or its topic deleted.
 """
 
 from __future__ import annotations
@@ -99,6 +102,15 @@ def _stopping_event(exc: errors.ServerStoppingError) -> bytes:
     return f"id: {position}\nevent: stopping\ndata: {payload}\nretry: {RETRY_MS}\n\n".encode()
 
 
+def _error_event(exc: errors.LogwayError, positions: dict[int, int]) -> bytes:
+    """The last event of a stream that an error ends (its read permission or its
+    session taken away, its topic deleted): ``error``, its data naming the error and
+    saying why, its ``id`` the whole position, so a client allowed again resumes there."""
+    position = ",".join(f"{p}:{o - 1}" for p, o in sorted(positions.items()))
+    payload = json.dumps({"error": type(exc).__name__, "message": str(exc)})
+    return f"id: {position}\nevent: error\ndata: {payload}\n\n".encode()
+
+
 async def sse_events(
     subscription: Subscription, cursor: dict[int, int], broker: Broker
 ) -> AsyncIterator[bytes]:
@@ -114,8 +126,7 @@ async def sse_events(
                 yield _stopping_event(exc)
                 return
             except errors.LogwayError as exc:
-                payload = json.dumps({"error": type(exc).__name__, "message": str(exc)})
-                yield f"event: error\ndata: {payload}\n\n".encode()
+                yield _error_event(exc, subscription.positions)
                 return
             if not chunks:
                 ends = json.dumps(broker.end_offsets(subscription.topic))
@@ -143,6 +154,7 @@ class EventStreamResponse(StreamingResponse):
         events: AsyncIterator[bytes],
         stall_timeout: float,
         drop: Callable[[], None] | None = None,
+        closed: Callable[[], None] | None = None,
     ):
         super().__init__(
             events,
@@ -156,6 +168,7 @@ class EventStreamResponse(StreamingResponse):
         self.events = events
         self.stall_timeout = stall_timeout
         self.drop = drop  # closes the connection at once, unsent data and all
+        self.closed = closed  # called once the stream is over, however it ended
 
     async def stream_response(self, send: Send) -> None:
         try:
@@ -179,4 +192,8 @@ class EventStreamResponse(StreamingResponse):
                     return  # without ending the body: the server closes the connection
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
-            await self.events.aclose()  # type: ignore[attr-defined]
+            try:
+                await self.events.aclose()  # type: ignore[attr-defined]
+            finally:
+                if self.closed is not None:  # even when the events never started
+                    self.closed()
