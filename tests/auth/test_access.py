@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
 
 import logway
+import logway.auth.store
+import logway.server.access
 from logway.auth import Acl, AuthStore
 from logway.errors import AuthenticationError, PermissionDeniedError
 from logway.server.access import (
@@ -176,10 +179,18 @@ def test_a_revoked_token_and_a_removed_user_stop_working(access: Access, store: 
         run(access.identify(basic("ada", PASSWORD)))
 
 
-def test_an_expired_token_is_refused(access: Access, store: AuthStore) -> None:
-    token = store.create_token("short", "bob", 1)  # 1 ms
+def test_an_expired_token_is_refused(
+    access: Access, store: AuthStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = store.create_token("short", "bob", "1h")
+    bob = run(access.identify(f"Bearer {token}"))
+    later = int(time.time() * 1000) + 2 * 3600 * 1000
+    for module in (logway.auth.store, logway.server.access):
+        monkeypatch.setattr(module, "_now_ms", lambda: later)
     with pytest.raises(AuthenticationError):
         run(access.identify(f"Bearer {token}"))
+    with pytest.raises(AuthenticationError):  # a connection that signed in before
+        access.check(bob, "read", "topic", "news", "kafka")
 
 
 def test_open_streams_end_when_their_permission_goes(access: Access, store: AuthStore) -> None:

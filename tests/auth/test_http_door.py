@@ -7,8 +7,6 @@ marked slow (a process); those of ``Sessions`` alone, at the end, are not."""
 from __future__ import annotations
 
 import base64
-import inspect
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +22,6 @@ from logway.broker import Broker
 from logway.errors import AuthenticationError
 from logway.records import TopicPartition
 from logway.server.access import AUDIT_TOPIC, Access
-from logway.server.grpc_service import LogService
 from logway.server.sessions import Sessions
 from logway.v1 import log_pb2 as pb
 from tests.auth.http_clients import Event, client, events, grpc_web
@@ -500,12 +497,6 @@ def test_removing_a_user_ends_its_session_and_streams(door: Door) -> None:
 # --- gRPC-Web -------------------------------------------------------------------------
 
 
-def _service_takes_web_identity() -> bool:
-    """Whether ``LogService._caller`` looks at the caller the gRPC-Web bridge found."""
-    source = inspect.getsource(LogService._caller)
-    return "context.identity" in source or re.search(r"context,\s*.identity.", source) is not None
-
-
 @pytest.mark.slow
 def test_grpc_web_with_a_token_and_with_a_cookie_without_csrf(door: Door) -> None:
     topic = door.topic()
@@ -530,12 +521,6 @@ def test_grpc_web_with_a_token_and_with_a_cookie_without_csrf(door: Door) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    not _service_takes_web_identity(),
-    reason="LogService._caller does not yet take the caller the bridge found "
-    "(context.identity); grpc_service.py is another change's",
-    strict=True,
-)
 def test_grpc_web_with_the_session_cookie(door: Door) -> None:
     topic = door.topic()
     with client(door.http) as http:

@@ -157,6 +157,9 @@ class LogService(log_pb2_grpc.LogServicer):
     async def _caller(self, context: Any) -> Identity:
         if not self.access.enabled:
             return OPEN
+        web = getattr(context, "identity", None)  # gRPC-Web: the caller of a session cookie
+        if isinstance(web, Identity):
+            return web
         header = _authorization(context)
         if header is None and self.access.certificates:
             who = self.access.certificate_identity(_common_name(context))
