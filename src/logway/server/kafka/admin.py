@@ -19,13 +19,21 @@ one node, id 1.
   default (the one it was created with, then), else DEFAULT_CONFIG.
 - Bad input answers the error and changes nothing stored; ``validate_only`` checks a
   request as a real one would be checked and changes nothing either.
+- With authentication on, as Kafka's controller (``ControllerApis``, ``ConfigHelper``):
+  CreateTopics needs CREATE on the cluster or on the topic (else
+  TOPIC_AUTHORIZATION_FAILED) and answers a new topic's settings only to a caller
+  allowed DESCRIBE_CONFIGS on it; DeleteTopics needs DELETE on the cluster, or DESCRIBE
+  and DELETE on the topic (a topic one may not describe is TOPIC_AUTHORIZATION_FAILED,
+  existing or not); CreatePartitions needs ALTER on the topic; DescribeConfigs needs
+  DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED) or on the cluster for the
+  node (CLUSTER_AUTHORIZATION_FAILED). A refused topic changes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -35,7 +43,7 @@ from kio.schema.errors import ErrorCode
 from logway import errors
 from logway.broker import add_partitions, can_add_partitions
 from logway.names import validate_topic_name
-from logway.server.kafka import wire
+from logway.server.kafka import permissions, wire
 from logway.server.kafka.door import Door
 from logway.server.kafka.errors import code_for
 from logway.topic_settings import KAFKA_ALIASES, convert_setting, kafka_value
@@ -51,6 +59,9 @@ BROKER_RESOURCE = 4
 DEFAULT_PARTITIONS = 1  # Kafka's num.partitions
 ONE_NODE = "logway is one node (id 1): every partition has one replica"
 NO_TOPIC_ID = uuid.UUID(int=0)  # Kafka's Uuid.ZERO_UUID, in answers about no topic
+TOPIC, CLUSTER, CLUSTER_NAME = permissions.TOPIC, permissions.CLUSTER, permissions.CLUSTER_NAME
+DESCRIBE_CONFIGS_OP = permissions.DESCRIBE_CONFIGS
+NO_NAMES: Set[str] = frozenset()
 
 
 class Source(IntEnum):
@@ -312,15 +323,33 @@ def _create_one(door: Door, topic: Any, existing: set[str], validate_only: bool)
         return _Created(name, code_for(exc), str(exc))
 
 
-def _create_all(door: Door, request: Any) -> list[_Created]:
+def _create_all(door: Door, request: Any, denied: Set[str]) -> list[_Created]:
     once, twice = _named_once(request.topics)
     existing = set(door.broker.list_topics())
-    out = [_create_one(door, topic, existing, request.validate_only) for topic in once]
+    out = [
+        _Created(t.name, ErrorCode.topic_authorization_failed, "Authorization failed.")
+        if t.name in denied
+        else _create_one(door, t, existing, request.validate_only)
+        for t in once
+    ]
     return out + [_Created(name, ErrorCode.invalid_request, _twice(name)) for name in twice]
 
 
+def _may_create(door: Door, request: Any) -> tuple[Set[str], Set[str]]:
+    """The topics the caller may not create, and those whose settings it may not see."""
+    names = [t.name for t in _named_once(request.topics)[0]]
+    denied: Set[str] = NO_NAMES
+    if not permissions.visible(door, permissions.CREATE, CLUSTER, CLUSTER_NAME):
+        denied = permissions.refused(door, permissions.CREATE, TOPIC, names)
+    hidden = {n for n in names if not permissions.visible(door, DESCRIBE_CONFIGS_OP, TOPIC, n)}
+    return denied, hidden
+
+
 async def handle_create_topics(door: Door, version: int, request: Any) -> Any:
-    results = await door.run(_create_all, door, request)
+    denied, hidden = NO_NAMES, NO_NAMES
+    if door.secured:
+        denied, hidden = _may_create(door, request)
+    results = await door.run(_create_all, door, request, denied)
     k = CREATE_TOPICS
 
     with_configs = wire.has_field(k, version, "CreatableTopicResult", "configs")
@@ -356,9 +385,13 @@ async def handle_create_topics(door: Door, version: int, request: Any) -> Any:
                 topic_id=door.node.topic_id(r.name) if r.error == ErrorCode.none else NO_TOPIC_ID,
                 error_code=r.error,
                 error_message=r.message,
+                # Kafka: a created topic's settings only to who may describe them
+                topic_config_error_code=ErrorCode.topic_authorization_failed
+                if r.error == ErrorCode.none and r.name in hidden
+                else ErrorCode.none,
                 num_partitions=r.partitions,
                 replication_factor=1 if r.error == ErrorCode.none else -1,
-                configs=configs(r.config),
+                configs=configs(None if r.name in hidden else r.config),
             )
             for r in results
         ),
@@ -368,12 +401,27 @@ async def handle_create_topics(door: Door, version: int, request: Any) -> Any:
 # --- DeleteTopics ---------------------------------------------------------------------
 
 
-def _delete_all(door: Door, names: Sequence[str]) -> list[tuple[str, ErrorCode, str | None]]:
+def _delete_all(
+    door: Door,
+    names: Sequence[str],
+    hidden: Set[str] = NO_NAMES,
+    kept: Set[str] = NO_NAMES,
+) -> list[tuple[str, ErrorCode, str | None]]:
+    """Delete each topic named once, except those the caller may not describe
+    (``hidden``) or delete (``kept``), answered TOPIC_AUTHORIZATION_FAILED (``kept``
+    only if they exist: one may know that a topic one may describe does not)."""
     twice = _duplicates(list(names))
     out: list[tuple[str, ErrorCode, str | None]] = []
+    existing = set(door.broker.list_topics()) if kept else NO_NAMES
     for name in dict.fromkeys(names):
         if name in twice:
             out.append((name, ErrorCode.invalid_request, _twice(name)))
+            continue
+        if name in hidden or (name in kept and name in existing):
+            out.append((name, ErrorCode.topic_authorization_failed, None))
+            continue
+        if name in kept:
+            out.append((name, ErrorCode.unknown_topic_or_partition, f"no topic {name!r}"))
             continue
         try:
             door.broker.delete_topic(name)
@@ -389,7 +437,13 @@ def _delete_all(door: Door, names: Sequence[str]) -> list[tuple[str, ErrorCode, 
 
 
 async def handle_delete_topics(door: Door, version: int, request: Any) -> Any:
-    results = await door.run(_delete_all, door, list(request.topic_names))
+    names = list(request.topic_names)
+    hidden, kept = NO_NAMES, NO_NAMES
+    if door.secured and not permissions.visible(door, permissions.DELETE, CLUSTER, CLUSTER_NAME):
+        once = [n for n in names if n not in _duplicates(names)]
+        hidden = permissions.refused(door, permissions.DESCRIBE, TOPIC, once)
+        kept = permissions.refused(door, permissions.DELETE, TOPIC, set(once) - hidden)
+    results = await door.run(_delete_all, door, names, hidden, kept)
     k = DELETE_TOPICS
     return wire.make(
         k,
@@ -467,9 +521,27 @@ class _Described:
     entries: list[_Entry] | None = None
 
 
-def _describe_one(door: Door, resource: Any) -> _Described:
+def _refusal(door: Door, resource: Any) -> tuple[ErrorCode, str] | None:
+    """Kafka's ``ConfigHelper``: DESCRIBE_CONFIGS on the topic, or on the cluster for
+    the node; the error and Kafka's message when the caller may not."""
+    rtype, rname = resource.resource_type, resource.resource_name
+    if rtype == TOPIC_RESOURCE and not permissions.authorized(
+        door, DESCRIBE_CONFIGS_OP, TOPIC, rname
+    ):
+        return ErrorCode.topic_authorization_failed, "Topic authorization failed."
+    if rtype == BROKER_RESOURCE and not permissions.authorized(
+        door, DESCRIBE_CONFIGS_OP, CLUSTER, CLUSTER_NAME
+    ):
+        return ErrorCode.cluster_authorization_failed, "Cluster authorization failed."
+    return None
+
+
+def _describe_one(door: Door, resource: Any, refusal: tuple[ErrorCode, str] | None) -> _Described:
     rtype, rname = resource.resource_type, resource.resource_name
     answer = _Described(rtype, rname)
+    if refusal is not None:
+        answer.error, answer.message = refusal
+        return answer
     try:
         if rtype == TOPIC_RESOURCE:
             try:
@@ -505,7 +577,13 @@ def _describe_one(door: Door, resource: Any) -> _Described:
 
 
 async def handle_describe_configs(door: Door, version: int, request: Any) -> Any:
-    results = await door.run(lambda: [_describe_one(door, r) for r in request.resources])
+    refusals = [_refusal(door, r) if door.secured else None for r in request.resources]
+    results = await door.run(
+        lambda: [
+            _describe_one(door, r, refused)
+            for r, refused in zip(request.resources, refusals, strict=True)
+        ]
+    )
     synonyms_wanted = bool(getattr(request, "include_synonyms", False))
     docs_wanted = bool(getattr(request, "include_documentation", False))
     k = DESCRIBE_CONFIGS
@@ -602,14 +680,24 @@ def _grow_one(door: Door, topic: Any, validate_only: bool) -> tuple[ErrorCode, s
     return ErrorCode.none, None
 
 
-def _grow_all(door: Door, request: Any) -> list[tuple[str, ErrorCode, str | None]]:
+def _grow_all(
+    door: Door, request: Any, denied: Set[str] = NO_NAMES
+) -> list[tuple[str, ErrorCode, str | None]]:
     once, twice = _named_once(request.topics)
-    out = [(t.name, *_grow_one(door, t, request.validate_only)) for t in once]
+    refused: tuple[ErrorCode, str | None] = (ErrorCode.topic_authorization_failed, None)
+    out = [
+        (t.name, *(refused if t.name in denied else _grow_one(door, t, request.validate_only)))
+        for t in once
+    ]
     return out + [(name, ErrorCode.invalid_request, _twice(name)) for name in twice]
 
 
 async def handle_create_partitions(door: Door, version: int, request: Any) -> Any:
-    results = await door.run(_grow_all, door, request)
+    denied = NO_NAMES
+    if door.secured:
+        names = [t.name for t in _named_once(request.topics)[0]]
+        denied = permissions.refused(door, permissions.ALTER, TOPIC, names)
+    results = await door.run(_grow_all, door, request, denied)
     k = CREATE_PARTITIONS
     return wire.make(
         k,

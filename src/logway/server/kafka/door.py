@@ -1,5 +1,6 @@
-"""What the Kafka listener's handlers share: the broker, the node, idempotent
-producers, the group coordinator, and waiting for appends (Fetch's long poll).
+"""What the Kafka listener's handlers share: the broker, the node, who may do what
+(``access``), idempotent producers, the group coordinator, and waiting for appends
+(Fetch's long poll).
 
 Broker calls block (files, fsync), so handlers run them in worker threads and the
 event loop stays free for other connections.
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 
 from logway.broker import Broker, BrokerBase
 from logway.records import TopicPartition
+from logway.server.access import Access
 from logway.server.kafka.node import Node
 from logway.server.kafka.producers import ProducerTable
 
@@ -86,9 +88,19 @@ class Watch:
 
 
 class Door:
-    def __init__(self, broker: Broker, node: Node, *, auto_create_topics: bool = False):
+    def __init__(
+        self,
+        broker: Broker,
+        node: Node,
+        *,
+        auto_create_topics: bool = False,
+        access: Access | None = None,
+    ):
         self.broker = broker
         self.node = node
+        self.access = access or Access(broker)
+        # whether handlers check ACLs (``permissions``): off, they do nothing more
+        self.secured = self.access.enabled
         self.auto_create_topics = auto_create_topics
         self.producers = ProducerTable()
         # appends that only reach the page cache (the fsync comes after) are quicker

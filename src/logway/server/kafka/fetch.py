@@ -9,11 +9,16 @@ the request waits up to ``max_wait`` for an append to one of its partitions.
 Fetch sessions (KIP-227) are declined by answering session id 0, so every fetch is a
 full one. There are no transactions, so the last stable offset is the end offset
 and ``read_committed`` reads the same as ``read_uncommitted``.
+
+With authentication on, the partitions of a topic the caller may not read (Fetch) or
+describe (ListOffsets) are answered TOPIC_AUTHORIZATION_FAILED, and not read.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -22,7 +27,7 @@ from kio.static.primitive import Records
 from logway import errors
 from logway.broker import read_batches
 from logway.records import TopicPartition
-from logway.server.kafka import wire
+from logway.server.kafka import permissions, wire
 from logway.server.kafka.door import Door
 from logway.server.kafka.errors import code_for
 
@@ -67,6 +72,18 @@ def _read(door: Door, wanted: list[tuple[str, int, int, int]], max_bytes: int) -
     return out
 
 
+_NOT_AUTHORIZED = _Part(ErrorCode.topic_authorization_failed, -1, -1, b"")
+
+
+def _read_allowed(
+    door: Door, wanted: list[tuple[str, int, int, int]], max_bytes: int, denied: set[str]
+) -> list[_Part]:
+    """``_read`` of the partitions whose topics are not ``denied``; the others are
+    answered TOPIC_AUTHORIZATION_FAILED."""
+    got = iter(_read(door, [w for w in wanted if w[0] not in denied], max_bytes))
+    return [_NOT_AUTHORIZED if w[0] in denied else next(got) for w in wanted]
+
+
 def _waits(request: Any, parts: list[_Part], deadline: float, door: Door) -> bool:
     """Whether the fetch waits for more: less than ``min_bytes`` ready, no error, time
     left and the listener not stopping."""
@@ -87,14 +104,20 @@ async def handle_fetch(door: Door, version: int, request: Any) -> Any:
     ]
     max_bytes = getattr(request, "max_bytes", 0x7FFFFFFF)
     deadline = time.monotonic() + request.max_wait.total_seconds()
-    parts = await door.run(_read, door, wanted, max_bytes)
+    read: Callable[[Door, list[tuple[str, int, int, int]], int], list[_Part]] = _read
+    if door.secured:
+        topics = (t.topic for t in request.topics)
+        denied = permissions.refused(door, permissions.READ, permissions.TOPIC, topics)
+        if denied:
+            read = functools.partial(_read_allowed, denied=denied)
+    parts = await door.run(read, door, wanted, max_bytes)
     if _waits(request, parts, deadline, door):
         # watched before reading again: an append between that read and the wait
         # wakes the wait at once
         watch = door.watch([TopicPartition(t, p) for t, p, _o, _m in wanted])
         try:
             while True:
-                parts = await door.run(_read, door, wanted, max_bytes)
+                parts = await door.run(read, door, wanted, max_bytes)
                 if not _waits(request, parts, deadline, door):
                     break
                 await watch.wait(deadline - time.monotonic())
@@ -172,9 +195,24 @@ def _offsets(door: Door, asked: list[tuple[str, int, int]]) -> list[tuple[ErrorC
     return out
 
 
+async def _offsets_allowed(
+    door: Door, request: Any, asked: list[tuple[str, int, int]]
+) -> list[tuple[ErrorCode, int, int]]:
+    """``_offsets`` of the topics the caller may describe; TOPIC_AUTHORIZATION_FAILED
+    for the others."""
+    topics = (t.name for t in request.topics)
+    denied = permissions.refused(door, permissions.DESCRIBE, permissions.TOPIC, topics)
+    got = iter(await door.run(_offsets, door, [a for a in asked if a[0] not in denied]))
+    refused = (ErrorCode.topic_authorization_failed, -1, -1)
+    return [refused if a[0] in denied else next(got) for a in asked]
+
+
 async def handle_list_offsets(door: Door, version: int, request: Any) -> Any:
     asked = [(t.name, p.partition_index, p.timestamp) for t in request.topics for p in t.partitions]
-    found = iter(await door.run(_offsets, door, asked))
+    if door.secured:
+        found = iter(await _offsets_allowed(door, request, asked))
+    else:
+        found = iter(await door.run(_offsets, door, asked))
     k = LIST_OFFSETS
     topics = []
     for t in request.topics:

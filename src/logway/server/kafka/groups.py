@@ -28,6 +28,10 @@ DeleteGroups deletes a group that only this coordinator knows (no committed offs
 a group with committed offsets is answered POLICY_VIOLATION, as the ``Broker``
 protocol has no way to delete a group's committed offsets. A group with members is
 NON_EMPTY_GROUP, as in Kafka.
+
+With authentication on, each API asks what Kafka's ``KafkaApis`` asks (see
+``permissions``) and answers a refusal with GROUP_AUTHORIZATION_FAILED, or
+TOPIC_AUTHORIZATION_FAILED for the partitions of a topic, changing nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from kio.schema.errors import ErrorCode
 
 from logway.broker import Broker
 from logway.records import TopicPartition
-from logway.server.kafka import wire
+from logway.server.kafka import permissions, wire
 from logway.server.kafka.coordinator import (
     GroupCoordinator,
     JoinRequest,
@@ -70,6 +74,8 @@ LIST_GROUPS = 16
 DELETE_GROUPS = 42
 
 GROUP_KEY, TRANSACTION_KEY = 0, 1
+TOPIC, GROUP, CLUSTER = permissions.TOPIC, permissions.GROUP, permissions.CLUSTER
+READ, DELETE, DESCRIBE = permissions.READ, permissions.DELETE, permissions.DESCRIBE
 NO_AUTHORIZED_OPERATIONS = -(2**31)  # "not asked for" in Kafka's schema
 
 # (client id, client host) of the request being answered, for member ids and
@@ -77,6 +83,11 @@ NO_AUTHORIZED_OPERATIONS = -(2**31)  # "not asked for" in Kafka's schema
 CLIENT: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
     "logway_kafka_client", default=("", "")
 )
+
+
+def _denied(door: Door, operation: str, group_id: str) -> bool:
+    """Whether authentication is on and the caller may not ``operation`` the group."""
+    return door.secured and not permissions.authorized(door, operation, GROUP, group_id)
 
 
 def _ms(value: dt.timedelta | None, default: int) -> int:
@@ -127,6 +138,15 @@ async def handle_find_coordinator(door: Door, version: int, request: Any) -> Any
                 "host": "",
                 "port": -1,
             }
+        if _denied(door, DESCRIBE, key):
+            return {
+                "key": key,
+                "error_code": ErrorCode.group_authorization_failed,
+                "error_message": "Group authorization failed.",  # Kafka's words
+                "node_id": -1,
+                "host": "",
+                "port": -1,
+            }
         return {
             "key": key,
             "error_code": ErrorCode.none,
@@ -162,7 +182,9 @@ async def handle_join_group(door: Door, version: int, request: Any) -> Any:
     if rebalance_ms < 0:
         rebalance_ms = session_ms
     result: JoinResult | None = None
-    if not door.stopping.is_set():
+    if _denied(door, READ, request.group_id):
+        result = JoinResult(ErrorCode.group_authorization_failed)
+    elif not door.stopping.is_set():
         join = JoinRequest(
             group_id=request.group_id,
             member_id=request.member_id,
@@ -207,7 +229,9 @@ async def handle_join_group(door: Door, version: int, request: Any) -> Any:
 
 async def handle_sync_group(door: Door, version: int, request: Any) -> Any:
     result: SyncResult | None = None
-    if not door.stopping.is_set():
+    if _denied(door, READ, request.group_id):
+        result = SyncResult(ErrorCode.group_authorization_failed)
+    elif not door.stopping.is_set():
         fut = door.groups.sync(
             request.group_id,
             request.generation_id,
@@ -232,7 +256,10 @@ async def handle_sync_group(door: Door, version: int, request: Any) -> Any:
 
 
 async def handle_heartbeat(door: Door, version: int, request: Any) -> Any:
-    error = door.groups.heartbeat(request.group_id, request.generation_id, request.member_id)
+    if _denied(door, READ, request.group_id):
+        error = ErrorCode.group_authorization_failed
+    else:
+        error = door.groups.heartbeat(request.group_id, request.generation_id, request.member_id)
     return wire.make(
         HEARTBEAT, version, "HeartbeatResponse", throttle_time=wire.NO_THROTTLE, error_code=error
     )
@@ -240,6 +267,15 @@ async def handle_heartbeat(door: Door, version: int, request: Any) -> Any:
 
 async def handle_leave_group(door: Door, version: int, request: Any) -> Any:
     k = LEAVE_GROUP
+    if _denied(door, READ, request.group_id):
+        return wire.make(
+            k,
+            version,
+            "LeaveGroupResponse",
+            throttle_time=wire.NO_THROTTLE,
+            error_code=ErrorCode.group_authorization_failed,
+            members=(),
+        )
     if version < 3:
         leaving = [(request.member_id, None)]
     else:
@@ -288,11 +324,30 @@ def _stored_groups(broker: Broker) -> set[str]:
 async def handle_describe_groups(door: Door, version: int, request: Any) -> Any:
     k = DESCRIBE_GROUPS
     known = door.groups.groups
+    denied: set[str] = set()
+    if door.secured:
+        denied = permissions.refused(door, DESCRIBE, GROUP, request.groups)
     stored: set[str] = set()
-    if any(g not in known for g in request.groups):
+    if any(g not in known and g not in denied for g in request.groups):
         stored = await door.run(_stored_groups, door.broker)
     described = []
     for group_id in request.groups:
+        if group_id in denied:  # Kafka's DescribeGroupsResponse.groupError
+            described.append(
+                wire.make(
+                    k,
+                    version,
+                    "DescribedGroup",
+                    error_code=ErrorCode.group_authorization_failed,
+                    group_id=group_id,
+                    group_state="",
+                    protocol_type="",
+                    protocol_data="",
+                    members=(),
+                    authorized_operations=NO_AUTHORIZED_OPERATIONS,
+                )
+            )
+            continue
         group = known.get(group_id)
         members: tuple[Any, ...] = ()
         if group is None:
@@ -347,6 +402,8 @@ async def handle_list_groups(door: Door, version: int, request: Any) -> Any:
     listed: dict[str, tuple[str, str]] = {g: ("", State.EMPTY.value) for g in stored}
     for group_id, group in door.groups.groups.items():
         listed[group_id] = (group.protocol_type or "", group.state.value)
+    if door.secured and not permissions.visible(door, DESCRIBE, CLUSTER, permissions.CLUSTER_NAME):
+        listed = {g: v for g, v in listed.items() if permissions.visible(door, DESCRIBE, GROUP, g)}
     wanted = {s.lower() for s in getattr(request, "states_filter", ()) or ()}
     return wire.make(
         k,
@@ -371,11 +428,16 @@ async def handle_list_groups(door: Door, version: int, request: Any) -> Any:
 
 async def handle_delete_groups(door: Door, version: int, request: Any) -> Any:
     k = DELETE_GROUPS
+    denied: set[str] = set()
+    if door.secured:
+        denied = permissions.refused(door, DELETE, GROUP, request.groups_names)
     stored = await door.run(_stored_groups, door.broker)
     results = []
     for group_id in request.groups_names:
         group = door.groups.groups.get(group_id)
-        if group is not None and (group.members or group.pending):
+        if group_id in denied:
+            error = ErrorCode.group_authorization_failed
+        elif group is not None and (group.members or group.pending):
             error = ErrorCode.non_empty_group
         elif group_id in stored:
             log.warning(
@@ -433,9 +495,19 @@ async def handle_offset_commit(door: Door, version: int, request: Any) -> Any:
         for t in request.topics
         for p in t.partitions
     }
-    if not _valid_group(group_id):
+    refused: dict[TopicPartition, ErrorCode] = {}
+    if _denied(door, READ, group_id):
+        error = ErrorCode.group_authorization_failed
+    elif not _valid_group(group_id):
         error = ErrorCode.invalid_group_id
     else:
+        if door.secured:
+            topics = (t.name for t in request.topics)
+            denied = permissions.refused(door, READ, TOPIC, topics)
+            refused = {
+                tp: ErrorCode.topic_authorization_failed for tp in offsets if tp.topic in denied
+            }
+            offsets = {tp: o for tp, o in offsets.items() if tp.topic not in denied}
         error = door.groups.check_commit(
             group_id,
             getattr(request, "generation_id_or_member_epoch", -1),
@@ -445,6 +517,7 @@ async def handle_offset_commit(door: Door, version: int, request: Any) -> Any:
         results = await door.run(_commit, door.broker, group_id, offsets)
     else:
         results = dict.fromkeys(offsets, error)
+    results.update(refused)
     return wire.make(
         k,
         version,
@@ -477,7 +550,9 @@ async def handle_offset_fetch(door: Door, version: int, request: Any) -> Any:
     group_id = request.group_id
     error = ErrorCode.none
     committed: dict[TopicPartition, int] = {}
-    if not _valid_group(group_id):
+    if _denied(door, DESCRIBE, group_id):
+        error = ErrorCode.group_authorization_failed
+    elif not _valid_group(group_id):
         error = ErrorCode.invalid_group_id
     else:
         try:
@@ -492,6 +567,12 @@ async def handle_offset_fetch(door: Door, version: int, request: Any) -> Any:
         wanted = sorted(by_topic.items())
     else:
         wanted = [(t.name, list(t.partition_indexes)) for t in request.topics]
+    denied: set[str] = set()
+    if door.secured and error == ErrorCode.none:
+        if request.topics is None:  # topics one may not describe are left out
+            wanted = [w for w in wanted if permissions.visible(door, DESCRIBE, TOPIC, w[0])]
+        else:
+            denied = permissions.refused(door, DESCRIBE, TOPIC, (name for name, _ in wanted))
     # before v2 a group's error can only be told per partition
     each = error if version < 2 else ErrorCode.none
     return wire.make(
@@ -512,10 +593,14 @@ async def handle_offset_fetch(door: Door, version: int, request: Any) -> Any:
                         version,
                         "OffsetFetchResponsePartition",
                         partition_index=p,
-                        committed_offset=committed.get(TopicPartition(topic, p), -1),
+                        committed_offset=-1
+                        if topic in denied
+                        else committed.get(TopicPartition(topic, p), -1),
                         committed_leader_epoch=-1,
                         metadata="",
-                        error_code=each,
+                        error_code=ErrorCode.topic_authorization_failed
+                        if topic in denied
+                        else each,
                     )
                     for p in partitions
                 ),

@@ -6,6 +6,10 @@ A request that cannot be answered at all (a malformed frame, an unknown API key 
 version, a size over the limit) closes its connection, as Kafka does, logged once;
 nothing stored changes. A connection that sends nothing for ``idle_timeout`` is
 closed (Kafka's ``connections.max.idle.ms``).
+
+With authentication on (``access.enabled``) a connection first signs in with SASL
+(``sasl``) and every request is then checked against the ACLs (``permissions``); a
+connection whose user is removed meanwhile is closed. With it off, none of that runs.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from logway.broker import Broker
-from logway.server.access import Access
-from logway.server.kafka import groups, versions, wire
+from logway.errors import AuthenticationError
+from logway.server.access import Access, Identity
+from logway.server.kafka import groups, permissions, sasl, versions, wire
 from logway.server.kafka.door import Deferred, Door
 from logway.server.kafka.fetch import handle_fetch, handle_list_offsets
 from logway.server.kafka.metadata import handle_metadata
@@ -76,6 +81,7 @@ def handlers() -> dict[int, Handler]:
     }
     table.update(getattr(groups, "HANDLERS", {}))
     table.update(getattr(admin, "HANDLERS", {}))
+    table.update(sasl.HANDLERS)
     return table
 
 
@@ -94,13 +100,18 @@ class KafkaListener:
         access: Access | None = None,
     ):
         self.access = access or Access(broker)
+        # whether connections are TLS: PLAIN is offered only then (the port has no TLS
+        # yet; when it does, set this and PLAIN joins the SASL mechanisms)
+        self.tls = False
         self.host = host
         self.port = port
         self.advertised = advertised
         self.max_request_bytes = max_request_bytes
         self.idle_timeout = idle_timeout
         self.node = Node(host, port, cluster_id_for(identity))
-        self.door = Door(broker, self.node, auto_create_topics=auto_create_topics)
+        self.door = Door(
+            broker, self.node, auto_create_topics=auto_create_topics, access=self.access
+        )
         self.handlers = handlers()
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.StreamWriter] = set()
@@ -135,7 +146,20 @@ class KafkaListener:
         answers: asyncio.Queue[bytes | Deferred | None] = asyncio.Queue(PIPELINED)
         responding = asyncio.ensure_future(self._respond(answers, writer))
         idle = _IdleWatch(writer, self.idle_timeout)
+        release = None
         try:
+            if self.access.enabled:
+                signed_in = await self._sign_in(reader, answers, idle, peer)
+                if signed_in is None:
+                    return
+                who, first = signed_in
+                release = self.access.hold(who, [], lambda exc: self._cut(writer, peer, exc))
+                if first is not None:  # an anonymous caller's first request
+                    answer = await self._answer(first, peer)
+                    if answer is False:
+                        return
+                    if isinstance(answer, bytes | Deferred):
+                        await answers.put(answer)
             while not responding.done():
                 head = await reader.readexactly(4)
                 idle.active()
@@ -159,9 +183,13 @@ class KafkaListener:
             return
         except asyncio.CancelledError:
             raise
+        except AuthenticationError as exc:  # the caller's credentials no longer stand
+            log.warning("closing the Kafka connection from %s: %s", peer, exc)
         except Exception:
             log.exception("closing the Kafka connection from %s after an error", peer)
         finally:
+            if release is not None:
+                release()
             idle.cancel()
             if not responding.done():
                 try:
@@ -174,6 +202,49 @@ class KafkaListener:
                 pass
             self._connections.discard(writer)
             writer.close()
+
+    async def _sign_in(
+        self,
+        reader: asyncio.StreamReader,
+        answers: asyncio.Queue[bytes | Deferred | None],
+        idle: _IdleWatch,
+        peer: Any,
+    ) -> tuple[Identity, bytes | None] | None:
+        """The SASL exchange that opens a connection when authentication is on: the
+        caller, and a first request to serve (an anonymous caller's), or None to close
+        (once what was answered is written)."""
+        address = peer[0] if isinstance(peer, tuple) and peer else str(peer)
+        offered = sasl.mechanisms(self.tls)
+        authenticator = sasl.Authenticator(self.access, offered, peer, address)
+        while True:
+            head = await reader.readexactly(4)
+            idle.active()
+            size = int.from_bytes(head, "big", signed=True)
+            if size < 0 or size > sasl.MAX_RECEIVE:
+                log.warning(
+                    "closing the Kafka connection from %s: a request of %d bytes before "
+                    "authentication (the limit then is %d)",
+                    peer,
+                    size,
+                    sasl.MAX_RECEIVE,
+                )
+                return None
+            frame = await reader.readexactly(size)
+            step = await authenticator.receive(frame)
+            if step.reply is not None:
+                await answers.put(step.reply)
+            if step.close:
+                return None
+            who = authenticator.who
+            if who is not None:
+                # the connection's own task: every request it serves sees this caller
+                permissions.CALLER.set(permissions.Caller(who, address))
+                return who, frame if step.passed else None
+
+    def _cut(self, writer: asyncio.StreamWriter, peer: Any, error: Exception) -> None:
+        """The caller's user was removed (or the like): end its connection now."""
+        log.warning("closing the Kafka connection from %s: %s", peer, error)
+        writer.transport.abort()
 
     async def _respond(
         self, answers: asyncio.Queue[bytes | Deferred | None], writer: asyncio.StreamWriter

@@ -3,21 +3,31 @@
 Topics are not created by a Metadata request unless the listener was started with
 automatic creation on (Kafka's ``auto.create.topics.enable``, off here by default)
 and the client allows it.
+
+With authentication on, as Kafka's ``KafkaApis.handleTopicMetadataRequest``: a list of
+all topics leaves out those the caller may not describe, silently; a topic asked for
+by name that the caller may not describe is answered TOPIC_AUTHORIZATION_FAILED
+whether or not it exists (its existence is not told), and so is one that would be
+created automatically when the caller may create neither on the cluster nor that topic.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from kio.schema.errors import ErrorCode
 
 from logway import errors
-from logway.server.kafka import wire
+from logway.server.kafka import permissions, wire
 from logway.server.kafka.door import Door
 from logway.server.kafka.errors import code_for
 
 METADATA = 3
+TOPIC, CLUSTER, CLUSTER_NAME = permissions.TOPIC, permissions.CLUSTER, permissions.CLUSTER_NAME
+DESCRIBE, CREATE = permissions.DESCRIBE, permissions.CREATE
 NO_AUTHORIZED_OPERATIONS = -(2**31)  # "not asked for" in Kafka's schema
+NO_TOPIC_ID = uuid.UUID(int=0)  # Kafka's Uuid.ZERO_UUID: a refused topic's id is not told
 
 
 def _topics(door: Door, names: list[str] | None, create: bool) -> list[tuple[str, ErrorCode, int]]:
@@ -46,6 +56,25 @@ def _topics(door: Door, names: list[str] | None, create: bool) -> list[tuple[str
     return out
 
 
+async def _authorized_topics(
+    door: Door, names: list[str] | None, create: bool
+) -> list[tuple[str, ErrorCode, int]]:
+    """``_topics`` as the caller may see them."""
+    if names is None:
+        found = await door.run(_topics, door, None, False)
+        return [f for f in found if permissions.visible(door, DESCRIBE, TOPIC, f[0])]
+    denied = permissions.refused(door, DESCRIBE, TOPIC, names)
+    allowed = [n for n in names if n not in denied]
+    if create and allowed and not permissions.visible(door, CREATE, CLUSTER, CLUSTER_NAME):
+        existing = set(await door.run(door.broker.list_topics))
+        missing = [n for n in allowed if n not in existing]
+        denied |= permissions.refused(door, CREATE, TOPIC, missing)
+        allowed = [n for n in allowed if n not in denied]
+    found = await door.run(_topics, door, allowed, create) if allowed else []
+    refused = ErrorCode.topic_authorization_failed
+    return found + [(n, refused, 0) for n in names if n in denied]
+
+
 async def handle_metadata(door: Door, version: int, request: Any) -> Any:
     asked = request.topics
     if asked is None or (version == 0 and not asked):
@@ -53,9 +82,13 @@ async def handle_metadata(door: Door, version: int, request: Any) -> Any:
     else:
         names = [t.name for t in asked if t.name is not None]
     create = door.auto_create_topics and getattr(request, "allow_auto_topic_creation", True)
-    found = await door.run(_topics, door, names, create)
+    if door.secured:
+        found = await _authorized_topics(door, names, create)
+    else:
+        found = await door.run(_topics, door, names, create)
     node = door.node
     k = METADATA
+    refused = ErrorCode.topic_authorization_failed
     brokers = (
         wire.make(
             k,
@@ -74,8 +107,9 @@ async def handle_metadata(door: Door, version: int, request: Any) -> Any:
             "MetadataResponseTopic",
             error_code=error,
             name=name,
-            topic_id=node.topic_id(name),
-            is_internal=name.startswith("__"),  # logway's own, as Kafka marks its own
+            topic_id=NO_TOPIC_ID if error == refused else node.topic_id(name),
+            # logway's own, as Kafka marks its own
+            is_internal=name.startswith("__") and error != refused,
             partitions=tuple(
                 wire.make(
                     k,

@@ -5,10 +5,16 @@ framing and CRCs, assigns offsets by rewriting base offsets and keeps compressed
 batches compressed. ``acks=0`` gets no response (Kafka sends none); ``acks=1`` and
 ``acks=all`` are answered once the topic's fsync policy is met, which on one node is
 the same moment.
+
+With authentication on, a topic the caller may not write is answered
+TOPIC_AUTHORIZATION_FAILED for each of its partitions and nothing is appended to it;
+InitProducerId asks for WRITE on some topic (``permissions.writes_some_topic``) and
+is otherwise answered CLUSTER_AUTHORIZATION_FAILED, as Kafka 3.0+ answers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, NamedTuple
 
@@ -18,7 +24,7 @@ from logway import errors
 from logway.broker import append_batches
 from logway.recordbatch import codec
 from logway.records import TopicPartition
-from logway.server.kafka import produce_response, wire
+from logway.server.kafka import permissions, produce_response, wire
 from logway.server.kafka.door import Deferred, Door
 from logway.server.kafka.errors import code_for
 
@@ -101,11 +107,34 @@ def _size(request: Any) -> int:
     return sum(len(p.records or b"") for t in request.topic_data for p in t.partition_data)
 
 
+Results = list[tuple[str, list[tuple[int, Appended]]]]
+_NOT_AUTHORIZED = Appended(ErrorCode.topic_authorization_failed)
+
+
+def _authorize(door: Door, request: Any) -> tuple[Any, Results]:
+    """The request without the topics the caller may not write, and their answers."""
+    denied = permissions.refused(
+        door, permissions.WRITE, permissions.TOPIC, (t.name for t in request.topic_data)
+    )
+    if not denied:
+        return request, []
+    refused = [
+        (t.name, [(p.index, _NOT_AUTHORIZED) for p in t.partition_data])
+        for t in request.topic_data
+        if t.name in denied
+    ]
+    kept = tuple(t for t in request.topic_data if t.name not in denied)
+    return dataclasses.replace(request, topic_data=kept), refused
+
+
 async def handle_produce(door: Door, version: int, request: Any) -> Any:
     """Appended in request order; with acks=all the response waits, without holding up
     the connection's next requests, for a sync that covers the records (shared with
     every produce meanwhile). acks=1 is answered once appended, as Kafka's leader
     answers before its followers have the records; acks=0 gets no answer."""
+    not_authorized: Results = []
+    if door.secured:
+        request, not_authorized = _authorize(door, request)
     if request.transactional_id is not None:
         refused = Appended(ErrorCode.unsupported_for_message_format, message="no transactions")
         results = [
@@ -117,6 +146,8 @@ async def handle_produce(door: Door, version: int, request: Any) -> Any:
         results = await door.run(_append_all, door, request)
     if request.acks == 0:
         return None
+    if not_authorized:
+        results += not_authorized
     if request.acks == 1:
         return _response(version, results)
     return Deferred(_when_durable(door, version, results))
@@ -164,6 +195,20 @@ def _response(version: int, results: list[tuple[str, list[tuple[int, Appended]]]
 
 async def handle_init_producer_id(door: Door, version: int, request: Any) -> Any:
     k = INIT_PRODUCER_ID
+    if (
+        door.secured
+        and request.transactional_id is None
+        and not permissions.writes_some_topic(door)
+    ):
+        return wire.make(
+            k,
+            version,
+            "InitProducerIdResponse",
+            throttle_time=wire.NO_THROTTLE,
+            error_code=ErrorCode.cluster_authorization_failed,
+            producer_id=-1,
+            producer_epoch=-1,
+        )
     if request.transactional_id is not None:
         return wire.make(
             k,

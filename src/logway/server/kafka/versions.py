@@ -30,11 +30,13 @@ SERVED: dict[int, int] = {
     14: 5,  # SyncGroup
     15: 5,  # DescribeGroups
     16: 4,  # ListGroups
+    17: 1,  # SaslHandshake
     18: 3,  # ApiVersions
     19: 5,  # CreateTopics
     20: 4,  # DeleteTopics
     22: 4,  # InitProducerId
     32: 4,  # DescribeConfigs
+    36: 2,  # SaslAuthenticate
     37: 3,  # CreatePartitions
     42: 2,  # DeleteGroups
 }
@@ -53,11 +55,13 @@ NAMES = {
     14: "SyncGroup",
     15: "DescribeGroups",
     16: "ListGroups",
+    17: "SaslHandshake",
     18: "ApiVersions",
     19: "CreateTopics",
     20: "DeleteTopics",
     22: "InitProducerId",
     32: "DescribeConfigs",
+    36: "SaslAuthenticate",
     37: "CreatePartitions",
     42: "DeleteGroups",
 }
