@@ -5,6 +5,12 @@ Articles are Protobuf records (``microblog.v1.Article``) on the one-partition to
 ``ListArticles`` replays the topic from its first offset and then pushes each new
 article the moment it is appended. Run it with ``make run`` or
 ``logway serve --app examples.microblog.app:app``.
+
+Under ``logway serve --auth`` the page signs in (a session cookie) and the service asks
+the server's ``Access`` who is calling: reading needs ``read`` on ``articles``, posting
+``write``, and a signed-in author posts under their own name. With ACLs such as
+``--allow Group:authors -o write --topic articles`` and ``--allow 'User:*' -o read
+--topic articles``, members of ``authors`` post and everyone else reads.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from microblog.v1 import article_pb2_grpc
 
 import logway
 from logway.app import App
+from logway.errors import AuthenticationError, PermissionDeniedError
+from logway.server.access import Access, Identity
 
 TOPIC = "articles"
 MAX_TITLE = 200
@@ -47,10 +55,32 @@ def validate(request: pb.CreateArticleRequest) -> str | None:
 
 
 class MicroblogService(article_pb2_grpc.MicroblogServicer):
-    def __init__(self, broker: logway.Broker):
+    def __init__(self, broker: logway.Broker, access: Access | None = None):
         self.broker = broker
+        self.access = access or Access(broker)
+
+    async def _caller(self, context: Any, operation: str) -> Identity:
+        """Who calls, if they may ``operation`` the articles; else the call ends with
+        UNAUTHENTICATED or PERMISSION_DENIED and a message for the page."""
+        try:
+            who = await self.access.caller(context)
+            self.access.check(who, operation, "topic", TOPIC, "microblog", context.peer())
+            return who
+        except AuthenticationError:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "sign in to read and post")
+        except PermissionDeniedError:
+            if operation == "write" and self.access.allowed(who, "read", "topic", TOPIC):
+                message = f"{who.name}, you may read but not post: ask to join the authors"
+            else:
+                message = f"{who.name}, you may not {operation} the articles"
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, message)
+        raise AssertionError("unreachable: abort raises")
 
     async def CreateArticle(self, request: pb.CreateArticleRequest, context: Any) -> pb.Article:
+        who = await self._caller(context, "write")
+        signed_in = who.via not in ("open", "anonymous")
+        if signed_in:  # a signed-in author posts under their own name
+            request.author = who.name
         problem = validate(request)
         if problem:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
@@ -69,6 +99,7 @@ class MicroblogService(article_pb2_grpc.MicroblogServicer):
     async def ListArticles(  # type: ignore[override]
         self, request: pb.ListArticlesRequest, context: Any
     ) -> None:
+        await self._caller(context, "read")
         consumer = self.broker.consumer(TOPIC, start="earliest", auto_reset=False)
         try:
             while True:

@@ -109,7 +109,10 @@ class App:
     def service(
         self, register: Callable[[Any, Any], None], factory: Callable[[Broker], Any]
     ) -> None:
-        """Serve a gRPC service (over gRPC and gRPC-Web) built by ``factory(broker)``."""
+        """Serve a gRPC service (over gRPC and gRPC-Web) built by ``factory(broker)``,
+        or ``factory(broker, access=...)`` when it takes ``access``: the server's
+        ``logway.server.access.Access``, whose ``caller(context)`` says who is calling
+        and ``allowed``/``check`` what they may do (with ``--auth``)."""
         self.services.append(ServiceSpec(register, factory))
 
     def static(self, path: str, directory: str) -> None:

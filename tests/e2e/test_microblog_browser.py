@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import logway
+from logway.auth import Acl, AuthStore
 from tests.servers import LogwayServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,11 +43,11 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-def _serve(data: Path) -> LogwayServer:
+def _serve(data: Path, *extra: str) -> LogwayServer:
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        server = LogwayServer(data, "--app", "examples.microblog.app:app")
+        server = LogwayServer(data, "--app", "examples.microblog.app:app", *extra)
         server.start()
     finally:
         os.chdir(cwd)
@@ -103,6 +104,59 @@ def test_two_tabs_reload_and_restart(browser: Browser, tmp_path: Path) -> None:
         page.screenshot(path=str(ARTIFACTS / "microblog-after-restart.png"), full_page=True)
     finally:
         assert server.stop() == 0, "".join(server.output)
+
+
+def _sign_in(page: Page, user: str, password: str) -> None:
+    page.fill("#user", user)
+    page.fill("#password", password)
+    page.click("#signin-button")
+
+
+def test_sign_in_post_sign_out_and_a_refused_post(browser: Browser, tmp_path: Path) -> None:
+    """Under --auth: authors post under their own name, an outsider may read but is
+    told it may not post, and a signed-out page may do neither."""
+    data = tmp_path / "data"
+    server = _serve(data, "--auth")
+    try:
+        with logway.connect(f"file:{data}") as admin:  # the server's own socket
+            store = AuthStore(admin)
+            store.add_user("ada", "ada-password-1", ["authors"])
+            store.add_user("olly", "olly-password-1", ["outsider"])
+            store.add_acl(Acl.of("Group:authors", "write", "topic", "articles"))
+            store.add_acl(Acl.of("User:*", "read", "topic", "articles"))
+        page = browser.new_page()
+        page.goto(server.http + "/")
+        expect(page.locator("#signin")).to_be_visible(timeout=15_000)
+        expect(page.locator("#status")).to_contain_text("sign in", timeout=15_000)
+
+        _sign_in(page, "ada", "wrong password")
+        expect(page.locator("#account-error")).to_contain_text("authentication failed")
+        _sign_in(page, "ada", "ada-password-1")
+        expect(page.locator("#me")).to_contain_text("ada (authors)", timeout=15_000)
+        expect(page.locator("#signin")).to_be_hidden()
+        expect(page.locator("#status")).to_contain_text("live", timeout=15_000)
+        page.fill("#title", "Signed and sealed")
+        page.fill("#content", "posted by a member of authors")
+        page.click("#publish")
+        expect(page.locator("#articles li .meta")).to_contain_text(["ada"], timeout=15_000)
+        page.click("#signout")
+        expect(page.locator("#signin")).to_be_visible(timeout=15_000)
+        expect(page.locator("#articles li")).to_have_count(0)  # nothing to read signed out
+
+        _sign_in(page, "olly", "olly-password-1")
+        expect(page.locator("#articles li h2")).to_have_text(["Signed and sealed"], timeout=15_000)
+        page.fill("#title", "From outside")
+        page.fill("#content", "should not appear")
+        page.click("#publish")
+        expect(page.locator("#error")).to_contain_text("may read but not post", timeout=15_000)
+        with logway.connect(f"file:{data}") as admin:
+            assert admin.end_offsets("articles") == {0: 1}
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "microblog-outsider.png"), full_page=True)
+    finally:
+        output = "".join(server.output)
+        assert server.stop() == 0, output
+    assert "ada-password-1" not in output and "olly-password-1" not in output
 
 
 def test_server_sent_events_fallback(browser: Browser, tmp_path: Path) -> None:

@@ -54,6 +54,56 @@ function listOverSse() {
   source.onerror = () => { statusLine.textContent = "reconnecting…"; };
 }
 
+// --- signing in (only when the server asks who is calling: logway serve --auth) ------
+
+function showError(line, message) {
+  line.textContent = message;
+  line.hidden = !message;
+}
+
+async function account() {
+  const response = await fetch("/auth/me", { cache: "no-store" });
+  const section = document.getElementById("account");
+  if (response.status === 404) return;  // a server without sign-in
+  const me = response.ok ? await response.json() : null;
+  if (me && me.via === "open") return;  // no --auth: nothing to sign in to
+  section.hidden = false;
+  if (me && me.csrf_token) GrpcWeb.headers["x-logway-csrf"] = me.csrf_token;
+  if (!me || me.via === "anonymous") {
+    document.getElementById("signin").hidden = false;
+    return;
+  }
+  document.getElementById("whoami").hidden = false;
+  document.getElementById("me").textContent =
+    me.user + (me.groups.length ? " (" + me.groups.join(", ") + ")" : "");
+  const author = document.getElementById("author");
+  author.value = me.user;
+  author.readOnly = true;
+}
+
+document.getElementById("signin").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const response = await fetch("/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user: form.user.value, password: form.password.value }),
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    showError(document.getElementById("account-error"), body.message || "could not sign in");
+    return;
+  }
+  location.reload();  // the list follows again, as the signed-in user
+});
+
+document.getElementById("signout").addEventListener("click", async () => {
+  await fetch("/auth/logout", { method: "POST", headers: GrpcWeb.headers });
+  location.reload();
+});
+
+// --- the live list ------------------------------------------------------------------
+
 async function follow() {
   if (!window.ReadableStream || new URLSearchParams(location.search).has("sse")) {
     listOverSse();
@@ -64,6 +114,10 @@ async function follow() {
       statusLine.textContent = "connecting…";
       await listOverGrpcWeb();
     } catch (error) {
+      if (error.code === 16 || error.code === 7) {  // UNAUTHENTICATED, PERMISSION_DENIED
+        statusLine.textContent = error.message;
+        return;
+      }
       if (attempt >= 2 && seen.size === 0) { listOverSse(); return; }
       statusLine.textContent = "reconnecting… (" + error.message + ")";
     }
@@ -89,4 +143,4 @@ document.getElementById("compose").addEventListener("submit", async (event) => {
   }
 });
 
-follow();
+account().finally(follow);

@@ -84,7 +84,7 @@ const GrpcWeb = (() => {
   async function call(method, request, onMessage, onOpen) {
     const response = await fetch("/" + method, {
       method: "POST", body: frame(request),
-      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+      headers: { ...headers, "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
     });
     if (response.headers.get("grpc-status") !== null) {  // trailers-only
       const error = statusFrom((k) => response.headers.get(k));
@@ -118,5 +118,8 @@ const GrpcWeb = (() => {
     }
   }
 
-  return { call, encodeStrings, decode, GrpcError };
+  // sent with every call (the page sets x-logway-csrf once signed in)
+  const headers = {};
+
+  return { call, encodeStrings, decode, GrpcError, headers };
 })();

@@ -40,6 +40,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from logway.auth import tokens as api_tokens
 from logway.auth.acls import CLUSTER_NAME, Operation, ResourceType
@@ -164,6 +165,26 @@ class Access:
             self._signed_in.clear()
         self._signed_in[remembered] = who
         return who
+
+    async def caller(self, context: Any) -> Identity:
+        """Who makes a gRPC or gRPC-Web call (its ``context``): the session a gRPC-Web
+        call's cookie named, its ``authorization`` metadata, or its verified client
+        certificate. A gRPC service of an app asks this, then ``check`` or ``allowed``."""
+        if not self.enabled:
+            return OPEN
+        web = getattr(context, "identity", None)  # gRPC-Web: the caller of a session cookie
+        if isinstance(web, Identity):
+            return web
+        header = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":
+                header = str(value)
+                break
+        if header is None and self.certificates:
+            who = self.certificate_identity(_common_name(context))
+            if who is not None:
+                return who
+        return await self.identify(header, context.peer())
 
     async def _token(self, token: str, address: str) -> Identity:
         assert self.store is not None
@@ -465,6 +486,13 @@ class Access:
             )
         except LogwayError as exc:  # a refusal stands even when it cannot be written down
             log.warning("audit record not written: %s", exc)
+
+
+def _common_name(context: Any) -> str:
+    """The subject common name of the client certificate gRPC's TLS verified."""
+    auth_context = getattr(context, "auth_context", None)
+    names = auth_context().get("x509_common_name") if auth_context else None
+    return names[0].decode(errors="replace") if names else ""
 
 
 def _nothing() -> None:

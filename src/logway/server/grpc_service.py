@@ -119,20 +119,6 @@ def _position(value: int) -> Start:
     return "latest" if value == pb.POSITION_LATEST else "earliest"
 
 
-def _authorization(context: Any) -> str | None:
-    for key, value in context.invocation_metadata() or ():
-        if key == "authorization":
-            return str(value)
-    return None
-
-
-def _common_name(context: Any) -> str:
-    """The subject common name of the client certificate gRPC's TLS verified."""
-    auth_context = getattr(context, "auth_context", None)
-    names = auth_context().get("x509_common_name") if auth_context else None
-    return names[0].decode(errors="replace") if names else ""
-
-
 TOPIC, GROUP, CLUSTER = "topic", "group", "cluster"
 
 
@@ -157,15 +143,7 @@ class LogService(log_pb2_grpc.LogServicer):
     async def _caller(self, context: Any) -> Identity:
         if not self.access.enabled:
             return OPEN
-        web = getattr(context, "identity", None)  # gRPC-Web: the caller of a session cookie
-        if isinstance(web, Identity):
-            return web
-        header = _authorization(context)
-        if header is None and self.access.certificates:
-            who = self.access.certificate_identity(_common_name(context))
-            if who is not None:
-                return who
-        return await self.access.identify(header, context.peer())
+        return await self.access.caller(context)
 
     async def _allow(self, context: Any, *checks: Check) -> Identity:
         """The caller, if it may do every one of ``checks``."""

@@ -12,6 +12,7 @@ stop together (unary calls get a grace period), then the log is closed cleanly
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -37,6 +38,15 @@ from logway.server.tls import TlsFiles
 from logway.v1 import channel
 
 log = logging.getLogger("logway.server")
+
+
+def _servicer(factory: Callable[..., Any], broker: Broker, access: Access) -> Any:
+    """An app's servicer: ``factory(broker)``, given ``access=`` too when it takes it."""
+    try:
+        takes_access = "access" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or other callable without a signature
+        takes_access = False
+    return factory(broker, access=access) if takes_access else factory(broker)
 
 
 class Server:
@@ -74,7 +84,9 @@ class Server:
         ]
         if app is not None:
             app.ensure_topics(broker)
-            self.services += [(s.register, s.factory(broker)) for s in app.services]
+            self.services += [
+                (s.register, _servicer(s.factory, broker, self.access)) for s in app.services
+            ]
         self.bridge = GrpcWebBridge()
         for register, servicer in self.services:
             self.bridge.add(register, servicer)
