@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 
 import pytest
 
@@ -44,9 +45,18 @@ def rfc_lookup(user: str, mechanism: str) -> ScramCredential | None:
 class Client:
     """The client side of RFC 5802, written from the RFC for these tests."""
 
-    def __init__(self, user: str, password: str, mechanism: str, nonce: str = "fyko+d2lbbFgONR"):
+    def __init__(
+        self,
+        user: str,
+        password: str,
+        mechanism: str,
+        nonce: str = "fyko+d2lbbFgONR",
+        final_nonce: Callable[[str, str], str] = lambda mine, combined: combined,
+    ):
+        """``final_nonce(client nonce, combined nonce)``: what the final message sends."""
         self.user, self.password, self.hash = user, password, HASHES[mechanism]
         self.nonce = nonce
+        self.final_nonce = final_nonce
         self.bare = f"n={escape_name(user)},r={nonce}"
 
     def first(self) -> bytes:
@@ -61,7 +71,7 @@ class Client:
         )
         client_key = hmac.new(salted, b"Client Key", self.hash).digest()
         stored_key = hashlib.new(self.hash, client_key).digest()
-        without_proof = f"c=biws,r={attrs['r']}"
+        without_proof = f"c=biws,r={self.final_nonce(self.nonce, attrs['r'])}"
         self.auth_message = f"{self.bare},{text},{without_proof}".encode()
         signature = hmac.new(stored_key, self.auth_message, self.hash).digest()
         proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
@@ -202,3 +212,31 @@ def test_bad_credential_input_is_refused(password: str, mechanism: str, iteratio
 def test_bad_server_nonce_is_refused() -> None:
     with pytest.raises(InvalidArgumentError, match="nonce"):
         ScramServer("SCRAM-SHA-256", rfc_lookup, nonce="a,b")
+
+
+@pytest.mark.parametrize(
+    ("sent", "accepted"),
+    [
+        (lambda mine, combined: mine + combined, True),  # librdkafka < 2.6.1
+        (lambda mine, combined: mine, False),  # the client's part alone
+        (lambda mine, combined: combined[:-1], False),  # the server's part cut short
+        (lambda mine, combined: mine + mine + combined, False),
+        (lambda mine, combined: "x" + combined, False),
+    ],
+    ids=["doubled", "client-only", "truncated", "tripled", "prefixed"],
+)
+def test_the_final_nonce_must_hold_the_whole_server_nonce(
+    sent: Callable[[str, str], str], accepted: bool
+) -> None:
+    """librdkafka before 2.6.1 (confluentinc/librdkafka#4895) sends its nonce twice;
+    that form is taken, as Kafka 3.8.1-3.9 took it, and nothing else is."""
+    credential = make_credential("correct horse", "SCRAM-SHA-256", 4096)
+    server = ScramServer("SCRAM-SHA-256", lambda u, m: credential if u == "ada" else None)
+    client = Client("ada", "correct horse", "SCRAM-SHA-256", final_nonce=sent)
+    final = client.final(server.first(client.first()))
+    if accepted:
+        assert client.check(server.final(final)) and server.username == "ada"
+    else:
+        with pytest.raises(AuthenticationError):
+            server.final(final)
+        assert server.username is None

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import confluent_kafka
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
@@ -289,68 +288,50 @@ def test_the_admin_client_creates_and_deletes_what_acls_allow(site: Site) -> Non
 # --- kcat ---------------------------------------------------------------------------------
 
 
-def _kcat(site: Site, librdkafka: Path | None) -> Kcat:
-    """Debian's kcat, linked with Debian's librdkafka (None) or the one in ``librdkafka``."""
+def _kcat(site: Site) -> Kcat:
+    """Debian's kcat, with Debian's librdkafka."""
     path = shutil.which("kcat")
     if path is None:
         pytest.fail("kcat is not installed; make test installs it (apt-get install kcat)")
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    if librdkafka is not None:
-        env["LD_LIBRARY_PATH"] = str(librdkafka)
-    return Kcat(path, site.kafka, env)
+    return Kcat(path, site.kafka, dict(os.environ))
 
 
-@pytest.fixture(scope="module")
-def fixed_librdkafka(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory holding confluent-kafka's own librdkafka as ``librdkafka.so.1``: it
-    sends the SCRAM nonce as RFC 5802 says (librdkafka 2.6.1+, confluentinc/librdkafka
-    #4895); Debian's 2.0.2 sends the client's part twice."""
-    libs = Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs"
-    found = sorted(libs.glob("librdkafka*.so*"))
-    if not found:
-        pytest.fail(f"no librdkafka in {libs}: is confluent-kafka installed from its wheel?")
-    shim = tmp_path_factory.mktemp("librdkafka")
-    (shim / "librdkafka.so.1").symlink_to(found[0])
-    return shim
-
-
-def _sasl(user: str, mechanism: str = "SCRAM-SHA-256") -> list[str]:
+def _sasl(user: str, mechanism: str = "SCRAM-SHA-256", password: str = PASSWORD) -> list[str]:
     settings = {
         "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanisms": mechanism,
         "sasl.username": user,
-        "sasl.password": PASSWORD,
+        "sasl.password": password,
     }
     return [arg for key, value in settings.items() for arg in ("-X", f"{key}={value}")]
 
 
-def test_kcat_produces_and_consumes_with_scram(site: Site, fixed_librdkafka: Path) -> None:
-    kcat = _kcat(site, fixed_librdkafka)
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_debians_kcat_produces_and_consumes_with_scram(site: Site, mechanism: str) -> None:
+    """Debian's librdkafka (2.0) sends its SCRAM nonce in the pre-2.6.1 form
+    (confluentinc/librdkafka#4895), which logway takes as Kafka 3.8.1-3.9 did."""
+    kcat = _kcat(site)
     topic = site.topic("a.")
-    kcat("-P", "-t", topic, "-k", "key", *_sasl("alice"), stdin=b"one\ntwo\nthree\n")
+    sasl = _sasl("alice", mechanism)
+    kcat("-P", "-t", topic, "-k", "key", *sasl, stdin=b"one\ntwo\nthree\n")
     assert site.stored(topic) == 3
-    output = kcat(
-        "-C", "-t", topic, "-o", "beginning", "-e", "-c", "3", "-q", "-f", FORMAT, *_sasl("alice")
-    )
+    output = kcat("-C", "-t", topic, "-o", "beginning", "-e", "-c", "3", "-q", "-f", FORMAT, *sasl)
     assert [r.value for r in parse(output)] == [b"one", b"two", b"three"]
     assert {r.key for r in parse(output)} == {b"key"}
 
 
-def test_kcat_with_debians_librdkafka_is_refused_as_kafka_4_refuses_it(site: Site) -> None:
-    """librdkafka before 2.6.1 puts its own nonce before the server's in the SCRAM
-    client-final message. RFC 5802 and Kafka 4 (ScramSaslServer: nonce ``equals``)
-    refuse that, and so does logway: the sign-in fails and nothing is stored."""
-    kcat = _kcat(site, None)
+def test_debians_kcat_with_a_wrong_password_is_refused(site: Site) -> None:
+    kcat = _kcat(site)
     topic = site.topic("a.")
     done = subprocess.run(
-        [kcat.path, "-b", site.kafka, "-P", "-t", topic, *_sasl("alice")],
+        [kcat.path, "-b", site.kafka, "-P", "-t", topic, *_sasl("alice", password="wrong")],
         input=b"refused\n",
         capture_output=True,
         env=kcat.env,
         timeout=60,
     )
     assert done.returncode != 0
-    assert b"Authentication failed during authentication" in done.stderr
+    assert b"Authentication failed" in done.stderr
     assert site.stored(topic) == 0
 
 

@@ -268,7 +268,8 @@ class ScramServer:
         self._claimed = username
         self._credential = credential
         self._gs2_header = f"{cbind},{authzid},"
-        self._nonce = attrs[1][1] + self._server_nonce
+        self._client_nonce = attrs[1][1]
+        self._nonce = self._client_nonce + self._server_nonce
         self._client_first_bare = bare
         salt = base64.b64encode(credential.salt).decode()
         self._server_first = f"r={self._nonce},s={salt},i={credential.iterations}"
@@ -298,7 +299,11 @@ class ScramServer:
         expected_binding = base64.b64encode(self._gs2_header.encode()).decode()
         if attrs[0][1] != expected_binding:
             raise AuthenticationError("channel binding data does not match the gs2 header")
-        if attrs[1][1] != self._nonce:
+        # librdkafka before 2.6.1 (Debian's kcat among its users) sends its own nonce
+        # twice, before the combined one (confluentinc/librdkafka#4895); Kafka 3.8.1-3.9
+        # took that. The whole server nonce is still required, and the proof covers
+        # the message as sent.
+        if attrs[1][1] not in (self._nonce, self._client_nonce + self._nonce):
             raise AuthenticationError("the nonce is not the one of this exchange")
         proof = base64.b64decode(proof_attr[2:], validate=True)
         credential = self._credential
