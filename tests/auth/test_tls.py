@@ -4,6 +4,7 @@ plaintext refused, and mutual TLS refusing a client without a certificate."""
 from __future__ import annotations
 
 import ssl
+import time
 from pathlib import Path
 
 import httpx
@@ -123,3 +124,58 @@ def test_a_client_certificate_names_its_user(tmp_path: Path) -> None:
             assert admin.end_offsets("mtls") == {0: 1}
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.slow
+def test_the_kafka_port_over_tls_with_sasl_plain(tmp_path: Path) -> None:
+    """Over TLS the Kafka port offers PLAIN too (the password travels encrypted)."""
+    from confluent_kafka import Consumer, KafkaError, Producer
+
+    ca = CertificateAuthority(tmp_path)
+    cert, key = ca.issue("localhost", server=True)
+    data = tmp_path / "data"
+    server = LogwayServer(data, "--auth", "--tls-cert", cert, "--tls-key", key)
+    server.start()
+    try:
+        with logway.connect(f"file:{data}") as admin:
+            admin.create_topic("tls-news")
+            store = AuthStore(admin)
+            store.add_user("ada", "ada-password-1")
+            store.add_acl(Acl.of("User:ada", "all", "topic", "tls-news"))
+            store.add_acl(Acl.of("User:ada", "all", "group", "tls-readers"))
+        common = {
+            "bootstrap.servers": server.kafka,
+            "security.protocol": "SASL_SSL",
+            "ssl.ca.location": str(ca.ca_file),
+            "sasl.mechanisms": "PLAIN",
+            "sasl.username": "ada",
+            "sasl.password": "ada-password-1",
+        }
+        producer = Producer(common)
+        delivered: list[object] = []
+        producer.produce("tls-news", b"encrypted", on_delivery=lambda e, m: delivered.append(e))
+        assert producer.flush(30) == 0 and delivered == [None]
+        consumer = Consumer({**common, "group.id": "tls-readers", "auto.offset.reset": "earliest"})
+        consumer.subscribe(["tls-news"])
+        message = None
+        deadline = time.monotonic() + 30
+        while message is None and time.monotonic() < deadline:
+            message = consumer.poll(1)
+        consumer.close()
+        assert message is not None and message.error() is None and message.value() == b"encrypted"
+        errors: list[KafkaError] = []
+        wrong = Producer({**common, "sasl.password": "wrong", "error_cb": errors.append})
+        wrong.produce("tls-news", b"refused")
+        deadline = time.monotonic() + 30
+        while not errors and time.monotonic() < deadline:
+            wrong.poll(0.2)  # serves the error callback
+        assert errors and errors[0].code() == KafkaError._AUTHENTICATION
+        plaintext = Producer({**common, "security.protocol": "SASL_PLAINTEXT"})
+        plaintext.produce("tls-news", b"in the clear")
+        assert plaintext.flush(2) == 1  # not delivered: the port speaks only TLS
+        with logway.connect(f"file:{data}") as admin:
+            assert admin.end_offsets("tls-news") == {0: 1}
+    finally:
+        output = "".join(server.output)
+        assert server.stop() == 0
+    assert "ada-password-1" not in output

@@ -92,7 +92,13 @@ class Server:
             self.bridge.add(register, servicer)
         self.kafka: KafkaListener | None = None
         if kafka is not None:
-            self.kafka = KafkaListener(broker, host=host, access=self.access, **kafka)
+            self.kafka = KafkaListener(
+                broker,
+                host=host,
+                access=self.access,
+                tls=tls.server_context() if tls is not None else None,
+                **kafka,
+            )
         self._grpc: grpc.aio.Server | None = None
         self._http: uvicorn.Server | None = None
         self._http_task: asyncio.Task[None] | None = None

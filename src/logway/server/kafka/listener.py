@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -98,11 +99,11 @@ class KafkaListener:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         auto_create_topics: bool = False,
         access: Access | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.access = access or Access(broker)
-        # whether connections are TLS: PLAIN is offered only then (the port has no TLS
-        # yet; when it does, set this and PLAIN joins the SASL mechanisms)
-        self.tls = False
+        self.ssl_context = tls  # clients use security.protocol SSL or SASL_SSL
+        self.tls = tls is not None  # PLAIN (the password itself) is offered only then
         self.host = host
         self.port = port
         self.advertised = advertised
@@ -118,7 +119,12 @@ class KafkaListener:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._connection, self.host, self.port, reuse_address=True, backlog=1024
+            self._connection,
+            self.host,
+            self.port,
+            reuse_address=True,
+            backlog=1024,
+            ssl=self.ssl_context,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         host, port = self.host, self.port

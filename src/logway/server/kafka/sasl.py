@@ -8,9 +8,9 @@ when ``logway serve --auth`` is on, in the order Kafka's ``SaslServerAuthenticat
   (``--allow-anonymous``): then the connection goes on as ``User:ANONYMOUS``.
 - SaslHandshake names a mechanism. One of ``mechanisms(tls)`` is answered NONE with
   the list; any other UNSUPPORTED_SASL_MECHANISM with the list, and the connection is
-  closed. PLAIN carries the password itself, so it is offered only over TLS, which
-  the port does not have yet (``KafkaListener.tls``); SCRAM-SHA-256 and -512 prove the
-  password without sending it (``logway.auth.scram``).
+  closed. PLAIN carries the password itself, so it is offered only over TLS
+  (``logway serve --tls-cert``: ``KafkaListener.tls``); SCRAM-SHA-256 and -512 prove
+  the password without sending it (``logway.auth.scram``).
 - After handshake v1 (KIP-152) each SASL token comes in a SaslAuthenticate request and
   any other request closes the connection; after handshake v0 the tokens come bare,
   each after its 4-byte size, and are answered the same way.
@@ -230,8 +230,8 @@ class Authenticator:
                 mechanisms=self.offered,
             )
             why = (
-                "PLAIN sends the password itself, so it is offered only over TLS, which "
-                "this port does not have yet"
+                "PLAIN sends the password itself, so it is offered only over TLS "
+                "(logway serve --tls-cert/--tls-key)"
                 if mechanism == PLAIN
                 else "it is not offered"
             )
