@@ -234,8 +234,24 @@ def test_jwt_bearers_through_a_real_server(tmp_path: Path, issuer: Issuer) -> No
         ):
             with logway.connect(server.url, token=bad) as b, pytest.raises(AuthenticationError):
                 b.produce("articles", b"refused")
+        # the Kafka port: OAUTHBEARER carries the same JWT, checked the same way
+        from confluent_kafka import Producer
+
+        delivered: list[object] = []
+        producer = Producer(
+            {
+                "bootstrap.servers": server.kafka,
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "OAUTHBEARER",
+                "oauth_cb": lambda _: (issuer.token("k1"), time.time() + 300),
+            }
+        )
+        producer.produce(
+            "articles", b"by OAUTHBEARER", on_delivery=lambda e, m: delivered.append(e)
+        )
+        assert producer.flush(30) == 0 and delivered == [None]
         with logway.connect(f"file:{data}") as admin:
-            assert admin.end_offsets("articles") == {0: 1}
+            assert admin.end_offsets("articles") == {0: 2}
     finally:
         output = "".join(server.output)
         assert server.stop() == 0

@@ -23,6 +23,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
+from logway.auth import AuthStore
 from tests.kafka_port.auth_site import PASSWORD, WRONG, Site, running
 from tests.kcat import FORMAT, Kcat, parse
 from tests.servers import LogwayServer
@@ -111,6 +112,31 @@ def test_a_user_produces_and_consumes_with_scram(site: Site, mechanism: str) -> 
         consumer.close()
     with site.admin() as broker:
         assert sum(broker.committed(group).values()) == 5
+
+
+def _bearer(token: str) -> dict[str, Any]:
+    return {
+        "sasl.mechanism": "OAUTHBEARER",
+        "oauth_cb": lambda _config: (token, time.time() + 3600),
+    }
+
+
+def test_oauthbearer_carries_an_api_token(site: Site) -> None:
+    """OAUTHBEARER (KIP-255) with a logway API token: checked as at every door."""
+    with site.admin() as broker:
+        token = AuthStore(broker).create_token("kafka", "alice", "1d")
+    topic = site.topic("a.")
+    base = {"bootstrap.servers": site.kafka, "security.protocol": "SASL_PLAINTEXT"}
+    producer = Producer({**base, **_bearer(token)})
+    assert _produce(producer, topic, [b"by bearer"]) == [None]
+    assert site.stored(topic) == 1
+    errors = Errors()
+    forged = Producer({**base, **_bearer(token[:-4] + "AAAA"), "error_cb": errors})
+    forged.produce(topic, b"refused")
+    error = errors.first(forged)
+    _stop_failed_producer(forged)
+    assert error.code() == KafkaError._AUTHENTICATION
+    assert site.stored(topic) == 1
 
 
 @pytest.mark.parametrize("user", ["alice", "nobody"])

@@ -125,7 +125,7 @@ def test_scram_in_sasl_authenticate_then_every_api_is_served(
         assert keys[HANDSHAKE] == 1 and keys[AUTHENTICATE] == 2
         shook = conn.ask(HANDSHAKE, 1, mechanism=mechanism)
         assert shook.error_code == ErrorCode.none
-        assert shook.mechanisms == SCRAM  # no PLAIN without TLS
+        assert shook.mechanisms == (*SCRAM, "OAUTHBEARER")  # no PLAIN without TLS
         client = ScramClient(mechanism, "alice", PASSWORD)
         first = conn.ask(AUTHENTICATE, 2, auth_bytes=client.first())
         final = conn.ask(AUTHENTICATE, 2, auth_bytes=client.final(first.auth_bytes))
@@ -213,7 +213,7 @@ def test_a_mechanism_not_offered_is_unsupported_with_the_list(
         _versions(conn)
         refused = conn.ask(HANDSHAKE, 1, mechanism=mechanism)
         assert refused.error_code == ErrorCode.unsupported_sasl_mechanism
-        assert refused.mechanisms == SCRAM
+        assert refused.mechanisms == (*SCRAM, "OAUTHBEARER")
         assert conn.closed()
 
 
@@ -249,7 +249,11 @@ def test_plain_is_offered_once_the_listener_has_tls(served: Served, broker: Brok
     assert broker.end_offsets("a.data")[0] == 1
     with Wire(served.bootstrap) as conn:
         _versions(conn)
-        assert conn.ask(HANDSHAKE, 1, mechanism="PLAIN").mechanisms == (*SCRAM, "PLAIN")
+        assert conn.ask(HANDSHAKE, 1, mechanism="PLAIN").mechanisms == (
+            *SCRAM,
+            "OAUTHBEARER",
+            "PLAIN",
+        )
 
 
 def test_with_anonymous_allowed_a_client_without_sasl_is_user_anonymous(

@@ -10,7 +10,8 @@ when ``logway serve --auth`` is on, in the order Kafka's ``SaslServerAuthenticat
   the list; any other UNSUPPORTED_SASL_MECHANISM with the list, and the connection is
   closed. PLAIN carries the password itself, so it is offered only over TLS
   (``logway serve --tls-cert``: ``KafkaListener.tls``); SCRAM-SHA-256 and -512 prove
-  the password without sending it (``logway.auth.scram``).
+  the password without sending it (``logway.auth.scram``); OAUTHBEARER carries an
+  OpenID Connect JWT or a logway API token, checked as at every door.
 - After handshake v1 (KIP-152) each SASL token comes in a SaslAuthenticate request and
   any other request closes the connection; after handshake v0 the tokens come bare,
   each after its 4-byte size, and are answered the same way.
@@ -45,16 +46,17 @@ SASL_HANDSHAKE = 17
 SASL_AUTHENTICATE = 36
 MAX_RECEIVE = 512 * 1024  # Kafka's sasl.server.max.receive.size: a frame before sign-in
 PLAIN = "PLAIN"
+OAUTHBEARER = "OAUTHBEARER"
 SCRAM = tuple(scram.MECHANISMS)  # SCRAM-SHA-256, SCRAM-SHA-512
 NO_REAUTHENTICATION = dt.timedelta(0)  # session lifetime 0: none asked (KIP-368)
 MAX_NAME = 128  # longer names are no user's: a failure is counted under the first 128
 _SIZE = struct.Struct(">i")
 
 
-def mechanisms(tls: bool) -> tuple[str, ...]:
-    """The mechanisms offered: SCRAM always, PLAIN (the password in the clear) only
-    on a TLS connection."""
-    return (*SCRAM, PLAIN) if tls else SCRAM
+def mechanisms(tls: bool, bearer: bool = True) -> tuple[str, ...]:
+    """The mechanisms offered: SCRAM and OAUTHBEARER (``bearer``) always, PLAIN (the
+    password in the clear) only on a TLS connection."""
+    return (*SCRAM, *((OAUTHBEARER,) if bearer else ()), *((PLAIN,) if tls else ()))
 
 
 def failure_message(mechanism: str) -> str:
@@ -149,6 +151,31 @@ class _Plain:
         return b"", await self.access.sign_in(name, password, self.address)
 
 
+class _OAuthBearer:
+    """OAUTHBEARER (RFC 7628, KIP-255): one client message, ``GS2 header`` then
+    ``\x01auth=Bearer TOKEN\x01…\x01\x01``. The token is checked as at every door: an
+    OpenID Connect JWT (with ``--oidc-issuer``) or a logway API token."""
+
+    mechanism = OAUTHBEARER
+
+    def __init__(self, access: Access, address: str):
+        self.access = access
+        self.address = address
+        self.user = ""
+
+    async def step(self, token: bytes) -> tuple[bytes, Identity | None]:
+        header, sep, rest = token.partition(b"\x01")
+        fields = dict(part.split(b"=", 1) for part in rest.split(b"\x01") if b"=" in part)
+        auth = fields.get(b"auth", b"")
+        if not sep or not header.startswith((b"n,", b"y,")) or not auth.startswith(b"Bearer "):
+            raise self.access.proof_failed("", self.address, "a malformed OAUTHBEARER message")
+        try:
+            bearer = auth.decode()
+        except UnicodeDecodeError:
+            raise self.access.proof_failed("", self.address, "a token not in UTF-8") from None
+        return b"", await self.access.identify(bearer, self.address)
+
+
 class Authenticator:
     """One connection's way to an identity: feed it each frame (``receive``) until
     ``who`` is set, or a step says to close."""
@@ -160,7 +187,7 @@ class Authenticator:
         self.address = address
         self.versions_answered = False
         self.bare = False  # handshake v0: tokens without SaslAuthenticate around them
-        self.exchange: _Scram | _Plain | None = None
+        self.exchange: _Scram | _Plain | _OAuthBearer | None = None
         self.who: Identity | None = None
 
     def _close(self, why: str) -> Step:
@@ -247,6 +274,8 @@ class Authenticator:
         self.bare = version == 0
         if mechanism == PLAIN:
             self.exchange = _Plain(self.access, self.address)
+        elif mechanism == OAUTHBEARER:
+            self.exchange = _OAuthBearer(self.access, self.address)
         else:
             self.exchange = _Scram(mechanism, self.access, self.address)
         accepted = wire.make(
