@@ -24,7 +24,6 @@ back. Authentication and authorization answer from memory, as of the last refres
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import secrets
 import threading
@@ -37,12 +36,12 @@ from logway.auth import scram
 from logway.auth import tokens as api_tokens
 from logway.auth.acls import Acl, Authorizer, Decision, check_name
 from logway.auth.tokens import ApiToken
-from logway.broker import Broker, ensure_topic
-from logway.errors import InvalidArgumentError, UnknownTopicError
+from logway.broker import Broker
+from logway.errors import InvalidArgumentError
+from logway.keyed_topic import KeyedTopic
 from logway.units import parse_duration_ms
 
 AUTH_TOPIC = "__logway_auth"
-FETCH_RECORDS = 1000
 NO_GROUPS: frozenset[str] = frozenset()
 _log = logging.getLogger("logway.auth")
 
@@ -130,80 +129,56 @@ class AuthStore:
         self._tokens: dict[str, ApiToken] = {}
         self._acls: dict[str, Acl] = {}
         self._groups: dict[str, frozenset[str]] = {}  # principal -> groups, for authorize
-        self._offset = 0
-        self.version = 0  # counts the changes read: a door looks again when it moves
-        self._topic_ready = False
+        self._log = KeyedTopic(broker, AUTH_TOPIC, self._apply, self._forget, retention_ms=-1)
         self.refresh()
+
+    @property
+    def version(self) -> int:
+        """Counts the changes read: a door looks again when it moves."""
+        return self._log.version
 
     # reading the topic
 
     def refresh(self) -> None:
         """Read the records written since the last refresh (by any process)."""
         with self._lock:
-            try:
-                end = self.broker.end_offsets(AUTH_TOPIC)[0]
-            except UnknownTopicError:
-                return
-            self._topic_ready = True
-            if end < self._offset:  # the topic was deleted and made again
-                self._users, self._tokens, self._acls, self._offset = {}, {}, {}, 0
-                self._groups = {}
-                self.authorizer.set_acls(())
-                self.version += 1
-            acls_changed = False
-            while self._offset < end:
-                records = self.broker.fetch(AUTH_TOPIC, 0, self._offset, FETCH_RECORDS)
-                if not records:
-                    break
-                for record in records:
-                    key = (record.key or b"").decode(errors="replace")
-                    acls_changed |= self._apply(key, record.value, record.offset)
-                self._offset = records[-1].offset + 1
-                self.version += 1
-            if acls_changed:
+            if self._log.refresh():
                 self.authorizer.set_acls(self._acls.values())
 
-    def _apply(self, key: str, raw: bytes | None, offset: int) -> bool:
-        """Apply one record; returns whether it changed the ACLs. A record that cannot
-        be read is skipped with a warning (it never stops the replay)."""
+    def _forget(self) -> None:
+        self._users, self._tokens, self._acls, self._groups = {}, {}, {}, {}
+
+    def _apply(self, key: str, value: dict[str, Any] | None, offset: int) -> bool:
+        """Apply one record; returns whether it changed the ACLs (a ValueError skips
+        it, with a warning)."""
         kind, _, ident = key.partition(":")
-        try:
-            value = None if raw is None else json.loads(raw)
-            if value is not None and not isinstance(value, dict):
-                raise ValueError("the value is not a JSON object")
-            if kind == "user":
-                if value is None:
-                    self._users.pop(ident, None)
-                    self._groups.pop(f"User:{ident}", None)
-                else:
-                    user = User.from_json(value)
-                    self._users[ident] = user
-                    self._groups[user.principal] = frozenset(user.groups)
-            elif kind == "token":
-                if value is None:
-                    self._tokens.pop(ident, None)
-                else:
-                    self._tokens[ident] = ApiToken.from_json(value)
-            elif kind == "acl":
-                if value is None:
-                    self._acls.pop(ident, None)
-                else:
-                    self._acls[ident] = Acl.from_json(value)
-                return True
+        if kind == "user":
+            if value is None:
+                self._users.pop(ident, None)
+                self._groups.pop(f"User:{ident}", None)
             else:
-                raise ValueError(f"unknown key {key!r}")
-        except ValueError as exc:  # InvalidArgumentError is a ValueError
-            _log.warning("%s offset %d: record skipped: %s", AUTH_TOPIC, offset, exc)
+                user = User.from_json(value)
+                self._users[ident] = user
+                self._groups[user.principal] = frozenset(user.groups)
+        elif kind == "token":
+            if value is None:
+                self._tokens.pop(ident, None)
+            else:
+                self._tokens[ident] = ApiToken.from_json(value)
+        elif kind == "acl":
+            if value is None:
+                self._acls.pop(ident, None)
+            else:
+                self._acls[ident] = Acl.from_json(value)
+            return True
+        else:
+            raise ValueError(f"unknown key {key!r}")
         return False
 
     def _write(self, key: str, value: dict[str, Any] | None) -> None:
         """Write one change and read it (and whatever came before it) back."""
-        if not self._topic_ready:
-            ensure_topic(self.broker, AUTH_TOPIC, 1, retention_ms=-1)
-            self._topic_ready = True
-        data = None if value is None else json.dumps(value, separators=(",", ":"))
-        self.broker.produce(AUTH_TOPIC, data, key=key, partition=0)
-        self.refresh()
+        if self._log.write(key, value):
+            self.authorizer.set_acls(self._acls.values())
 
     # users
 
