@@ -105,3 +105,59 @@ class AuthenticationError(LogwayError):
 class PermissionDeniedError(LogwayError):
     """An authenticated principal asked for an operation no ACL allows it (or one
     denies it)."""
+
+
+class SchemaRegistryError(LogwayError):
+    """A schema registry request could not be done. ``error_code`` and ``http_status``
+    are Confluent Schema Registry's for the case, so its clients understand them."""
+
+    error_code = 50001
+    http_status = 500
+
+
+class SchemaNotFoundError(SchemaRegistryError):
+    """No such subject, version or schema (``error_code`` says which)."""
+
+    error_code = 40403
+    http_status = 404
+
+    def __init__(self, message: str, error_code: int = 40403):
+        super().__init__(message)
+        self.error_code = error_code
+
+
+class InvalidSchemaError(SchemaRegistryError, InvalidArgumentError):
+    """A schema that does not parse, names an unknown reference, or a bad request
+    (a version, compatibility level or mode that does not exist); nothing is stored."""
+
+    error_code = 42201
+    http_status = 422
+
+    def __init__(self, message: str, error_code: int = 42201):
+        super().__init__(message)
+        self.error_code = error_code
+
+
+class IncompatibleSchemaError(SchemaRegistryError, InvalidArgumentError):
+    """A schema the subject's compatibility level refuses; ``problems`` lists every
+    incompatibility found. Nothing is stored."""
+
+    error_code = 409
+    http_status = 409
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class SchemaStateError(SchemaRegistryError):
+    """A request that the subject's state does not allow: a permanent delete before a
+    soft one, a write in READONLY mode (``error_code`` says which)."""
+
+    error_code = 40405
+    http_status = 404
+
+    def __init__(self, message: str, error_code: int = 40405, http_status: int = 404):
+        super().__init__(message)
+        self.error_code = error_code
+        self.http_status = http_status

@@ -1,0 +1,22 @@
+"""Event contracts: a schema registry with Confluent Schema Registry's model and
+rules (Avro, Protobuf, JSON Schema), kept in the log (``registry.py``).
+
+- ``kinds``: the interface each schema type implements (parse, canonical text,
+  what keeps a reader from reading a writer's data), and the lookup by type name
+- ``avro``, ``protobuf``, ``jsonschema``: the three types
+- ``registry``: ``SchemaRegistry``, subjects, versions, ids, compatibility levels,
+  modes, soft and permanent deletes, kept in ``__logway_schemas``
+"""
+
+from __future__ import annotations
+
+from logway.schemas.registry import (
+    LEVELS,
+    MODES,
+    SCHEMAS_TOPIC,
+    Reference,
+    Schema,
+    SchemaRegistry,
+)
+
+__all__ = ["LEVELS", "MODES", "SCHEMAS_TOPIC", "Reference", "Schema", "SchemaRegistry"]
