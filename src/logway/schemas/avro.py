@@ -41,15 +41,73 @@ class AvroKind:
         return json.dumps(parsed.to_json(), separators=(",", ":"), sort_keys=False)
 
     def problems(self, reader: Any, writer: Any) -> list[str]:
+        """The library decides; for a record read as a record, each incompatible
+        field is named on its own line (the library's result merges them)."""
+        if _compatible(reader, writer):
+            return []
+        if isinstance(reader, avro.schema.RecordSchema) and isinstance(
+            writer, avro.schema.RecordSchema
+        ):
+            by_field = _field_problems(reader, writer)
+            if by_field:
+                return by_field
         checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
         result = checker.get_compatibility(reader, writer)
-        if result.compatibility is SchemaCompatibilityType.compatible:
-            return []
-        where = ", ".join(sorted(str(x) for x in result.locations or ()))
-        what = ", ".join(sorted(str(x) for x in result.messages or ()))
-        detail = f" (at {where}: {what})" if where or what else ""
-        kinds = sorted({i.value.replace("_", " ") for i in result.incompatibilities or ()})
-        return [f"{k}{detail}" for k in kinds] or ["the reader cannot read the writer's data"]
+        reader_json = reader.to_json()
+        where = ", ".join(sorted(_named(str(x), reader_json) for x in result.locations or ()))
+        what = "; ".join(sorted(str(x) for x in result.messages or ()))
+        where = "" if where in ("", "/") else where
+        return [f"{where or 'the schema'}: {what or 'cannot read the writer data'}"]
+
+
+def _compatible(reader: Any, writer: Any) -> bool:
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+    result = checker.get_compatibility(reader, writer)
+    return bool(result.compatibility is SchemaCompatibilityType.compatible)
+
+
+def _field_problems(reader: Any, writer: Any) -> list[str]:
+    out: list[str] = []
+    if reader.fullname != writer.fullname and writer.fullname not in (
+        reader.props.get("aliases") or ()
+    ):
+        out.append(f"{reader.name}: the record's name changed from {writer.fullname}")
+    for field in reader.fields:
+        found = writer.fields_dict.get(field.name)
+        if found is None:
+            for alias in field.props.get("aliases") or ():
+                found = writer.fields_dict.get(alias)
+                if found is not None:
+                    break
+        where = f"{reader.name}.{field.name}"
+        if found is None:
+            if not field.has_default:
+                out.append(f"{where}: a field without a default that the writer lacks")
+            continue
+        if not _compatible(field.type, found.type):
+            checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]
+            sub = checker.get_compatibility(field.type, found.type)
+            what = "; ".join(sorted(str(m) for m in sub.messages or ()))
+            out.append(f"{where}: {what}")
+    return out
+
+
+def _named(pointer: str, schema: Any) -> str:
+    """A location in Avro's checker (a JSON pointer into the reader's schema, such as
+    ``/fields/0/type``) as names: ``Reading.temp``; the pointer when it cannot tell."""
+    names: list[str] = []
+    node = schema
+    parts = [p for p in pointer.split("/") if p]
+    try:
+        for i, part in enumerate(parts):
+            if isinstance(node, dict) and node.get("name") and not names:
+                names.append(str(node["name"]))
+            node = node[int(part)] if isinstance(node, list) else node[part]
+            if i > 0 and parts[i - 1] == "fields" and isinstance(node, dict):
+                names.append(str(node.get("name")))
+    except (KeyError, IndexError, ValueError, TypeError):
+        return pointer
+    return ".".join(names) or pointer
 
 
 KIND = AvroKind()
