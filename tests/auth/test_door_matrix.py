@@ -402,11 +402,6 @@ def test_the_retired_key_is_refused_on_every_door(site: Site) -> None:
         future.result()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Access._jwt slows every JWT sign-in by the failures of all callers "
-    "(one bucket 'jwt', not per address), so anyone can make valid JWTs wait 2 s",
-)
 def test_failed_jwts_elsewhere_do_not_slow_a_valid_one(site: Site) -> None:
     """Failed sign-ins are slowed per user name and per address (logway.server.access).
     A JWT's user is not known until it is verified, so its failures can only count for

@@ -38,6 +38,7 @@ import hashlib
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,11 +231,13 @@ class Access:
 
     async def _jwt(self, token: str, address: str) -> Identity:
         assert self.oidc is not None
-        await self._slow_down("jwt", address)
+        # a signature cannot be guessed as a password can: failures are slowed per
+        # address only
+        await self._slow_down("", address)
         try:
             claims = await asyncio.to_thread(self.oidc.verify, token)
         except AuthenticationError as exc:
-            self._failed("jwt", address)
+            self._failed("", address)
             reason = str(exc).removeprefix("authentication failed: ")
             self.audit("-", "sign-in", "authenticate", "cluster", CLUSTER_NAME, reason, address)
             raise
@@ -294,7 +297,9 @@ class Access:
     # --- slowing failed sign-ins ----------------------------------------------------
 
     async def _slow_down(self, name: str, address: str) -> None:
-        wait = max(self._penalty(name), self._penalty(f"address:{address}"))
+        wait = self._penalty(f"address:{host_of(address)}")
+        if name:
+            wait = max(wait, self._penalty(name))
         if wait > 0:
             await asyncio.sleep(wait)
 
@@ -308,7 +313,7 @@ class Access:
         if len(self._failures) >= MAX_REMEMBERED:
             self._failures.clear()
         now = time.monotonic()
-        for key in (name, f"address:{address}"):
+        for key in ([name] if name else []) + [f"address:{host_of(address)}"]:
             count, when = self._failures.get(key, (0, 0.0))
             if now - when > FAILURE_MEMORY_S:
                 count = 0
@@ -330,7 +335,8 @@ class Access:
         assert store is not None
         if resource_type == "topic" and name.startswith(INTERNAL_PREFIX):
             operation, resource_type, name = Operation.ALTER, ResourceType.CLUSTER, CLUSTER_NAME
-        groups = who.claims or store.groups_of(who.principal)
+        # an outside token's groups are its claim's, even none; a user's, the store's
+        groups = who.claims if who.via == "jwt" else store.groups_of(who.principal)
         decision = store.authorizer.authorize(who.principal, groups, operation, resource_type, name)
         return decision.allowed, decision.reason
 
@@ -486,6 +492,20 @@ class Access:
             )
         except LogwayError as exc:  # a refusal stands even when it cannot be written down
             log.warning("audit record not written: %s", exc)
+
+
+def host_of(address: str) -> str:
+    """The host of a door's address for a caller (``ipv4:10.0.0.7:51234``,
+    ``ipv6:[::1]:51234``, ``grpc-web:10.0.0.7``, ``10.0.0.7``): failures are counted
+    per host, whichever door and connection they came through."""
+    rest = address.split(":", 1)[1] if address.startswith(("ipv4:", "ipv6:")) else address
+    rest = urllib.parse.unquote(rest)  # gRPC writes ipv6:%5B::1%5D:PORT
+    rest = rest.removeprefix("grpc-web:").removeprefix("http:")
+    if rest.startswith("["):
+        return rest[1:].split("]", 1)[0]
+    if address.startswith("ipv4:") or rest.count(":") == 1:
+        return rest.rsplit(":", 1)[0]
+    return rest
 
 
 def _common_name(context: Any) -> str:
