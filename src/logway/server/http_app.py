@@ -41,6 +41,7 @@ from logway.records import Message
 from logway.server.access import Access, Identity
 from logway.server.fanout import Hub
 from logway.server.grpc_web import PREFLIGHT_HEADERS, GrpcWebBridge
+from logway.server.schema_registry_http import schema_registry_router
 from logway.server.sessions import (
     SESSION_COOKIE,
     HttpAuth,
@@ -474,6 +475,8 @@ def build_app(
         )
 
     app.include_router(api)
+    # Confluent Schema Registry's API: SchemaRegistryClient({"url": ".../schemas"})
+    app.include_router(schema_registry_router(broker, access, _caller), prefix="/schemas")
 
     # --- browser sign-in ----------------------------------------------------------------
 
