@@ -393,6 +393,7 @@ def test_answers_are_confluents_json(site: Site) -> None:
 
 def test_an_invalid_schema_is_refused_and_registers_nothing(site: Site) -> None:
     subject = _subject()
+    site.registry().register_schema(_subject(), _avro(READING))  # the registry's topic is there
     written = site.admin.end_offsets("__logway_schemas")[0]
     for body, code in (
         ({"schema": '{"type": "record", "name": "R", "fields": [{"name": 1}]}'}, 42201),
@@ -507,11 +508,10 @@ class Door:
 @pytest.fixture(scope="module")
 def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
     data: Path = tmp_path_factory.mktemp("registry-auth") / "data"
-    server = LogwayServer(data, "--auth")
-    server.start()
-    admin = logway.connect(f"file:{data}")
-    try:
-        store = AuthStore(admin)
+    # users and ACLs stored before the server starts: it reads them all as it starts
+    # (a sign-in racing the server's periodic re-read of new users can be refused)
+    with logway.connect(f"file:{data}") as setup:
+        store = AuthStore(setup)
         for user in ("ada", "bob", "carol", "ops", "eve"):
             store.add_user(user, PASSWORD)
         # ada produces orders: writes and reads their subjects, changes their level
@@ -522,6 +522,10 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
         store.add_acl(Acl.of("User:ops", "alter_configs", "cluster", "cluster"))
         store.add_acl(Acl.of("User:eve", "alter_configs", "schema_subject", "*"))  # every subject
         tokens = {"bob": store.create_token("ci", "bob")}
+    server = LogwayServer(data, "--auth")
+    server.start()
+    admin = logway.connect(f"file:{data}")
+    try:
         yield Door(server, admin, tokens)
     finally:
         admin.close()
