@@ -220,8 +220,11 @@ class Access:
             return OPEN
         assert self.store is not None
         await self._slow_down(f"user:{name}", address)
+        before = self.store.version
         principal = await asyncio.to_thread(self.store.authenticate_password, name, password)
-        if principal is None and self.store.user(name) is None and self.refresh():
+        # a user or password made a moment ago: read the store (here, or in the periodic
+        # refresh that may have run meanwhile) and check once more
+        if principal is None and (self.refresh() or self.store.version != before):
             principal = await asyncio.to_thread(self.store.authenticate_password, name, password)
         if principal is None:
             self._failed(f"user:{name}", address)
