@@ -53,6 +53,7 @@ from kafka_port import KafkaPortFigures, LogwayKafkaPort, measure_kafka_port
 from latency import Latencies, produce_latency
 from logway.recordbatch import codec
 from report import Check, Target, table, write_json
+from schemas import SchemaFigures, measure_schemas
 from serving import BATCH as SERVE_BATCH
 from serving import Fanout, ServingThroughput, fanout, serving_throughput
 from suite import (
@@ -102,6 +103,8 @@ KAFKA_FUNCTIONS_ON_PORT = "functions on the Kafka port"
 AUTH = "authentication"
 AUTH_VS_OPEN = 0.95  # gRPC produce with --auth and 100 ACLs / without
 DECISION_US = 10.0  # one cached permission decision
+SCHEMAS = "schema registry"
+LOOKUPS_PER_S = 100_000.0  # a schema by id, once read
 PORT_PRODUCE_PER_S = 300_000
 PORT_CONSUME_PER_S = 800_000
 PORT_VS_TANSU = 1.5
@@ -210,6 +213,7 @@ class Measured:
     backup: BackupFigures | None
     delivery: DeliveryFigures | None
     auth: AuthFigures | None = None
+    schemas: SchemaFigures | None = None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -295,6 +299,16 @@ def build_checks(m: Measured) -> list[Check]:
         + backup_checks(m)
         + delivery_checks(m)
         + auth_checks(m)
+        + [
+            figure_check(
+                m,
+                "schema lookup by id, once read",
+                "lookups/s",
+                Target("figure_at_least", LOOKUPS_PER_S),
+                SCHEMAS,
+                m.schemas and (lambda: m.schemas.lookups_per_s if m.schemas else None),
+            )
+        ]
     )
 
 
@@ -680,6 +694,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         )
         delivery = s.run(DELIVERY, lambda: measure_delivery(root, sizes.delivery_records, reps))
         auth = s.run(AUTH, lambda: measure_auth(root, sizes.serve_records // 2, reps))
+        schemas = s.run(SCHEMAS, lambda: measure_schemas(root, reps))
     return Measured(
         s,
         suite,
@@ -696,6 +711,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         backup,
         delivery,
         auth,
+        schemas,
     )
 
 
@@ -779,6 +795,8 @@ def document(
         measurements["delivery_1kib_json"] = m.delivery.to_json()
     if m.auth:
         measurements["auth"] = m.auth.to_json()
+    if m.schemas:
+        measurements["schemas"] = m.schemas.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
