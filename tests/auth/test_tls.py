@@ -120,8 +120,14 @@ def test_a_client_certificate_names_its_user(tmp_path: Path) -> None:
             pytest.raises(PermissionDeniedError, match="User:bob"),
         ):
             bob.produce("mtls", b"bob may not")
+        base = f"https://127.0.0.1:{server.http_port}/v1/topics/mtls/records"
+        for cert_file, key_file, status in ((ada_cert, ada_key, 200), (bob_cert, bob_key, 403)):
+            context = ssl.create_default_context(cafile=ca_file)
+            context.load_cert_chain(cert_file, key_file)
+            answer = httpx.post(base, json={"records": [{"value": "over https"}]}, verify=context)
+            assert answer.status_code == status, answer.text
         with logway.connect(f"file:{data}") as admin:
-            assert admin.end_offsets("mtls") == {0: 1}
+            assert admin.end_offsets("mtls") == {0: 2}
     finally:
         assert server.stop() == 0
 

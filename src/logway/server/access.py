@@ -120,6 +120,8 @@ class Access:
         self.broker = broker
         self.oidc = oidc
         self.certificates = certificates  # a client certificate's subject names its user
+        # the HTTP server's way to the verified certificate of a client (host, port)
+        self.http_certificate: Callable[[Any], str] | None = None
         self.enabled = enabled
         self.allow_anonymous = allow_anonymous
         self.store = store if store is not None or not enabled else AuthStore(broker)

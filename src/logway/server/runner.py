@@ -115,6 +115,8 @@ class Server:
     async def start(self) -> None:
         if self.access.enabled:
             self._access_task = asyncio.ensure_future(self.access.run())
+        if self.tls is not None and self.tls.client_ca is not None:
+            self.access.http_certificate = self._http_certificate
         running = [r.run(self._functions_stop) for r in self.runners]
         running += [d.run(self._functions_stop) for d in self.deliveries]
         if running:
@@ -163,6 +165,21 @@ class Server:
                     self._http_task.result()
                     raise RuntimeError("the HTTP server stopped during start-up")
                 await asyncio.sleep(0.01)
+
+    def _http_certificate(self, client: Any) -> str:
+        """The common name of the certificate an HTTPS client presented (verified by
+        TLS against the client CA), or "" (uvicorn does not pass it to the app)."""
+        if self._http is None or not client:
+            return ""
+        for protocol in list(self._http.server_state.connections):
+            if getattr(protocol, "client", None) == tuple(client):
+                transport = getattr(protocol, "transport", None)
+                cert = transport.get_extra_info("peercert") if transport is not None else None
+                for rdn in (cert or {}).get("subject", ()):
+                    for key, value in rdn:
+                        if key == "commonName":
+                            return str(value)
+        return ""
 
     def _drop_http_client(self, client: Any) -> None:
         """Abort an HTTP client's connection, discarding what it has not read: closing

@@ -279,6 +279,10 @@ class HttpAuth:
             self.check_csrf(request, session, door)
             request.state.session = session
             return session.identity
+        if self.access.certificates and self.access.http_certificate is not None:
+            who = self.access.certificate_identity(self.access.http_certificate(request.client))
+            if who is not None:
+                return who
         return await self.access.identify(None, where)
 
     def check_csrf(self, request: HTTPConnection, session: Session, door: str) -> None:
