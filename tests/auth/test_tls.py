@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -92,6 +93,10 @@ def test_bad_tls_files_stop_the_start(tmp_path: Path) -> None:
         logway.connect("logway://127.0.0.1:1", cert_file=cert)  # a certificate without its key
 
 
+def _keep(into: list[object], error: object, message: object) -> None:
+    into.append(error)
+
+
 @pytest.mark.slow
 def test_a_client_certificate_names_its_user(tmp_path: Path) -> None:
     ca = CertificateAuthority(tmp_path)
@@ -128,6 +133,30 @@ def test_a_client_certificate_names_its_user(tmp_path: Path) -> None:
             assert answer.status_code == status, answer.text
         with logway.connect(f"file:{data}") as admin:
             assert admin.end_offsets("mtls") == {0: 2}
+        # the Kafka port, as Kafka's SSL listener: no SASL, the certificate says who
+        from confluent_kafka import KafkaError, Producer
+
+        for cert_file, key_file, expected in (
+            (ada_cert, ada_key, None),
+            (bob_cert, bob_key, KafkaError.TOPIC_AUTHORIZATION_FAILED),
+        ):
+            outcome: list[object] = []
+            producer = Producer(
+                {
+                    "bootstrap.servers": server.kafka,
+                    "security.protocol": "SSL",
+                    "ssl.ca.location": ca_file,
+                    "ssl.certificate.location": cert_file,
+                    "ssl.key.location": key_file,
+                    "message.timeout.ms": 10_000,
+                }
+            )
+            producer.produce("mtls", b"by certificate", on_delivery=partial(_keep, outcome))
+            producer.flush(20)
+            error = outcome[0] if outcome else "no answer"
+            assert (error.code() if error is not None else None) == expected, error
+        with logway.connect(f"file:{data}") as admin:
+            assert admin.end_offsets("mtls") == {0: 3}
     finally:
         assert server.stop() == 0
 

@@ -34,7 +34,7 @@ from logway.server.grpc_service import LogService, add_log_service
 from logway.server.grpc_web import GrpcWebBridge
 from logway.server.http_app import build_app
 from logway.server.kafka import KafkaListener
-from logway.server.tls import TlsFiles
+from logway.server.tls import TlsFiles, common_name
 from logway.v1 import channel
 
 log = logging.getLogger("logway.server")
@@ -175,10 +175,7 @@ class Server:
             if getattr(protocol, "client", None) == tuple(client):
                 transport = getattr(protocol, "transport", None)
                 cert = transport.get_extra_info("peercert") if transport is not None else None
-                for rdn in (cert or {}).get("subject", ()):
-                    for key, value in rdn:
-                        if key == "commonName":
-                            return str(value)
+                return common_name(cert)
         return ""
 
     def _drop_http_client(self, client: Any) -> None:

@@ -21,6 +21,16 @@ def _read(path: str, what: str) -> bytes:
         raise InvalidArgumentError(f"cannot read the TLS {what} {path!r}: {exc.strerror}") from None
 
 
+def common_name(peercert: Any) -> str:
+    """The subject common name of a verified peer certificate (``getpeercert()``), or
+    "" when there is none."""
+    for rdn in (peercert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
+
+
 @dataclass(frozen=True)
 class TlsFiles:
     cert: str

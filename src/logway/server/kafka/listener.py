@@ -31,6 +31,7 @@ from logway.server.kafka.fetch import handle_fetch, handle_list_offsets
 from logway.server.kafka.metadata import handle_metadata
 from logway.server.kafka.node import Node, cluster_id_for
 from logway.server.kafka.produce import handle_init_producer_id, handle_produce
+from logway.server.tls import common_name
 
 log = logging.getLogger("logway.server.kafka")
 
@@ -155,7 +156,10 @@ class KafkaListener:
         release = None
         try:
             if self.access.enabled:
-                signed_in = await self._sign_in(reader, answers, idle, peer)
+                cert = self.access.certificate_identity(
+                    common_name(writer.get_extra_info("peercert"))
+                )
+                signed_in = await self._sign_in(reader, answers, idle, peer, cert)
                 if signed_in is None:
                     return
                 who, first = signed_in
@@ -215,13 +219,14 @@ class KafkaListener:
         answers: asyncio.Queue[bytes | Deferred | None],
         idle: _IdleWatch,
         peer: Any,
+        certificate: Identity | None = None,
     ) -> tuple[Identity, bytes | None] | None:
         """The SASL exchange that opens a connection when authentication is on: the
         caller, and a first request to serve (an anonymous caller's), or None to close
         (once what was answered is written)."""
         address = peer[0] if isinstance(peer, tuple) and peer else str(peer)
         offered = sasl.mechanisms(self.tls)
-        authenticator = sasl.Authenticator(self.access, offered, peer, address)
+        authenticator = sasl.Authenticator(self.access, offered, peer, address, certificate)
         while True:
             head = await reader.readexactly(4)
             idle.active()

@@ -5,7 +5,9 @@ when ``logway serve --auth`` is on, in the order Kafka's ``SaslServerAuthenticat
 - First ApiVersions (answered once) and SaslHandshake. Any other request before
   authentication closes the connection unanswered, as Kafka does (a client left
   without ``security.protocol=SASL_…``, say), unless anonymous access is allowed
-  (``--allow-anonymous``): then the connection goes on as ``User:ANONYMOUS``.
+  (``--allow-anonymous``): then the connection goes on as ``User:ANONYMOUS``; or the
+  client presented a certificate the client CA verified (mutual TLS): then it goes on
+  as ``User:`` + the certificate's common name.
 - SaslHandshake names a mechanism. One of ``mechanisms(tls)`` is answered NONE with
   the list; any other UNSUPPORTED_SASL_MECHANISM with the list, and the connection is
   closed. PLAIN carries the password itself, so it is offered only over TLS
@@ -180,11 +182,21 @@ class Authenticator:
     """One connection's way to an identity: feed it each frame (``receive``) until
     ``who`` is set, or a step says to close."""
 
-    def __init__(self, access: Access, offered: tuple[str, ...], peer: Any, address: str):
+    def __init__(
+        self,
+        access: Access,
+        offered: tuple[str, ...],
+        peer: Any,
+        address: str,
+        certificate: Identity | None = None,
+    ):
+        """``certificate``: who a verified client certificate names (mutual TLS), for a
+        client that sends no SASL (Kafka's SSL listener takes its principal so)."""
         self.access = access
         self.offered = offered
         self.peer = peer
         self.address = address
+        self.certificate = certificate
         self.versions_answered = False
         self.bare = False  # handshake v0: tokens without SaslAuthenticate around them
         self.exchange: _Scram | _Plain | _OAuthBearer | None = None
@@ -218,6 +230,9 @@ class Authenticator:
             return self._api_versions(frame, version, correlation_id)
         if api_key == SASL_HANDSHAKE:
             return self._handshake(frame, version, correlation_id)
+        if self.certificate is not None:  # mutual TLS: the certificate says who
+            self.who = self.certificate
+            return Step(passed=True)
         if self.access.allow_anonymous:
             self.who = ANONYMOUS_IDENTITY
             return Step(passed=True)
