@@ -41,7 +41,7 @@ from logway.records import Message
 from logway.server.access import Access, Identity
 from logway.server.fanout import Hub
 from logway.server.grpc_web import PREFLIGHT_HEADERS, GrpcWebBridge
-from logway.server.schema_registry_http import schema_registry_router
+from logway.server.schema_registry import schema_registry_router
 from logway.server.sessions import (
     SESSION_COOKIE,
     HttpAuth,
