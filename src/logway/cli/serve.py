@@ -106,6 +106,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --auth: callers without credentials are User:ANONYMOUS, allowed what "
         "ACLs allow it; without --auth: serve a non-loopback address open to anyone",
     )
+    serve.add_argument(
+        "--session-ttl",
+        default=env("LOGWAY_SESSION_TTL", "12h"),
+        help="how long a browser's sign-in lasts (default 12h; with --auth)",
+    )
     tls = serve.add_argument_group("TLS", "encrypt every port (gRPC, HTTP, Kafka)")
     tls.add_argument("--tls-cert", default=env("LOGWAY_TLS_CERT"), help="certificate, PEM")
     tls.add_argument("--tls-key", default=env("LOGWAY_TLS_KEY"), help="its private key, PEM")
@@ -154,6 +159,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="clock skew allowed on exp and nbf (default 60s)",
     )
     serve.set_defaults(run=run)
+
+
+def session_ttl(text: str) -> float:
+    value = parse_duration_ms(text, "--session-ttl") / 1000
+    if value < 60:
+        raise InvalidArgumentError("--session-ttl must be at least a minute")
+    return value
 
 
 def tls_files(args: argparse.Namespace) -> Any:
@@ -247,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
     check_exposure(args.host, args.auth, args.allow_anonymous)
     oidc = oidc_verifier(args)
     tls = tls_files(args)
+    session_ttl(args.session_ttl)  # checked before anything starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # worker threads (fsyncs, file reads) hand results back to the event loop: a
     # shorter GIL switch interval than Python's 5 ms keeps that hand-over from adding
@@ -296,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
                 stall_timeout=args.stall_timeout,
                 access=access,
                 tls=tls,
+                session_ttl_s=session_ttl(args.session_ttl),
                 kafka=None
                 if args.kafka_port is None
                 else {

@@ -34,6 +34,7 @@ from logway.server.grpc_service import LogService, add_log_service
 from logway.server.grpc_web import GrpcWebBridge
 from logway.server.http_app import build_app
 from logway.server.kafka import KafkaListener
+from logway.server.sessions import SESSION_TTL_S, Sessions
 from logway.server.tls import TlsFiles, common_name
 from logway.v1 import channel
 
@@ -65,8 +66,10 @@ class Server:
         kafka: dict[str, Any] | None = None,
         access: Access | None = None,
         tls: TlsFiles | None = None,
+        session_ttl_s: float = SESSION_TTL_S,
     ):
         self.broker = broker
+        self.session_ttl_s = session_ttl_s
         self.tls = tls
         self.access = access or Access(broker)
         self.host = host
@@ -145,6 +148,7 @@ class Server:
                     hub=self.hub,
                     stall_timeout=self.stall_timeout,
                     access=self.access,
+                    sessions=Sessions(self.access, ttl_s=self.session_ttl_s),
                     drop_client=self._drop_http_client,
                     metrics=lambda: metrics.render(self.broker, self.runners, self.deliveries),
                     grpc_target=f"{self.host}:{self.grpc_port}",
@@ -233,6 +237,7 @@ async def serve(
     kafka: dict[str, Any] | None = None,
     access: Access | None = None,
     tls: TlsFiles | None = None,
+    session_ttl_s: float = SESSION_TTL_S,
 ) -> None:
     server = Server(
         broker,
@@ -244,6 +249,7 @@ async def serve(
         kafka=kafka,
         access=access,
         tls=tls,
+        session_ttl_s=session_ttl_s,
     )
     await server.start()
     loop = asyncio.get_running_loop()
