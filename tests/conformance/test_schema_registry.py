@@ -100,3 +100,47 @@ def test_levels_deletes_and_modes(open_broker: BrokerFactory) -> None:
     assert gone.value.error_code == 40401
     assert registry.delete_subject("r", permanent=True) == [2]
     assert registry.subjects(deleted=True) == []
+
+
+def test_soft_deleted_versions_in_lookups_latest_deletes_and_uses(
+    open_broker: BrokerFactory,
+) -> None:
+    """As Confluent: a subject whose versions are all soft-deleted is not found by a
+    lookup (40401) unless it asks for deleted ones; "latest" (and -1) in a delete is
+    the latest *live* version; ``uses(deleted=True)`` lists soft-deleted holders too."""
+    registry = SchemaRegistry(open_broker())
+    registry.register("gone", V1)
+    registry.delete_subject("gone")
+    with pytest.raises(SchemaNotFoundError) as missing:
+        registry.lookup("gone", V1)
+    assert missing.value.error_code == 40401
+    assert registry.lookup("gone", V1, deleted=True).version == 1
+    registry.register("live", V2)
+    with pytest.raises(SchemaNotFoundError) as other:
+        registry.lookup("live", V1)  # the subject is there: the schema is not
+    assert other.value.error_code == 40403
+
+    registry.set_compatibility("NONE", "r")
+    for schema in (V1, V2, BREAKING):
+        registry.register("r", schema)
+    assert registry.delete_version("r", 3) == 3
+    assert registry.delete_version("r", "latest") == 2  # not 3, soft-deleted already
+    assert registry.delete_version("r", -1) == 1
+    assert registry.versions("r", deleted=True) == [1, 2, 3]
+    for latest in ("latest", -1, "-1"):
+        with pytest.raises(SchemaNotFoundError) as none_live:
+            registry.delete_version("r", latest)
+        assert none_live.value.error_code == 40402  # versions, none of them live
+    with pytest.raises(SchemaNotFoundError) as no_subject:
+        registry.delete_version("nothing", "latest")
+    assert no_subject.value.error_code == 40401
+
+    v1 = registry.by_id(1)
+    assert v1.schema == V1
+    assert registry.uses(1) == []  # "gone" and "r" hold it, soft-deleted
+    assert registry.uses(1, deleted=True) == [("gone", 1), ("r", 1)]
+    assert registry.uses(registry.get("live", 1).id, deleted=True) == [("live", 1), ("r", 2)]
+    assert registry.uses(registry.get("live", 1).id) == [("live", 1)]
+    with pytest.raises(SchemaNotFoundError) as unknown:
+        registry.uses(999, deleted=True)
+    assert unknown.value.error_code == 40403

@@ -7,6 +7,7 @@ nothing."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -32,6 +33,7 @@ from confluent_kafka.schema_registry.schema_registry_client import (
     ServerConfig,
 )
 from confluent_kafka.serialization import MessageField, SerializationContext
+from google.protobuf import descriptor_pb2, descriptor_pool
 
 import logway
 from logway.auth import Acl, AuthStore
@@ -461,6 +463,107 @@ def test_not_found_and_invalid_requests_carry_confluents_codes(site: Site) -> No
     assert code(httpx.get(f"{url}/subjects/{subject}/versions?deleted=maybe")) == (422, 422)
     assert code(httpx.get(f"{url}/no/such/thing")) == (404, 404)
     assert code(httpx.patch(f"{url}/subjects")) == (405, 405)
+
+
+def _code(response: httpx.Response) -> tuple[int, int]:
+    assert response.headers["content-type"] == MEDIA_TYPE, response.text
+    return response.status_code, response.json()["error_code"]
+
+
+def test_soft_deleted_versions_in_deletes_lookups_and_lists_by_id(site: Site) -> None:
+    """As Confluent: ``latest`` in a delete is the latest live version; a lookup under
+    a subject with no live version is 40401 (its versions with ``deleted=true``); the
+    lists by id show soft-deleted holders with ``deleted=true``."""
+    subject, other = _subject(), _subject()
+    url = site.url
+    name = f"R{uuid.uuid4().hex[:8]}"  # a schema no other test registers
+    body = {"schema": json.dumps({**READING, "name": name})}
+    schema_id = httpx.post(f"{url}/subjects/{subject}/versions", json=body).json()["id"]
+    assert httpx.post(f"{url}/subjects/{other}/versions", json=body).json()["id"] == schema_id
+    v2 = {"schema": json.dumps({**READING_V2, "name": name})}
+    assert httpx.post(f"{url}/subjects/{subject}/versions", json=v2).json()["version"] == 2
+
+    assert httpx.delete(f"{url}/subjects/{subject}/versions/2").json() == 2
+    assert httpx.delete(f"{url}/subjects/{subject}/versions/latest").json() == 1  # not 2
+    assert _code(httpx.delete(f"{url}/subjects/{subject}/versions/-1")) == (404, 40402)
+    assert httpx.get(f"{url}/subjects/{subject}/versions?deleted=true").json() == [1, 2]
+
+    assert _code(httpx.post(f"{url}/subjects/{subject}", json=body)) == (404, 40401)
+    looked = httpx.post(f"{url}/subjects/{subject}?deleted=true", json=body).json()
+    assert (looked["id"], looked["version"]) == (schema_id, 1)
+
+    ids = f"{url}/schemas/ids/{schema_id}"
+    assert httpx.get(f"{ids}/versions").json() == [{"subject": other, "version": 1}]
+    assert httpx.get(f"{ids}/subjects").json() == [other]
+    both = sorted([subject, other])
+    listed = httpx.get(f"{ids}/versions", params={"deleted": "true"}).json()
+    assert listed == [{"subject": s, "version": 1} for s in both]
+    assert httpx.get(f"{ids}/subjects", params={"deleted": "true"}).json() == both
+    only = httpx.get(f"{ids}/versions", params={"deleted": "true", "subject": subject}).json()
+    assert only == [{"subject": subject, "version": 1}]
+    assert _code(httpx.get(f"{url}/schemas/ids/999999/versions?deleted=true")) == (404, 40403)
+
+
+ORDER_PROTO = """syntax = "proto3";
+package shop.v1;
+
+// An order, with its items by id.
+message Order {
+  string id = 1;
+  map<string, Item> items_by_id = 2;
+  optional string note = 3;
+
+  message Item {
+    string sku = 1;
+  }
+}
+
+message Refund {
+  string order_id = 1;
+}
+"""
+
+
+def test_a_protobuf_schema_registered_as_text_is_served_serialized(site: Site) -> None:
+    """``format=serialized`` (Confluent's ``formattedString``) gives a Protobuf schema
+    as the base64 of its FileDescriptorProto though it was registered as .proto text;
+    no format, or one the type does not have, gives the text as registered."""
+    subject = _subject()
+    url = site.url
+    body = {"schema": ORDER_PROTO, "schemaType": "PROTOBUF"}
+    made = httpx.post(f"{url}/subjects/{subject}/versions", json=body)
+    assert made.status_code == 200, made.text
+    schema_id = made.json()["id"]
+
+    served = httpx.get(f"{url}/schemas/ids/{schema_id}", params={"format": "serialized"})
+    assert served.status_code == 200, served.text
+    assert served.json()["schemaType"] == "PROTOBUF"
+    encoded = served.json()["schema"]
+    proto = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(encoded))
+    assert (proto.package, proto.syntax) == ("shop.v1", "proto3")
+    assert [m.name for m in proto.message_type] == ["Order", "Refund"]
+    order = proto.message_type[0]
+    assert [f.name for f in order.field] == ["id", "items_by_id", "note"]
+    assert sorted(m.name for m in order.nested_type) == ["Item", "ItemsByIdEntry"]
+    items = order.field[1]
+    assert items.type_name == ".shop.v1.Order.ItemsByIdEntry"
+    assert items.label == descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED
+    assert order.field[2].proto3_optional and [o.name for o in order.oneof_decl] == ["_note"]
+    # protobuf itself builds it
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    assert pool.FindMessageTypeByName("shop.v1.Order.Item").fields_by_name["sku"].number == 1
+
+    version = httpx.get(f"{url}/subjects/{subject}/versions/1", params={"format": "serialized"})
+    assert version.json()["schema"] == encoded
+    text = httpx.get(f"{url}/schemas/ids/{schema_id}/schema", params={"format": "SERIALIZED"})
+    assert text.text == encoded
+    for fmt in ("", "default", "no-such-format"):
+        plain = httpx.get(f"{url}/schemas/ids/{schema_id}", params={"format": fmt})
+        assert plain.json()["schema"] == ORDER_PROTO, fmt
+    # the serialized form is the same schema: a lookup with it finds the version
+    found = site.registry().lookup_schema(subject, Schema(encoded, "PROTOBUF"))
+    assert (found.schema_id, found.version) == (schema_id, 1)
 
 
 # --- with --auth -------------------------------------------------------------------

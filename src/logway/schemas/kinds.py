@@ -26,6 +26,18 @@ _MODULES = {
 
 
 class Kind(Protocol):
+    """What the registry asks of a schema type.
+
+    A kind may also offer an optional hook, which the registry's HTTP API calls when
+    the kind has it (``getattr``; it is no part of the protocol, so a kind without it
+    still is a ``Kind``):
+
+    ``formatted(parsed, fmt: str) -> str | None``: the schema in Confluent's format
+    ``fmt`` (its ``ParsedSchema.formattedString``: Protobuf's ``serialized``, the base64
+    of a ``FileDescriptorProto``); None when this kind has no such format, and the
+    text as registered is served.
+    """
+
     name: str
 
     def parse(self, text: str, references: Mapping[str, str]) -> Any:

@@ -65,6 +65,8 @@ SUBJECT_LEVEL_NOT_CONFIGURED, SUBJECT_MODE_NOT_CONFIGURED = 40408, 40409
 INVALID_SCHEMA, INVALID_VERSION, INVALID_LEVEL, INVALID_MODE = 42201, 42202, 42203, 42204
 OPERATION_NOT_PERMITTED, REFERENCE_EXISTS = 42205, 42206
 
+_LATEST = ("latest", -1, "-1")  # how a version says "the latest"
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -280,7 +282,7 @@ class SchemaRegistry:
         with self._lock:
             self.refresh()
             live = self._live(subject, deleted)
-            if version in ("latest", -1, "-1"):
+            if version in _LATEST:
                 return live[max(live)]
             try:
                 number = _version_number(int(version))
@@ -319,12 +321,15 @@ class SchemaRegistry:
             self._parsed[schema_id] = parsed
             return parsed.parsed
 
-    def uses(self, schema_id: int) -> list[tuple[str, int]]:
-        """(subject, version) of every live version with that id."""
+    def uses(self, schema_id: int, deleted: bool = False) -> list[tuple[str, int]]:
+        """(subject, version) of every live version with that id (soft-deleted ones
+        too, with ``deleted``: Confluent's ``/schemas/ids/{id}/versions?deleted=true``)."""
         with self._lock:
             self.by_id(schema_id)
             return sorted(
-                (s.subject, s.version) for s in self._all() if s.id == schema_id and not s.deleted
+                (s.subject, s.version)
+                for s in self._all()
+                if s.id == schema_id and (deleted or not s.deleted)
             )
 
     def referenced_by(self, subject: str, version: int) -> list[int]:
@@ -472,8 +477,7 @@ class SchemaRegistry:
             self.refresh()
             check_subject(subject)
             candidate = self._parse(schema_type, schema, references, normalize)
-            if subject not in self._versions:
-                raise SchemaNotFoundError(f"subject {subject!r} not found", SUBJECT_NOT_FOUND)
+            self._live(subject, deleted)  # 40401 when no version is live (or any, deleted)
             found = self._find(subject, candidate, deleted)
             if found is None:
                 raise SchemaNotFoundError(
@@ -602,7 +606,7 @@ class SchemaRegistry:
         with self._lock:
             self.refresh()
             self._writable(subject)
-            target = self.get(subject, version, deleted=True)
+            target = self._to_delete(subject, version)
             used_by = self.referenced_by(subject, target.version)
             if used_by:
                 raise SchemaStateError(
@@ -628,6 +632,21 @@ class SchemaRegistry:
                 gone = Schema(**{**target.__dict__, "deleted": True})
                 self._log.write(f"schema:{target.version}:{subject}", gone.to_json())
             return target.version
+
+    def _to_delete(self, subject: str, version: int | str) -> Schema:
+        """The version a delete names: a number (soft-deleted or not), or "latest" / -1,
+        the latest *live* version, as Confluent's ``get(subject, -1, true)`` reads it
+        (40402 when every version is soft-deleted, 40401 when there is none)."""
+        if version not in _LATEST:
+            return self.get(subject, version, deleted=True)
+        every = self._live(subject, deleted=True)
+        live = [n for n, v in every.items() if not v.deleted]
+        if not live:
+            raise SchemaNotFoundError(
+                f"subject {subject!r} has no live version to delete (all are soft-deleted)",
+                VERSION_NOT_FOUND,
+            )
+        return every[max(live)]
 
     def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
         """Soft-delete every version of ``subject``; with ``permanent``, remove a

@@ -19,19 +19,6 @@ def add_by_id_routes(router: APIRouter, guard: Guard) -> None:
     registry, access, identified = guard.registry, guard.access, guard.identified
     by_id_allowed = guard.by_id_allowed
 
-    def holders(schema_id: int, deleted: bool) -> list[tuple[str, int]]:
-        """(subject, version) of the versions holding the id."""
-        reg = registry()
-        if not deleted:
-            return reg.uses(schema_id)
-        reg.by_id(schema_id)  # 40403 for an unknown id
-        found = []
-        for subject in reg.subjects(deleted=True):
-            for number in reg.versions(subject, deleted=True):
-                if reg.get(subject, number, deleted=True).id == schema_id:
-                    found.append((subject, number))
-        return found
-
     @router.get("/schemas/types", response_model=list[str], responses=error_answers())
     def types(who: Identity = identified) -> Response:
         """The schema types this server registers."""
@@ -83,7 +70,7 @@ def add_by_id_routes(router: APIRouter, guard: Guard) -> None:
     ) -> Response:
         """The subjects holding the id (those the caller may describe)."""
         by_id_allowed(request, who, id)
-        found = sorted({s for s, _ in holders(id, deleted) if subject in (None, s)})
+        found = sorted({s for s, _ in registry().uses(id, deleted) if subject in (None, s)})
         shown = [s for s in found if access.allowed(who, "describe", SUBJECT, s)]
         return RegistryResponse(page(shown, offset, limit))
 
@@ -106,7 +93,7 @@ def add_by_id_routes(router: APIRouter, guard: Guard) -> None:
         by_id_allowed(request, who, id)
         found = [
             {"subject": s, "version": v}
-            for s, v in holders(id, deleted)
+            for s, v in registry().uses(id, deleted)
             if subject in (None, s) and access.allowed(who, "describe", SUBJECT, s)
         ]
         return RegistryResponse(page(found, offset, limit))
