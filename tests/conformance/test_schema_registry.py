@@ -144,3 +144,26 @@ def test_soft_deleted_versions_in_lookups_latest_deletes_and_uses(
     with pytest.raises(SchemaNotFoundError) as unknown:
         registry.uses(999, deleted=True)
     assert unknown.value.error_code == 40403
+
+
+def test_latest_with_deleted_is_the_latest_live_version(open_broker: BrokerFactory) -> None:
+    """As Confluent's ``get(subject, -1, true)``: "latest" (and -1) is the latest *live*
+    version even when soft-deleted ones are asked for; 40402 when none is live."""
+    registry = SchemaRegistry(open_broker())
+    registry.set_compatibility("NONE", "r")
+    for schema in (V1, V2, BREAKING):
+        registry.register("r", schema)
+    registry.delete_version("r", 3)
+    for latest in ("latest", -1, "-1"):
+        assert registry.get("r", latest, deleted=True).version == 2
+        assert registry.get("r", latest).version == 2
+    assert registry.get("r", 3, deleted=True).deleted  # a number still finds it
+    registry.delete_version("r", 2)
+    registry.delete_version("r", 1)
+    for latest in ("latest", -1, "-1"):
+        with pytest.raises(SchemaNotFoundError) as none_live:
+            registry.get("r", latest, deleted=True)
+        assert none_live.value.error_code == 40402
+    with pytest.raises(SchemaNotFoundError) as no_subject:
+        registry.get("nothing", "latest", deleted=True)
+    assert no_subject.value.error_code == 40401

@@ -6,6 +6,9 @@ rules (Avro, Protobuf, JSON Schema), kept in the log (``registry.py``).
 - ``avro``, ``protobuf``, ``jsonschema``: the three types
 - ``registry``: ``SchemaRegistry``, subjects, versions, ids, compatibility levels,
   modes, soft and permanent deletes, kept in ``__logway_schemas``
+- ``model``: what it holds (``Schema``, ``Reference``), the levels, modes, input
+  checks and Confluent's error codes; ``compatibility``: which versions a level
+  checks, and in which direction
 """
 
 from __future__ import annotations

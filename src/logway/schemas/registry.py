@@ -22,14 +22,14 @@ restores and mirrors carry them:
 - ``config:SUBJECT`` (``config:`` for the global one): ``{"compatibility"}``;
 - ``mode:SUBJECT`` (``mode:`` global): ``{"mode"}``.
 
-Errors carry Confluent's error codes (``logway.errors.SchemaRegistryError``).
+Errors carry Confluent's error codes (``logway.errors.SchemaRegistryError``). What the
+registry holds and checks is in ``model``; what a level compares, in ``compatibility``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from logway.broker import Broker
@@ -40,147 +40,49 @@ from logway.errors import (
     SchemaStateError,
 )
 from logway.keyed_topic import KeyedTopic
-from logway.schemas.kinds import AVRO, TYPES, kind
+from logway.schemas import compatibility
+from logway.schemas.kinds import TYPES, kind
+from logway.schemas.model import (
+    DEFAULT_LEVEL,
+    DEFAULT_MODE,
+    INVALID_VERSION,
+    LATEST,
+    LEVELS,
+    MODES,
+    OPERATION_NOT_PERMITTED,
+    REFERENCE_EXISTS,
+    SCHEMA_NOT_FOUND,
+    SUBJECT_LEVEL_NOT_CONFIGURED,
+    SUBJECT_MODE_NOT_CONFIGURED,
+    SUBJECT_NOT_FOUND,
+    SUBJECT_NOT_SOFT_DELETED,
+    SUBJECT_SOFT_DELETED,
+    VERSION_NOT_FOUND,
+    VERSION_NOT_SOFT_DELETED,
+    VERSION_SOFT_DELETED,
+    Parsed,
+    Reference,
+    Schema,
+    check_level,
+    check_mode,
+    check_subject,
+    version_number,
+)
+
+__all__ = [  # what is imported from here (the model's names live in ``model``)
+    "LEVELS",
+    "MODES",
+    "SCHEMAS_TOPIC",
+    "SUBJECT_NOT_FOUND",
+    "Reference",
+    "Schema",
+    "SchemaRegistry",
+    "check_level",
+    "check_mode",
+    "check_subject",
+]
 
 SCHEMAS_TOPIC = "__logway_schemas"
-LEVELS = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
-DEFAULT_LEVEL = "BACKWARD"
-MODES = ("READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT")
-DEFAULT_MODE = "READWRITE"
-MAX_SUBJECT = 255
-
-# Confluent's error codes
-SUBJECT_NOT_FOUND, VERSION_NOT_FOUND, SCHEMA_NOT_FOUND = 40401, 40402, 40403
-SUBJECT_SOFT_DELETED, SUBJECT_NOT_SOFT_DELETED = 40404, 40405
-VERSION_SOFT_DELETED, VERSION_NOT_SOFT_DELETED = 40406, 40407
-SUBJECT_LEVEL_NOT_CONFIGURED, SUBJECT_MODE_NOT_CONFIGURED = 40408, 40409
-INVALID_SCHEMA, INVALID_VERSION, INVALID_LEVEL, INVALID_MODE = 42201, 42202, 42203, 42204
-OPERATION_NOT_PERMITTED, REFERENCE_EXISTS = 42205, 42206
-
-_LATEST = ("latest", -1, "-1")  # how a version says "the latest"
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Another registered schema a schema uses: ``name`` is how the schema names it
-    (a Protobuf import path, an Avro full name, a JSON Schema ``$ref`` URL)."""
-
-    name: str
-    subject: str
-    version: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "subject": self.subject, "version": self.version}
-
-    @classmethod
-    def of(cls, value: Any) -> Reference:
-        if isinstance(value, Reference):
-            return value
-        try:
-            name, subject, version = value["name"], value["subject"], value["version"]
-        except (TypeError, KeyError):
-            raise InvalidSchemaError(
-                f"a reference needs name, subject and version, not {value!r}"
-            ) from None
-        if not isinstance(name, str) or not isinstance(subject, str) or not name:
-            raise InvalidSchemaError(f"a reference's name and subject are strings: {value!r}")
-        return cls(name, subject, _version_number(version))
-
-
-@dataclass(frozen=True)
-class Schema:
-    """One version of a subject."""
-
-    subject: str
-    version: int
-    id: int
-    schema_type: str
-    schema: str
-    references: tuple[Reference, ...] = ()
-    deleted: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "version": self.version,
-            "id": self.id,
-            "schemaType": self.schema_type,
-            "schema": self.schema,
-            "references": [r.to_json() for r in self.references],
-            "deleted": self.deleted,
-        }
-
-    @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> Schema:
-        return cls(
-            str(value["subject"]),
-            int(value["version"]),
-            int(value["id"]),
-            str(value.get("schemaType") or AVRO),
-            str(value["schema"]),
-            tuple(Reference.of(r) for r in value.get("references") or ()),
-            bool(value.get("deleted", False)),
-        )
-
-
-@dataclass
-class _Parsed:
-    """A parsed schema, with what identifies it."""
-
-    schema_type: str
-    text: str  # as stored: the registered text, or its normalized form
-    references: tuple[Reference, ...]
-    parsed: Any
-    identity: tuple[str, str, tuple[Reference, ...]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        canonical = kind(self.schema_type).canonical(self.parsed, False)
-        self.identity = (self.schema_type, canonical, self.references)
-
-
-def _version_number(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 1 << 31:
-        raise InvalidSchemaError(
-            f"a version is a number from 1, not {value!r}", error_code=INVALID_VERSION
-        )
-    return value
-
-
-def check_subject(subject: object) -> str:
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT:
-        raise InvalidSchemaError(
-            f"a subject is a name of 1 to {MAX_SUBJECT} characters, not {subject!r}"
-        )
-    if any(ord(c) < 32 for c in subject):
-        raise InvalidSchemaError(f"a subject cannot hold control characters: {subject!r}")
-    return subject
-
-
-def check_level(level: object) -> str:
-    upper = str(level).upper() if isinstance(level, str) else ""
-    if upper not in LEVELS:
-        raise InvalidSchemaError(
-            f"unknown compatibility level {level!r}; one of {', '.join(LEVELS)}",
-            error_code=INVALID_LEVEL,
-        )
-    return upper
-
-
-def check_mode(mode: object) -> str:
-    upper = str(mode).upper() if isinstance(mode, str) else ""
-    if upper not in MODES:
-        raise InvalidSchemaError(
-            f"unknown mode {mode!r}; one of {', '.join(MODES)}", error_code=INVALID_MODE
-        )
-    return upper
 
 
 class SchemaRegistry:
@@ -195,7 +97,7 @@ class SchemaRegistry:
         self._by_id: dict[int, Schema] = {}  # id -> the first version registered with it
         self._config: dict[str, str] = {}  # subject ("" global) -> level
         self._mode: dict[str, str] = {}
-        self._parsed: dict[int, _Parsed] = {}  # id -> parsed, filled as asked
+        self._parsed: dict[int, Parsed] = {}  # id -> parsed, filled as asked
         self._log = KeyedTopic(broker, SCHEMAS_TOPIC, self._apply, self._forget, retention_ms=-1)
         self.refresh()
 
@@ -278,14 +180,23 @@ class SchemaRegistry:
         return versions
 
     def get(self, subject: str, version: int | str = "latest", deleted: bool = False) -> Schema:
-        """A version of ``subject``: a number, "latest" or -1."""
+        """A version of ``subject``: a number (a soft-deleted one too, with ``deleted``),
+        or "latest" / -1: the latest *live* version whatever ``deleted`` says, as
+        Confluent reads it (40402 when every version is soft-deleted, 40401 when the
+        subject has none)."""
         with self._lock:
             self.refresh()
             live = self._live(subject, deleted)
-            if version in _LATEST:
-                return live[max(live)]
+            if version in LATEST:
+                numbers = [n for n, v in live.items() if not v.deleted]
+                if not numbers:
+                    raise SchemaNotFoundError(
+                        f"subject {subject!r} has no live version (all are soft-deleted)",
+                        VERSION_NOT_FOUND,
+                    )
+                return live[max(numbers)]
             try:
-                number = _version_number(int(version))
+                number = version_number(int(version))
             except (TypeError, ValueError):
                 raise InvalidSchemaError(
                     f"a version is a number from 1, -1 or 'latest', not {version!r}",
@@ -441,16 +352,16 @@ class SchemaRegistry:
         text: object,
         references: Iterable[Any],
         normalize: bool,
-    ) -> _Parsed:
+    ) -> Parsed:
         found_kind = kind(schema_type)
         if not isinstance(text, str) or not text.strip():
             raise InvalidSchemaError("a schema is a non-empty string")
         refs = tuple(Reference.of(r) for r in references or ())
         parsed = found_kind.parse(text, self._resolve(refs, frozenset()))
         stored = found_kind.canonical(parsed, True) if normalize else text
-        return _Parsed(found_kind.name, stored, refs, parsed)
+        return Parsed(found_kind.name, stored, refs, parsed)
 
-    def _find(self, subject: str, candidate: _Parsed, deleted: bool) -> Schema | None:
+    def _find(self, subject: str, candidate: Parsed, deleted: bool) -> Schema | None:
         for version in sorted(self._versions.get(subject, {}).values(), key=lambda v: v.version):
             if (deleted or not version.deleted) and self._identity(version) == candidate.identity:
                 return version
@@ -527,7 +438,7 @@ class SchemaRegistry:
             self._parsed.setdefault(schema_id, candidate)
             return made
 
-    def _id_for(self, candidate: _Parsed) -> int:
+    def _id_for(self, candidate: Parsed) -> int:
         for schema in self._by_id.values():
             if self._identity(schema) == candidate.identity:
                 return schema.id
@@ -552,47 +463,15 @@ class SchemaRegistry:
             if version is None:
                 return self._problems(subject, candidate, None)
             against = self.get(subject, version)
-            return self._problems(subject, candidate, [against], transitive_level=False)
+            return self._problems(subject, candidate, [against])
 
-    def _problems(
-        self,
-        subject: str,
-        candidate: _Parsed,
-        against: list[Schema] | None,
-        transitive_level: bool = True,
-    ) -> list[str]:
+    def _problems(self, subject: str, candidate: Parsed, against: list[Schema] | None) -> list[str]:
+        """What keeps ``candidate`` from joining ``subject`` under its level: checked
+        against ``against``, or (None) the versions the level names."""
         level = self.compatibility(subject)
-        if level == "NONE":
-            return []
         if against is None:
-            live = self._versions.get(subject, {})
-            ordered = [live[n] for n in sorted(live) if not live[n].deleted]
-            if not ordered:
-                return []
-            against = ordered if level.endswith("_TRANSITIVE") else ordered[-1:]
-        backward = level.startswith(("BACKWARD", "FULL"))
-        forward = level.startswith(("FORWARD", "FULL"))
-        found_kind = kind(candidate.schema_type)
-        problems: list[str] = []
-        for old in against:
-            if old.schema_type != candidate.schema_type:
-                problems.append(
-                    f"version {old.version}: the schema type changes from {old.schema_type} "
-                    f"to {candidate.schema_type}"
-                )
-                continue
-            old_parsed = self._parsed_version(old)
-            if backward:
-                problems += [
-                    f"version {old.version}, reading its data (backward): {p}"
-                    for p in found_kind.problems(candidate.parsed, old_parsed)
-                ]
-            if forward:
-                problems += [
-                    f"version {old.version}, read with it (forward): {p}"
-                    for p in found_kind.problems(old_parsed, candidate.parsed)
-                ]
-        return problems
+            against = compatibility.compared(level, self._versions.get(subject, {}))
+        return compatibility.problems(level, candidate, against, self._parsed_version)
 
     def _parsed_version(self, schema: Schema) -> Any:
         self._identity(schema)
@@ -606,7 +485,7 @@ class SchemaRegistry:
         with self._lock:
             self.refresh()
             self._writable(subject)
-            target = self._to_delete(subject, version)
+            target = self.get(subject, version, deleted=True)  # "latest": the live one
             used_by = self.referenced_by(subject, target.version)
             if used_by:
                 raise SchemaStateError(
@@ -632,21 +511,6 @@ class SchemaRegistry:
                 gone = Schema(**{**target.__dict__, "deleted": True})
                 self._log.write(f"schema:{target.version}:{subject}", gone.to_json())
             return target.version
-
-    def _to_delete(self, subject: str, version: int | str) -> Schema:
-        """The version a delete names: a number (soft-deleted or not), or "latest" / -1,
-        the latest *live* version, as Confluent's ``get(subject, -1, true)`` reads it
-        (40402 when every version is soft-deleted, 40401 when there is none)."""
-        if version not in _LATEST:
-            return self.get(subject, version, deleted=True)
-        every = self._live(subject, deleted=True)
-        live = [n for n, v in every.items() if not v.deleted]
-        if not live:
-            raise SchemaNotFoundError(
-                f"subject {subject!r} has no live version to delete (all are soft-deleted)",
-                VERSION_NOT_FOUND,
-            )
-        return every[max(live)]
 
     def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
         """Soft-delete every version of ``subject``; with ``permanent``, remove a

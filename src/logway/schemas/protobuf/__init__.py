@@ -15,7 +15,8 @@ as .proto text), ``text`` (reading .proto text), ``descriptor`` (reading a
 ``FileDescriptorProto``), ``wellknown`` (the built-in ``google/protobuf`` files),
 ``names`` (resolving type names, protoc's checks), ``loader`` (a schema and its
 imports), ``canonical`` (the canonical text), ``compatibility`` (Confluent's diff
-rules) and ``kind`` (``KIND``, what the registry calls).
+rules), ``serialized`` (writing a ``FileDescriptorProto``, the ``serialized`` format)
+and ``kind`` (``KIND``, what the registry calls).
 """
 
 from logway.schemas.protobuf.kind import KIND, ProtobufKind
