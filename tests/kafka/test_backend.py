@@ -226,3 +226,30 @@ def test_records_from_messages_in_c_and_in_python_agree(kafka_servers: str, topi
         (b"", b"", (("x", b"y"),)),
     ]
     assert records[0].timestamp == 5 and all(type(r) is logway.Record for r in records)
+
+
+def test_a_poll_without_membership_hands_out_what_several_reads_fetched(
+    kafka_url: str, topic: str
+) -> None:
+    """A consumer of chosen partitions (a function's lane) reads the client in small
+    reads (``FILL_READ``: few of the client's messages alive at once for the garbage
+    collector) yet hands out up to ``max_records`` in one poll, in order, and no more
+    than asked."""
+    from logway.backends.kafka.consumer import FILL_READ
+
+    total = FILL_READ * 4 + 50
+    with logway.connect(kafka_url) as broker:
+        broker.create_topic(topic)
+        broker.produce_many(topic, [str(i).encode() for i in range(total)])
+        tp = logway.TopicPartition(topic, 0)
+        with broker.consumer(topic, partitions=[tp], start="earliest") as consumer:
+            polls: list[list[logway.Record]] = []
+            deadline = time.monotonic() + 30
+            while sum(map(len, polls)) < total and time.monotonic() < deadline:
+                records = consumer.poll(timeout=1, max_records=FILL_READ * 3)
+                if records:
+                    polls.append(records)
+    values = [r.value for records in polls for r in records]
+    assert values == [str(i).encode() for i in range(total)]
+    assert all(len(records) <= FILL_READ * 3 for records in polls)
+    assert max(map(len, polls)) > FILL_READ  # several reads, one poll
