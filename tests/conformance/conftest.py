@@ -47,7 +47,7 @@ def remote_auth(tmp: Path) -> BrokerFactory:
     import jwt
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from logway.auth import Acl, AuthStore
+    from logway.auth import AUTH_TOPIC, Acl, AuthStore
 
     key = ec.generate_private_key(ec.SECP256R1())
     public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
@@ -65,6 +65,10 @@ def remote_auth(tmp: Path) -> BrokerFactory:
             store.add_acl(Acl.of("User:suite", "all", kind, name))
     claims = {"iss": issuer, "sub": "suite", "exp": int(time.time()) + 3600}
     token = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "suite"})
+    with logway.connect(server.url, token=token) as suite:
+        # a checked request the new ACLs allow: the server reads them before it would
+        # refuse, so from here on listings (which filter, never refuse) see them too
+        suite.describe_topic(AUTH_TOPIC)
     return lambda: logway.connect(server.url, token=token)
 
 
