@@ -258,27 +258,50 @@ class SchemaRegistry:
     # --- compatibility and mode settings -------------------------------------------
 
     def compatibility(self, subject: str | None = None, default_to_global: bool = True) -> str:
+        return self._setting(
+            self._config,
+            subject,
+            default_to_global,
+            DEFAULT_LEVEL,
+            "compatibility level",
+            SUBJECT_LEVEL_NOT_CONFIGURED,
+        )
+
+    def _setting(
+        self,
+        table: dict[str, str],
+        subject: str | None,
+        default_to_global: bool,
+        default: str,
+        what: str,
+        missing_code: int,
+    ) -> str:
+        """A subject's own setting in ``table`` (a level or a mode), else the global
+        one, else ``default``; without ``default_to_global``, a subject without its own
+        is ``SchemaNotFoundError`` with ``missing_code``."""
         with self._lock:
             self.refresh()
             if subject:
-                level = self._config.get(subject)
-                if level is not None:
-                    return level
+                found = table.get(subject)
+                if found is not None:
+                    return found
                 if not default_to_global:
                     raise SchemaNotFoundError(
-                        f"subject {subject!r} has no compatibility level of its own",
-                        SUBJECT_LEVEL_NOT_CONFIGURED,
+                        f"subject {subject!r} has no {what} of its own", missing_code
                     )
-            return self._config.get("", DEFAULT_LEVEL)
+            return table.get("", default)
 
-    def set_compatibility(self, level: str, subject: str | None = None) -> str:
-        checked = check_level(level)
+    def _set(self, kind_: str, field_: str, value: str, subject: str | None) -> str:
+        """Write a subject's setting (the global one for no subject)."""
         with self._lock:
             self.refresh()
             if subject:
                 check_subject(subject)
-            self._log.write(f"config:{subject or ''}", {"compatibility": checked})
-            return checked
+            self._log.write(f"{kind_}:{subject or ''}", {field_: value})
+            return value
+
+    def set_compatibility(self, level: str, subject: str | None = None) -> str:
+        return self._set("config", "compatibility", check_level(level), subject)
 
     def delete_compatibility(self, subject: str | None = None) -> str:
         """Forget a subject's level (it follows the global one again), or set the
@@ -289,26 +312,17 @@ class SchemaRegistry:
             return previous
 
     def mode(self, subject: str | None = None, default_to_global: bool = True) -> str:
-        with self._lock:
-            self.refresh()
-            if subject:
-                found = self._mode.get(subject)
-                if found is not None:
-                    return found
-                if not default_to_global:
-                    raise SchemaNotFoundError(
-                        f"subject {subject!r} has no mode of its own", SUBJECT_MODE_NOT_CONFIGURED
-                    )
-            return self._mode.get("", DEFAULT_MODE)
+        return self._setting(
+            self._mode,
+            subject,
+            default_to_global,
+            DEFAULT_MODE,
+            "mode",
+            SUBJECT_MODE_NOT_CONFIGURED,
+        )
 
     def set_mode(self, mode: str, subject: str | None = None) -> str:
-        checked = check_mode(mode)
-        with self._lock:
-            self.refresh()
-            if subject:
-                check_subject(subject)
-            self._log.write(f"mode:{subject or ''}", {"mode": checked})
-            return checked
+        return self._set("mode", "mode", check_mode(mode), subject)
 
     def delete_mode(self, subject: str) -> str:
         with self._lock:
