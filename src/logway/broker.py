@@ -11,9 +11,11 @@ import datetime as dt
 import importlib
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
+from logway import records
 from logway.errors import (
     InvalidArgumentError,
     TopicExistsError,
@@ -79,6 +81,10 @@ class Broker(Protocol):
 
     url: str
 
+    @property
+    def schemas(self) -> Any:
+        """The schema registry (``logway.schemas.typed.Schemas``)."""
+
     # topics
     def create_topic(self, name: str, partitions: int = 1, **config: Any) -> TopicInfo: ...
     def list_topics(self) -> list[str]: ...
@@ -89,8 +95,8 @@ class Broker(Protocol):
     def produce(
         self,
         topic: str,
-        value: bytes | str | None,
-        key: bytes | str | None = None,
+        value: Any,
+        key: Any = None,
         headers: HeadersInput = None,
         partition: int | None = None,
         timestamp: int | dt.datetime | None = None,
@@ -261,6 +267,9 @@ def check_starting_position(start: object) -> None:
         ) from None
 
 
+_SCHEMAS_LOCK = threading.Lock()
+
+
 class BrokerBase:
     """Protocol methods every backend writes the same way, in terms of the others, and
     the bulk paths ``read_batches``/``write_batches`` a backend may do faster."""
@@ -268,6 +277,20 @@ class BrokerBase:
     # ``append_batches(..., sync=False)`` only writes to local files (no network, no
     # fsync): quick enough to call from an event loop
     quick_appends = False
+    _schemas: Any = None
+
+    @property
+    def schemas(self) -> Any:
+        """This broker's schema registry (``logway.schemas.typed.Schemas``), kept in
+        its ``__logway_schemas`` topic; made when first used."""
+        if self._schemas is None:
+            from logway.schemas.typed import Schemas  # a feature over this broker
+
+            with _SCHEMAS_LOCK:
+                if self._schemas is None:
+                    self._schemas = Schemas(self)  # type: ignore[arg-type]
+                    records.default_schemas = self._schemas  # for Record.decode()
+        return self._schemas
 
     def fetch(
         self,
@@ -304,7 +327,7 @@ class BrokerBase:
     ) -> None:
         """``write_at`` for records given as whole RecordBatch v2 batches laid back to
         back (what ``read_batches`` returns); this default decodes them."""
-        self.write_at(topic, partition, _decode_batches(topic, partition, data))
+        self.write_at(topic, partition, decode_batches(topic, partition, data))
 
     def append_batches(
         self,
@@ -319,7 +342,7 @@ class BrokerBase:
         with on a LogAppendTime topic (else -1). ``sync=False``: they may not be durable
         until ``sync`` (so one sync serves many appends). A backend that stores batches
         keeps them as sent; this default decodes them."""
-        records = _decode_batches(topic, partition, data)
+        records = decode_batches(topic, partition, data)
         if not records:
             raise InvalidArgumentError(f"no record for {topic}/{partition}; nothing was written")
         items = [Message(r.value, r.key, r.headers, partition, r.timestamp) for r in records]
@@ -388,13 +411,26 @@ class BrokerBase:
     def produce(
         self,
         topic: str,
-        value: bytes | str | None,
-        key: bytes | str | None = None,
+        value: Any,
+        key: Any = None,
         headers: HeadersInput = None,
         partition: int | None = None,
         timestamp: int | dt.datetime | None = None,
     ) -> RecordMetadata:
+        """A value or key that is not bytes, str or None (a generated Protobuf message,
+        say) is written in the schema registry's wire format, under the topic's
+        ``value_schema`` / ``key_schema`` subject or ``TOPIC-value`` / ``TOPIC-key``."""
+        if not isinstance(value, bytes | str | None):
+            value = self.schemas.encode(self._subject(topic, "value"), value)
+        if not isinstance(key, bytes | str | None):
+            key = self.schemas.encode(self._subject(topic, "key"), key)
         return self.produce_many(topic, [Message(value, key, headers, partition, timestamp)])[0]
+
+    def _subject(self, topic: str, part: str) -> str:
+        """The subject of a topic's keys or values: its setting, else Confluent's
+        TopicNameStrategy."""
+        named = self.describe_topic(topic).config.get(f"{part}_schema")  # type: ignore[attr-defined]
+        return str(named) if named else f"{topic}-{part}"
 
     def __enter__(self) -> Self:
         return self
@@ -425,7 +461,7 @@ def write_batches(
     if isinstance(broker, BrokerBase):
         broker.write_batches(topic, partition, data)
     else:
-        broker.write_at(topic, partition, _decode_batches(topic, partition, data))
+        broker.write_at(topic, partition, decode_batches(topic, partition, data))
 
 
 def append_batches(
@@ -455,7 +491,7 @@ def can_add_partitions(broker: Broker) -> bool:
     return method is not None and method is not BrokerBase.add_partitions
 
 
-def _decode_batches(
+def decode_batches(
     topic: str, partition: int, data: bytes | bytearray | memoryview
 ) -> list[Record]:
     try:

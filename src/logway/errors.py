@@ -161,3 +161,10 @@ class SchemaStateError(SchemaRegistryError):
         super().__init__(message)
         self.error_code = error_code
         self.http_status = http_status
+
+
+class InvalidRecordError(InvalidArgumentError):
+    """A record a topic's schema setting (``value_schema``, ``key_schema``) refuses: not
+    in the registry's wire format, framed with a schema id of another subject, or not
+    decodable with that schema. Nothing of its batch is stored (Kafka's
+    INVALID_RECORD)."""

@@ -53,9 +53,29 @@ class Record(NamedTuple):
         """The value parsed as JSON (``ValueError`` if it is not JSON; None for no value)."""
         return None if self.value is None else _json.loads(self.value)
 
-    def decode(self, message_type: type[M]) -> M:
-        """The value parsed as a Protobuf message of ``message_type`` (its ``FromString``)."""
-        return message_type.FromString(self.value or b"")  # type: ignore[attr-defined,no-any-return]
+    def decode(self, message_type: type[M] | None = None, schemas: Any = None) -> Any:
+        """The value decoded. In the schema registry's wire format (a zero byte and a
+        schema id first), with the schema that id names, by ``schemas`` (a broker's
+        ``schemas``) or else the registry this process's broker made last; or, given
+        ``message_type``, as that Protobuf message. A value not in the wire format is
+        parsed as a ``message_type`` (its ``FromString``)."""
+        value = self.value or b""
+        framed = len(value) >= 5 and value[0] == 0
+        if framed and message_type is None:
+            registry = schemas if schemas is not None else default_schemas
+            if registry is None:
+                raise InvalidArgumentError(
+                    "no schema registry to decode with: pass schemas=broker.schemas "
+                    "or the value's message type"
+                )
+            return registry.decode(value)
+        if message_type is None:
+            raise InvalidArgumentError(
+                f"the value of {self.topic}/{self.partition}@{self.offset} is not in the "
+                "schema registry's wire format; pass its message type to decode it"
+            )
+        start = _after_message_indexes(value) if framed else 0
+        return message_type.FromString(value[start:])  # type: ignore[attr-defined]
 
 
 class Message(NamedTuple):
@@ -235,3 +255,32 @@ class ProducedBatch(Sequence[RecordMetadata]):
 
     def __repr__(self) -> str:
         return f"ProducedBatch(topic={self.topic!r}, records={len(self._items)})"
+
+
+# the registry ``Record.decode`` uses when given none: set by ``Broker.schemas``
+default_schemas: Any = None
+
+
+def _after_message_indexes(value: bytes) -> int:
+    """Where the Protobuf message starts in a framed value: after the magic byte, the
+    schema id and the message indexes (a zigzag varint count, then the indexes)."""
+    pos, count = 5, None
+    while True:
+        shift = number = 0
+        while True:
+            if pos >= len(value):
+                raise InvalidArgumentError("the value's Protobuf message indexes are cut short")
+            byte = value[pos]
+            pos += 1
+            number |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        if count is None:
+            count = number >> 1
+            if count == 0:
+                return pos
+        else:
+            count -= 1
+            if count == 0:
+                return pos

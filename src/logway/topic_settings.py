@@ -13,6 +13,8 @@ from logway.units import parse_duration_ms, parse_size
 
 DAY_MS = 86_400_000
 FSYNC_POLICIES = ("always", "interval", "never")
+# the subjects a topic's keys and values must hold to (checked by logway.schemas)
+SCHEMA_SETTINGS = ("key_schema", "value_schema")
 KAFKA_ALIASES = {
     "retention.ms": "retention_ms",
     "retention.bytes": "retention_bytes",
@@ -23,6 +25,8 @@ KAFKA_ALIASES = {
     "index.interval.bytes": "index_interval_bytes",
     "flush.ms": "fsync_interval_ms",
     "message.timestamp.type": "timestamp_type",
+    "key.schema.subject": "key_schema",
+    "value.schema.subject": "value_schema",
 }
 KAFKA_NAMES = {ours: kafka for kafka, ours in KAFKA_ALIASES.items()}
 # a record's timestamp: the producer's (Kafka's CreateTime) or the time the log
@@ -76,6 +80,14 @@ def convert_setting(name: str, value: Any) -> Any:
             "timestamp_type (message.timestamp.type) must be 'create' (CreateTime) or "
             f"'log_append' (LogAppendTime), not {value!r}"
         )
+    if name in SCHEMA_SETTINGS:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.strip() or not value.isprintable():
+            raise InvalidArgumentError(
+                f"{name} names a schema registry subject (e.g. 'orders-value'), not {value!r}"
+            )
+        return value
     if name == "fsync":
         if value not in FSYNC_POLICIES:
             raise InvalidArgumentError(
@@ -88,7 +100,9 @@ def convert_setting(name: str, value: Any) -> Any:
 # The topic settings every backend knows, in Kafka's names (which the embedded log
 # accepts as aliases): logway's name -> Kafka's. Others (fsync, cleanup.policy, ...)
 # exist on one backend only and keep the destination's defaults.
-PORTABLE_SETTINGS = {k: v for k, v in KAFKA_NAMES.items() if k != "fsync_interval_ms"}
+PORTABLE_SETTINGS = {
+    k: v for k, v in KAFKA_NAMES.items() if k not in ("fsync_interval_ms", *SCHEMA_SETTINGS)
+}
 
 
 def portable_settings(config: dict[str, Any]) -> dict[str, str]:

@@ -26,6 +26,9 @@ class TopicConfig:
     fsync_interval_ms: int = 1000
     index_interval_bytes: int = 4096
     timestamp_type: str = "create"  # or "log_append" (Kafka's LogAppendTime)
+    # schema registry subjects every key / value must hold to (logway.schemas checks)
+    key_schema: str | None = None
+    value_schema: str | None = None
 
     @classmethod
     def build(

@@ -98,6 +98,7 @@ class SchemaRegistry:
         self._config: dict[str, str] = {}  # subject ("" global) -> level
         self._mode: dict[str, str] = {}
         self._parsed: dict[int, Parsed] = {}  # id -> parsed, filled as asked
+        self.generation = 0  # counts changes applied, so caches of what it holds can tell
         self._log = KeyedTopic(broker, SCHEMAS_TOPIC, self._apply, self._forget, retention_ms=-1)
         self.refresh()
 
@@ -108,10 +109,12 @@ class SchemaRegistry:
             self._log.refresh()
 
     def _forget(self) -> None:
+        self.generation += 1
         self._versions, self._by_id, self._config, self._mode = {}, {}, {}, {}
         self._parsed = {}
 
     def _apply(self, key: str, value: dict[str, Any] | None, offset: int) -> bool:
+        self.generation += 1
         kind_, _, rest = key.partition(":")
         if kind_ == "schema":
             number, _, subject = rest.partition(":")

@@ -23,6 +23,7 @@ CODES: dict[type[errors.LogwayError], grpc.StatusCode] = {
     errors.InvalidTopicNameError: grpc.StatusCode.INVALID_ARGUMENT,
     errors.RecordTooLargeError: grpc.StatusCode.INVALID_ARGUMENT,
     errors.UnknownSchemeError: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.InvalidRecordError: grpc.StatusCode.INVALID_ARGUMENT,
     errors.InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
     errors.CorruptRecordError: grpc.StatusCode.DATA_LOSS,
     errors.StorageError: grpc.StatusCode.UNAVAILABLE,

@@ -24,6 +24,7 @@ from logway.broker import (
     check_fetch,
     check_start,
     consumer_arguments,
+    decode_batches,
     offset_for_start,
 )
 from logway.errors import (
@@ -138,8 +139,11 @@ class EmbeddedBroker(BrokerBase):
             return ProducedBatch(topic, [], 0)
         parts = self._log.partitions(topic)
         n = len(parts)
+        config = parts[0].config
+        if config.value_schema is not None or config.key_schema is not None:
+            self.schemas.check_produce(topic, config.key_schema, config.value_schema, items)
         default_ts = now_ms()
-        stamped = parts[0].config.timestamp_type == "log_append"
+        stamped = config.timestamp_type == "log_append"
         result = ProducedBatch(topic, items, default_ts, stamped)
         if partition is not None:
             self._log.partition(topic, partition)  # validates the number
@@ -169,7 +173,14 @@ class EmbeddedBroker(BrokerBase):
         data: bytes | bytearray | memoryview,
         sync: bool = True,
     ) -> tuple[int, int]:
-        """The batches are stored as sent (checked, offsets assigned, not decoded)."""
+        """The batches are stored as sent (checked, offsets assigned, not decoded
+        unless the topic checks keys or values against schemas)."""
+        config = self._log.partition(topic, partition).config
+        if config.value_schema is not None or config.key_schema is not None:
+            records = decode_batches(topic, partition, data)
+            self.schemas.check_pairs(
+                topic, config.key_schema, config.value_schema, ((r.key, r.value) for r in records)
+            )
         return self._log.append_produced(topic, partition, data, sync)
 
     def sync(self, topic: str, partition: int) -> None:

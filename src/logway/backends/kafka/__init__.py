@@ -70,7 +70,13 @@ from logway.records import (
     to_bytes,
     to_millis,
 )
-from logway.topic_settings import KAFKA_ALIASES, KAFKA_NAMES, convert_setting, kafka_value
+from logway.topic_settings import (
+    KAFKA_ALIASES,
+    KAFKA_NAMES,
+    SCHEMA_SETTINGS,
+    convert_setting,
+    kafka_value,
+)
 
 TIMEOUT_S = 30.0
 LOOK_S = 1.0  # how long a request waits once the shared timeout is spent
@@ -844,6 +850,12 @@ def _kafka_config(config: Mapping[str, Any]) -> dict[str, str]:
             raise InvalidArgumentError(
                 f"{given} is a setting of the embedded log; on Kafka durability comes from "
                 "replication (replication_factor, min.insync.replicas)"
+            )
+        if name in SCHEMA_SETTINGS:
+            raise InvalidArgumentError(
+                f"{given} is checked by logway's own log (file:, logway serve); a Kafka "
+                "cluster does not check it (Confluent Server's "
+                "confluent.value.schema.validation does)"
             )
         if name in KAFKA_NAMES:
             out[KAFKA_NAMES[name]] = kafka_value(name, convert_setting(name, value))

@@ -12,6 +12,7 @@ _CODES: list[tuple[type[Exception], ErrorCode]] = [
     (errors.InvalidTopicNameError, ErrorCode.invalid_topic_exception),
     (errors.OffsetOutOfRangeError, ErrorCode.offset_out_of_range),
     (errors.RecordTooLargeError, ErrorCode.message_too_large),
+    (errors.InvalidRecordError, ErrorCode.invalid_record),
     (errors.TopicExistsError, ErrorCode.topic_already_exists),
     (errors.UnknownGroupError, ErrorCode.group_id_not_found),
     (errors.InvalidArgumentError, ErrorCode.invalid_request),

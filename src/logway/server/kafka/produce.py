@@ -81,6 +81,8 @@ def _append(door: Door, topic: str, partition: int, data: bytes) -> Appended:
         return first
     except errors.RecordTooLargeError as exc:
         return Appended(ErrorCode.message_too_large, message=str(exc))
+    except errors.InvalidRecordError as exc:  # a topic's schema refused a record
+        return Appended(ErrorCode.invalid_record, message=str(exc))
     except errors.InvalidArgumentError as exc:
         return Appended(ErrorCode.corrupt_message, message=str(exc))
     except Exception as exc:

@@ -47,7 +47,8 @@ class LazyRegistry:
         if self._registry is None:
             with self._lock:
                 if self._registry is None:
-                    self._registry = SchemaRegistry(self._broker)
+                    made = getattr(self._broker, "schemas", None)  # the one enforcement uses
+                    self._registry = made if made is not None else SchemaRegistry(self._broker)
         return self._registry
 
 

@@ -1,0 +1,226 @@
+"""``Schemas``: the registry a broker offers as ``broker.schemas``, with what records
+need of it: enforcement of a topic's ``value_schema`` / ``key_schema`` on produce,
+serialising typed values in the registry's wire format, and decoding records.
+
+Enforcement accepts a key or value when it is in the wire format (``wire``), its
+schema id is one of the subject's versions (soft-deleted ones too: data written
+with them stays readable) and its data decodes with that schema (``codecs``). The
+ids of each subject and a codec per id are kept in memory, dropped whenever the
+registry changes, so a batch costs a dict lookup and a decode per record.
+
+Serialising follows Confluent's serializers: the subject is the topic's setting or,
+by Confluent's TopicNameStrategy, ``TOPIC-value`` / ``TOPIC-key``; the value's own
+schema is looked up in the subject and registered there when it is not yet (the
+subject's compatibility level decides), unless ``auto_register`` is off.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from google.protobuf.message import Message as PbMessage
+
+from logway.broker import Broker
+from logway.errors import InvalidRecordError, SchemaNotFoundError
+from logway.schemas.codecs import (
+    Codec,
+    ProtobufCodec,
+    codec_for,
+    file_descriptor_text,
+    protobuf_indexes,
+)
+from logway.schemas.kinds import AVRO, JSON, PROTOBUF
+from logway.schemas.model import Reference
+from logway.schemas.registry import SchemaRegistry
+from logway.schemas.wire import HEADER, frame, schema_id_of
+
+KEY, VALUE = "key", "value"
+
+
+class Schemas(SchemaRegistry):
+    """A broker's schema registry (``SchemaRegistry``) with typed records on top."""
+
+    def __init__(self, broker: Broker, auto_register: bool = True) -> None:
+        self.auto_register = auto_register
+        self._codecs: dict[int, Codec] = {}
+        self._ids: dict[str, frozenset[int]] = {}
+        self._seen = -1
+        self._typed_lock = threading.Lock()
+        super().__init__(broker)
+
+    # --- what is kept ---------------------------------------------------------------
+
+    def _fresh(self) -> None:
+        if self._seen != self.generation:
+            self._codecs, self._ids, self._seen = {}, {}, self.generation
+
+    def codec(self, schema_id: int) -> Codec:
+        """The codec of schema ``schema_id``, made the first time."""
+        self._fresh()
+        found = self._codecs.get(schema_id)
+        if found is None:
+            schema = self.by_id(schema_id)
+            found = codec_for(schema.schema_type, self.parsed(schema_id))
+            self._codecs[schema_id] = found
+        return found
+
+    def subject_ids(self, subject: str, refresh: bool = False) -> frozenset[int]:
+        """The ids of every version of ``subject`` (soft-deleted ones too)."""
+        self._fresh()
+        found = None if refresh else self._ids.get(subject)
+        if found is None:
+            with self._lock:
+                if refresh:
+                    self.refresh()
+                found = frozenset(v.id for v in self._versions.get(subject, {}).values())
+            self._fresh()
+            self._ids[subject] = found
+        return found
+
+    # --- enforcement ----------------------------------------------------------------
+
+    def check_produce(
+        self,
+        topic: str,
+        key_subject: str | None,
+        value_subject: str | None,
+        items: Sequence[Any],
+    ) -> None:
+        """Refuse the batch (``InvalidRecordError``) at its first record whose key or
+        value does not hold to the topic's subjects; see the module's docstring."""
+        for i, item in enumerate(items):
+            if isinstance(item, tuple):
+                value = item[0] if item else None
+                key = item[1] if len(item) > 1 else None
+            else:
+                value, key = item, None
+            if value_subject is not None:
+                self._check(topic, i, VALUE, value, value_subject)
+            if key_subject is not None:
+                self._check(topic, i, KEY, key, key_subject)
+
+    def check_pairs(
+        self,
+        topic: str,
+        key_subject: str | None,
+        value_subject: str | None,
+        pairs: Iterable[tuple[bytes | None, bytes | None]],
+    ) -> None:
+        """``check_produce`` for (key, value) pairs, e.g. of record batches as sent."""
+        for i, (key, value) in enumerate(pairs):
+            if value_subject is not None:
+                self._check(topic, i, VALUE, value, value_subject)
+            if key_subject is not None:
+                self._check(topic, i, KEY, key, key_subject)
+
+    def _check(self, topic: str, i: int, part: str, data: Any, subject: str) -> None:
+        try:
+            if isinstance(data, str):
+                data = data.encode()
+            schema_id = schema_id_of(data)
+            if schema_id not in self.subject_ids(subject) and schema_id not in self.subject_ids(
+                subject, refresh=True
+            ):
+                raise InvalidRecordError(
+                    f"has schema id {schema_id}, which is not a version of subject {subject!r}"
+                    + ("" if self._has(schema_id) else " (no schema has that id)")
+                )
+            self.codec(schema_id).decode(memoryview(data)[HEADER:])
+        except InvalidRecordError as exc:
+            raise InvalidRecordError(
+                f"record {i} of the batch for topic {topic!r} is refused: its {part} {exc} "
+                f"(the topic's {part}_schema is {subject!r}); nothing of the batch was stored"
+            ) from None
+
+    def _has(self, schema_id: int) -> bool:
+        try:
+            self.by_id(schema_id)
+        except SchemaNotFoundError:
+            return False
+        return True
+
+    # --- typed values ---------------------------------------------------------------
+
+    def decode(self, data: bytes | memoryview | None) -> Any:
+        """The value in ``data`` (the registry's wire format), decoded with the schema
+        its id names: a Protobuf message, Avro's Python data, or JSON's."""
+        schema_id = schema_id_of(data)
+        assert data is not None
+        try:
+            codec = self.codec(schema_id)
+        except SchemaNotFoundError:
+            raise InvalidRecordError(
+                f"the data has schema id {schema_id}, which names no schema in this registry"
+            ) from None
+        return codec.decode(memoryview(data)[HEADER:])
+
+    def encode(self, subject: str, value: Any, schema: Any = None) -> bytes:
+        """``value`` in the wire format under ``subject``: a generated Protobuf message
+        with its own file's schema; anything else with ``schema`` (a schema's text, or
+        a dict for an Avro or JSON schema) or, when none is given, with the subject's
+        latest version."""
+        if isinstance(value, PbMessage):
+            schema_id = self._protobuf_id(subject, value)
+            codec = self.codec(schema_id)
+            assert isinstance(codec, ProtobufCodec)
+            return frame(schema_id, value.SerializeToString(), protobuf_indexes(value))
+        if schema is None:
+            found = self.get(subject)
+            schema_id = found.id
+        else:
+            text = schema if isinstance(schema, str) else json.dumps(schema)
+            schema_type = _type_of(text)
+            schema_id = self._id_in(subject, text, schema_type, ())
+        codec = self.codec(schema_id)
+        if isinstance(codec, ProtobufCodec):
+            raise InvalidRecordError(
+                f"subject {subject!r} holds Protobuf schemas: produce a generated message "
+                "(e.g. Article(...)), not a " + type(value).__name__
+            )
+        return frame(schema_id, codec.encode(value))
+
+    def _protobuf_id(self, subject: str, message: PbMessage) -> int:
+        text, imports = file_descriptor_text(message)
+        references = []
+        for path, imported in sorted(imports.items()):  # as Confluent names them: by path
+            made = self._id_in(path, imported, PROTOBUF, (), version=True)
+            references.append(Reference(path, path, made))
+        return self._id_in(subject, text, PROTOBUF, tuple(references))
+
+    def _id_in(
+        self,
+        subject: str,
+        text: str,
+        schema_type: str,
+        references: tuple[Reference, ...],
+        version: bool = False,
+    ) -> int:
+        """The id (or, with ``version``, the version number) of ``text`` in ``subject``,
+        registered first when allowed."""
+        try:
+            found = self.lookup(subject, text, schema_type, references)
+        except SchemaNotFoundError:
+            if not self.auto_register:
+                raise InvalidRecordError(
+                    f"subject {subject!r} does not hold this schema and automatic "
+                    "registration is off; register it first (logway schemas register)"
+                ) from None
+            found = self.register(subject, text, schema_type, references)
+        return found.version if version else found.id
+
+
+def _type_of(text: str) -> str:
+    """AVRO or JSON for a schema's text: JSON Schema documents have ``$schema``,
+    ``properties`` or a JSON ``type`` Avro lacks; else Avro."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return PROTOBUF
+    if isinstance(document, dict) and (
+        "$schema" in document or "properties" in document or document.get("type") == "object"
+    ):
+        return JSON
+    return AVRO
