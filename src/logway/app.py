@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from logway.broker import Broker, ensure_topic
+from logway.broker import Broker, ensure_topic, schema_subject
 from logway.delivery.settings import DeliverySettings, DeliverySpec
 from logway.errors import InvalidArgumentError
 from logway.functions.runner import FunctionSpec
@@ -59,6 +59,7 @@ class App:
         self.statics: list[tuple[str, str]] = []
         self.functions: list[FunctionSpec] = []
         self.deliveries: list[DeliverySpec] = []
+        self.value_types: dict[str, Any] = {}  # typed topics: name -> message class
 
     def function(
         self, source: str, *, name: str | None = None, **settings: Any
@@ -79,7 +80,8 @@ class App:
                 _check_process_handler(handler)
             if any(f.name == fname for f in self.functions):
                 raise InvalidArgumentError(f"app {self.name!r} already has a function {fname!r}")
-            self.functions.append(FunctionSpec(fname, source, handler, checked))
+            value_type = self.value_types.get(source)
+            self.functions.append(FunctionSpec(fname, source, handler, checked, value_type))
             return handler
 
         return register
@@ -101,8 +103,24 @@ class App:
         self.deliveries.append(DeliverySpec(dname, source, checked))
         return dname
 
-    def topic(self, name: str, partitions: int = 1, **config: Any) -> str:
-        """Declare a topic the app needs; created with these settings when missing."""
+    def topic(self, name: str, partitions: int = 1, *, value: Any = None, **config: Any) -> str:
+        """Declare a topic the app needs; created with these settings when missing.
+
+        ``value``, a generated Protobuf message class, makes it a typed topic: its
+        values must be that message in the schema registry's wire format (the topic
+        gets ``value_schema``, ``NAME-value`` unless given, where the message's file is
+        registered when the app starts), and the app's functions on it receive
+        records whose values are decoded messages."""
+        if value is not None:
+            if not (isinstance(value, type) and hasattr(value, "DESCRIPTOR")):
+                raise InvalidArgumentError(
+                    f"value= takes a generated Protobuf message class, not {value!r}"
+                )
+            config.setdefault("value_schema", f"{name}-value")
+            self.value_types[name] = value
+            for spec in self.functions:  # declared before the topic
+                if spec.source == name:
+                    spec.value_type = value
         self.topics.append(TopicSpec(name, partitions, config))
         return name
 
@@ -120,8 +138,14 @@ class App:
         self.statics.append((path, directory))
 
     def ensure_topics(self, broker: Broker) -> None:
+        """Create the missing topics and register the typed ones' message schemas
+        (a compatible change becomes a new version; a breaking one is refused here)."""
         for spec in self.topics:
             ensure_topic(broker, spec.name, spec.partitions, **spec.config)
+            value_type = self.value_types.get(spec.name)
+            if value_type is not None:
+                # encoding registers the message's file in the subject when it is new
+                broker.schemas.encode(schema_subject(broker, spec.name), value_type())
 
 
 def _check_process_handler(handler: Any) -> None:

@@ -421,22 +421,24 @@ class BrokerBase:
         say) is written in the schema registry's wire format, under the topic's
         ``value_schema`` / ``key_schema`` subject or ``TOPIC-value`` / ``TOPIC-key``."""
         if not isinstance(value, bytes | str | None):
-            value = self.schemas.encode(self._subject(topic, "value"), value)
+            value = self.schemas.encode(schema_subject(self, topic, "value"), value)  # type: ignore[arg-type]
         if not isinstance(key, bytes | str | None):
-            key = self.schemas.encode(self._subject(topic, "key"), key)
+            key = self.schemas.encode(schema_subject(self, topic, "key"), key)  # type: ignore[arg-type]
         return self.produce_many(topic, [Message(value, key, headers, partition, timestamp)])[0]
-
-    def _subject(self, topic: str, part: str) -> str:
-        """The subject of a topic's keys or values: its setting, else Confluent's
-        TopicNameStrategy."""
-        named = self.describe_topic(topic).config.get(f"{part}_schema")  # type: ignore[attr-defined]
-        return str(named) if named else f"{topic}-{part}"
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def schema_subject(broker: Broker, topic: str, part: str = "value") -> str:
+    """The schema registry subject of a topic's values (``part="key"``: keys): its
+    ``value_schema`` / ``key_schema`` setting, else Confluent's TopicNameStrategy
+    (``TOPIC-value``)."""
+    named = broker.describe_topic(topic).config.get(f"{part}_schema")
+    return str(named) if named else f"{topic}-{part}"
 
 
 def read_batches(

@@ -70,3 +70,31 @@ def test_bad_input_stores_nothing(tmp_path: Path) -> None:
         assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
     with logway.connect(f"file:{tmp_path / 'data'}") as broker:
         assert broker.end_offsets(SCHEMAS_TOPIC)[0] == written
+
+
+def test_produce_with_a_schema_and_consume_decoded(tmp_path: Path) -> None:
+    """``logway produce --schema`` writes JSON lines in the wire format of the
+    subject's latest schema into an enforcing topic; a line that does not fit stores
+    nothing; ``logway consume --decode`` prints the decoded data."""
+    url = ("--url", f"file:{tmp_path / 'data'}")
+    v1 = _write(tmp_path, "v1.avsc", V1)
+    registered = logway_cli(None, *url, "schemas", "register", "readings-value", v1)
+    assert registered.returncode == 0, registered.stderr
+    made = logway_cli(
+        None, *url, "topics", "create", "readings", "--config", "value_schema=readings-value"
+    )
+    assert made.returncode == 0, made.stderr
+    raw = logway_cli(None, *url, "produce", "readings", stdin='{"temp": 1.5}\n')
+    assert raw.returncode != 0 and "not the magic byte 0" in raw.stderr
+    lines = '{"temp": 1.5}\n{"temp": 2}\n'
+    done = logway_cli(None, *url, "produce", "readings", "--schema", stdin=lines)
+    assert done.returncode == 0, done.stderr
+    lines = '{"temp": 3}\n{"temp": "hot"}\n'
+    bad = logway_cli(None, *url, "produce", "readings", "--schema", stdin=lines)
+    assert bad.returncode != 0 and "line 2 does not fit 'readings-value' version 1" in bad.stderr
+    shown = logway_cli(None, *url, "consume", "readings", "--from-beginning", "--decode")
+    assert shown.returncode == 0, shown.stderr
+    assert [json.loads(line) for line in shown.stdout.splitlines()] == [
+        {"temp": 1.5},
+        {"temp": 2.0},
+    ]

@@ -4,12 +4,13 @@ group member and following new records."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from logway.broker import Broker, Start
 from logway.cli.common import open_broker, parse_time, record_json, write_raw
 from logway.errors import InvalidArgumentError
-from logway.records import TopicPartition
+from logway.records import Record, TopicPartition
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,6 +42,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="raw",
         help="raw: each value on a line (default); json: a JSON object a line with topic, "
         "partition, offset, timestamp, key, value and headers",
+    )
+    consume.add_argument(
+        "--decode",
+        action="store_true",
+        help="decode values in the schema registry's wire format with the schema their id "
+        "names, printed as JSON",
     )
     consume.add_argument(
         "-K",
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
                 limit = 500 if args.max_records is None else min(500, args.max_records - printed)
                 wait = 1.0 if stop_at is None else 0.5
                 for record in consumer.poll(timeout=wait, max_records=limit):
+                    if args.decode:
+                        record = decoded(broker, record)
                     if args.format == "json":
                         sys.stdout.write(record_json(record) + "\n")
                     else:
@@ -116,3 +125,15 @@ def _why_nothing(broker: Broker, args: argparse.Namespace, had_commits: bool) ->
 
 def _caught_up(positions: dict[TopicPartition, int], ends: dict[int, int]) -> bool:
     return all(pos >= ends.get(tp.partition, 0) for tp, pos in positions.items())
+
+
+def decoded(broker: Broker, record: Record) -> Record:
+    """The record with its value, if in the registry's wire format, as JSON text of
+    its decoded data (``--decode``); others as they are."""
+    from logway.schemas.codecs import plain
+
+    value = record.value
+    if value is None or len(value) < 5 or value[0] != 0:
+        return record
+    data = plain(broker.schemas.decode(value))
+    return record._replace(value=json.dumps(data, ensure_ascii=False, default=str).encode())

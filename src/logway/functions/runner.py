@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from google.protobuf.json_format import MessageToDict
+
 from logway.broker import Broker, Consumer, ensure_topic, group_position
-from logway.errors import ClosedError, InvalidArgumentError, LogwayError
+from logway.errors import ClosedError, InvalidArgumentError, InvalidRecordError, LogwayError
 from logway.functions import control
 from logway.functions.batch import Batch, Window
 from logway.functions.settings import MAX_WORKERS, FunctionSettings
@@ -57,6 +59,9 @@ class FunctionSpec:
     source: str
     handler: Callable[[Batch], Any]
     settings: FunctionSettings
+    # a generated Protobuf message class: the handler gets records whose values are
+    # decoded (``App.topic(..., value=Article)``); None: values as stored (bytes)
+    value_type: Any = None
 
     @cached_property
     def is_async(self) -> bool:  # asked at every invocation
@@ -411,7 +416,8 @@ class Lane:
         self.stats.records_in += len(records)
         chosen = records
         if s.filters:
-            chosen = [r for r in records if s.matcher.matches(filter_event(r))]
+            typed = self.runner.spec.value_type
+            chosen = [r for r in records if s.matcher.matches(filter_event(r, typed))]
             self.stats.records_filtered += len(records) - len(chosen)
         if s.tumbling_window is not None:
             return self._process_windows(records, chosen, stop)
@@ -568,7 +574,8 @@ class Lane:
 
     def _invoke(self, records: list[Record]) -> set[int]:
         spec = self.runner.spec
-        batch = Batch(spec.name, records, self.tp, self.window)
+        typed = records if spec.value_type is None else _decoded(records, spec.value_type)
+        batch = Batch(spec.name, typed, self.tp, self.window)
         workers = self.runner.workers or contextlib.nullcontext()
         with workers:
             return self._invoke_now(records, batch)
@@ -730,9 +737,29 @@ class ItemFailures(Exception):
         self.offsets = offsets
 
 
-def filter_event(record: Record) -> dict[str, Any]:
+def _decoded(records: list[Record], value_type: Any) -> list[Record]:
+    """The records with their values decoded as ``value_type`` (in the schema
+    registry's wire format or not). One that does not decode fails the invocation
+    (``InvalidRecordError``): retried, bisected and sent to ``on_failure`` as stored,
+    as any failing record is."""
+    out = []
+    for r in records:
+        try:
+            value = None if r.value is None else r.decode(value_type)
+        except Exception as exc:
+            raise InvalidRecordError(
+                f"{r.topic}/{r.partition}@{r.offset} does not decode as "
+                f"{getattr(value_type, '__name__', value_type)}: {exc}"
+            ) from None
+        out.append(r._replace(value=value))
+    return out
+
+
+def filter_event(record: Record, value_type: Any = None) -> dict[str, Any]:
     """What filters match: the record's metadata, and ``value`` when it is JSON (as
-    Lambda's Kafka filtering nests the value; a non-JSON value never matches)."""
+    Lambda's Kafka filtering nests the value; a non-JSON value never matches) or, for
+    a typed topic, the decoded message as a dict (field names as in the schema); a
+    value that does not decode is matched as a record without one."""
     event: dict[str, Any] = {
         "topic": record.topic,
         "partition": record.partition,
@@ -742,7 +769,14 @@ def filter_event(record: Record) -> dict[str, Any]:
     }
     if record.key is not None:
         event["key"] = _text(record.key)
-    if record.value is not None:
+    if record.value is not None and value_type is not None:
+        try:
+            event["value"] = MessageToDict(
+                record.decode(value_type), preserving_proto_field_name=True
+            )
+        except Exception:
+            pass
+    elif record.value is not None:
         try:
             event["value"] = json.loads(record.value)
         except ValueError:
