@@ -9,6 +9,9 @@ rules (Avro, Protobuf, JSON Schema), kept in the log (``registry.py``).
 - ``model``: what it holds (``Schema``, ``Reference``), the levels, modes, input
   checks and Confluent's error codes; ``compatibility``: which versions a level
   checks, and in which direction
+- ``typed``: ``Schemas``, the registry a broker offers as ``broker.schemas``, with
+  enforcement of topics' ``value_schema``/``key_schema`` and typed values;
+  ``wire``: Confluent's wire format; ``codecs``: reading and writing data of a schema
 """
 
 from __future__ import annotations
