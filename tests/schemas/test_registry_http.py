@@ -40,6 +40,7 @@ from logway.auth import Acl, AuthStore
 from logway.broker import Broker
 from logway.schemas import SchemaRegistry
 from tests.auth.http_clients import client
+from tests.schemas.site import Site, running
 from tests.servers import LogwayServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,30 +69,10 @@ def _subject() -> str:
     return f"s-{uuid.uuid4().hex[:10]}"
 
 
-@dataclass
-class Site:
-    server: LogwayServer
-    admin: Broker  # the data directory through the server's socket: no HTTP, no checks
-
-    @property
-    def url(self) -> str:
-        return f"{self.server.http}/schemas"
-
-    def registry(self, **conf: Any) -> SchemaRegistryClient:
-        return SchemaRegistryClient({"url": self.url, "max.retries": 0, **conf})
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    data: Path = tmp_path_factory.mktemp("registry-http") / "data"
-    server = LogwayServer(data)
-    server.start()
-    admin = logway.connect(f"file:{data}")
-    try:
-        yield Site(server, admin)
-    finally:
-        admin.close()
-        assert server.stop() == 0, "".join(server.output)
+    with running(tmp_path_factory.mktemp("registry-http") / "data") as site:
+        yield site
 
 
 # --- the client, call by call ----------------------------------------------------------

@@ -241,6 +241,11 @@ class LogService(log_pb2_grpc.LogServicer):
                         f"records ask for partition {p}; topic {request.topic!r} has "
                         f"partitions 0 to {count - 1}"
                     )
+        if len(groups) > 1:
+            # one produce_many for the whole request, each record naming its partition:
+            # the backend refuses (a topic's schemas, say) all of it or stores all of it,
+            # and an error's record number is the caller's
+            groups = [(None, [(*item[:3], p, item[4]) for p, items in groups for item in items])]
         response = pb.ProduceResponse()
         whole = len(groups) == 1
         first = 0

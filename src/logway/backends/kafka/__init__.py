@@ -831,7 +831,7 @@ def _logway_config(config: Mapping[str, str]) -> dict[str, Any]:
         ours = KAFKA_ALIASES.get(name)
         if ours == "compression":
             out[ours] = "none" if value == "uncompressed" else value
-        elif ours == "timestamp_type":
+        elif ours == "timestamp_type" or ours in SCHEMA_SETTINGS:
             out[ours] = convert_setting(ours, value)
         elif ours is not None:
             out[ours] = int(value)

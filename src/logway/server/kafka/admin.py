@@ -15,6 +15,9 @@ one node, id 1.
   which is Kafka's ``producer``; a topic compressed with a codec compresses what
   logway's own producers write. So logway's ``none`` reads as ``producer``, and
   ``producer`` (or ``uncompressed``) at creation is logway's default.
+- ``key.schema.subject`` / ``value.schema.subject`` name the schema registry subjects
+  a topic's keys / values must hold to (``logway.schemas`` checks them); unset, they
+  are described with a null value, and no broker setting stands behind them.
 - A setting is described as DYNAMIC_TOPIC_CONFIG when its value differs from logway's
   default (the one it was created with, then), else DEFAULT_CONFIG.
 - Bad input answers the error and changes nothing stored; ``validate_only`` checks a
@@ -87,13 +90,14 @@ class Kind(IntEnum):
 class Setting:
     """A topic setting in Kafka's name: logway's default in Kafka's notation, logway's
     own name for it (None: a fixed value, accepted at creation only as that value), and
-    the broker setting Kafka derives its default from (its synonym)."""
+    the broker setting Kafka derives its default from (its synonym; None: none, and no
+    default value either)."""
 
     name: str
-    default: str
+    default: str | None
     kind: Kind
     ours: str | None
-    synonym: str
+    synonym: str | None
 
     @property
     def doc(self) -> str:
@@ -120,6 +124,8 @@ TOPIC_SETTINGS = (
     Setting("retention.ms", WEEK_MS, Kind.LONG, "retention_ms", "log.retention.ms"),
     Setting("segment.bytes", str(1 << 30), Kind.INT, "segment_bytes", "log.segment.bytes"),
     Setting("segment.ms", WEEK_MS, Kind.LONG, "segment_ms", "log.roll.ms"),
+    Setting("key.schema.subject", None, Kind.STRING, "key_schema", None),
+    Setting("value.schema.subject", None, Kind.STRING, "value_schema", None),
 )
 DOCS = {
     "cleanup.policy": "Old segments are deleted by retention; logway does not compact.",
@@ -135,6 +141,10 @@ DOCS = {
     "retention.ms": "How long records are kept; -1 keeps them forever.",
     "segment.bytes": "The size at which a partition starts a new segment file.",
     "segment.ms": "The age at which a partition starts a new segment file.",
+    "key.schema.subject": "The schema registry subject every key must be framed with "
+    "(Confluent's wire format) and decode by; unset: keys are not checked.",
+    "value.schema.subject": "The schema registry subject every value must be framed with "
+    "(Confluent's wire format) and decode by; unset: values are not checked.",
     "auto.create.topics.enable": "Whether Metadata creates a topic it is asked about "
     "(--kafka-auto-create-topics).",
     "broker.id": "The node's id.",
@@ -178,7 +188,7 @@ def _kafka_value(setting: Setting, value: Any) -> str:
     return str(value)
 
 
-def _topic_settings(config: Mapping[str, Any]) -> list[tuple[Setting, str, Source]]:
+def _topic_settings(config: Mapping[str, Any]) -> list[tuple[Setting, str | None, Source]]:
     """Each topic setting with its value and where it comes from, out of a topic's
     config as ``describe_topic`` gives it (logway's names; a Kafka cluster's other
     settings in Kafka's)."""
@@ -471,19 +481,19 @@ async def handle_delete_topics(door: Door, version: int, request: Any) -> Any:
 @dataclass(frozen=True)
 class _Entry:
     name: str
-    value: str
+    value: str | None
     kind: Kind
     read_only: bool
     source: Source
     doc: str
-    synonyms: tuple[tuple[str, str, Source], ...]
+    synonyms: tuple[tuple[str, str | None, Source], ...]
 
 
 def _topic_entries(door: Door, name: str) -> list[_Entry]:
     config = door.broker.describe_topic(name).config
     out = []
     for s, value, source in _topic_settings(config):
-        synonyms = [(s.synonym, s.default, Source.DEFAULT_CONFIG)]
+        synonyms = [] if s.synonym is None else [(s.synonym, s.default, Source.DEFAULT_CONFIG)]
         if source == Source.DYNAMIC_TOPIC_CONFIG:
             synonyms.insert(0, (s.name, value, source))
         out.append(_Entry(s.name, value, s.kind, s.ours is None, source, s.doc, tuple(synonyms)))
@@ -502,7 +512,11 @@ def _broker_entries(door: Door) -> list[_Entry]:
         ("num.partitions", str(DEFAULT_PARTITIONS), Kind.INT, "num.partitions"),
         ("offsets.topic.replication.factor", "1", Kind.SHORT, "one node"),
     ]
-    rows += [(s.synonym, s.default, s.kind, s.name) for s in TOPIC_SETTINGS]
+    rows += [
+        (s.synonym, s.default, s.kind, s.name)
+        for s in TOPIC_SETTINGS
+        if s.synonym is not None and s.default is not None
+    ]
     out = []
     for name, value, kind, doc in sorted(set(rows)):
         source = (
