@@ -39,6 +39,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmd.add_argument(
         "--compression", help="parquet: snappy (default), zstd, gzip, none; jsonl: none, gzip, zstd"
     )
+    cmd.add_argument(
+        "--schema",
+        choices=("registry",),
+        help="registry: values are in the schema registry's wire format, and Parquet "
+        "columns are typed from their Protobuf or Avro schemas (the default for a topic "
+        "with a value_schema)",
+    )
     cmd.add_argument("--buffer-size", default="64MB", help="1MB to 128MB (default 64MB)")
     cmd.add_argument("--buffer-interval", default="60s", help="0s to 900s (default 60s)")
     cmd.add_argument("--prefix", help="object prefix template (default year={year}/month=.../)")
@@ -62,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         "buffer_interval": args.buffer_interval,
         "starting_position": args.start,
     }
-    for name in ("compression", "prefix", "error_prefix"):
+    for name in ("compression", "prefix", "error_prefix", "schema"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     settings = DeliverySettings.build(args.dest, **options)  # refused before connecting

@@ -45,7 +45,7 @@ def table_from_json(
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 table = None
             if table is not None and table.num_rows == len(datas):
-                return _with_metadata(table, records, None), list(range(len(records))), []
+                return with_metadata(table, records, None), list(range(len(records))), []
     rows: list[dict[str, Any]] = []
     kept: list[int] = []
     failures: list[Failure] = []
@@ -73,7 +73,7 @@ def table_from_json(
     if not rows:
         return None, [], failures
     table = _table_from_rows(rows)
-    return _with_metadata(table, records, kept), kept, failures
+    return with_metadata(table, records, kept), kept, failures
 
 
 def _table_from_rows(rows: list[dict[str, Any]]) -> pa.Table:
@@ -103,9 +103,9 @@ def table_from_protobuf(
     records: Sequence[Record], datas: Sequence[bytes], message: Any
 ) -> tuple[pa.Table | None, list[int], list[Failure]]:
     """A table of Protobuf values of the type ``message``, typed from its descriptor."""
-    from logway.delivery.protobuf import arrow_schema, message_row
+    from logway.delivery.protobuf import message_columns
 
-    schema = arrow_schema(message.DESCRIPTOR)
+    schema, message_row = message_columns(message.DESCRIPTOR)
     rows: list[dict[str, Any]] = []
     kept: list[int] = []
     failures: list[Failure] = []
@@ -125,10 +125,12 @@ def table_from_protobuf(
     if not rows:
         return None, [], failures
     table = pa.Table.from_pylist(rows, schema=schema)
-    return _with_metadata(table, records, kept), kept, failures
+    return with_metadata(table, records, kept), kept, failures
 
 
-def _with_metadata(table: pa.Table, records: Sequence[Record], kept: list[int] | None) -> pa.Table:
+def with_metadata(table: pa.Table, records: Sequence[Record], kept: list[int] | None) -> pa.Table:
+    """``table`` with the columns of its records' topic, partition, offset, timestamp
+    and key (``kept``: the records its rows came from, in order; None: all)."""
     chosen = records if kept is None else [records[i] for i in kept]
     for name in METADATA_COLUMNS:
         if name in table.column_names:  # the record's own fields win over a value's

@@ -34,7 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,13 +42,16 @@ import pyarrow.compute as pc
 from logway.broker import Broker, Consumer, group_position
 from logway.delivery import convert
 from logway.delivery.prefix import Prefix
-from logway.delivery.settings import DeliverySpec
+from logway.delivery.settings import REGISTRY, DeliverySpec
 from logway.delivery.staging import Staging
 from logway.delivery.transform import Dropped, Ok, check_results, data_bytes
 from logway.errors import ClosedError, LogwayError
 from logway.objectstore import ObjectMissingError, ObjectStore, UnpublishedObject, open_store
 from logway.recordbatch import codec
 from logway.records import Record, TopicPartition
+
+if TYPE_CHECKING:
+    from logway.delivery.typed import RegistryTables
 
 log = logging.getLogger("logway.delivery")
 T = TypeVar("T")
@@ -89,6 +92,7 @@ class DeliveryRunner:
         self._lanes: dict[TopicPartition, tuple[threading.Thread, PartitionDelivery]] = {}
         self._lock = threading.Lock()  # stats are updated from the partitions' threads
         self._died: dict[TopicPartition, float] = {}  # when a partition's thread last died
+        self._registry_tables: RegistryTables | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Follow the group's assignment until ``stopping`` is set, then flush every
@@ -144,6 +148,24 @@ class DeliveryRunner:
         thread, lane = self._lanes.pop(tp)
         lane.stop()
         await asyncio.to_thread(thread.join)
+
+    def registry_tables(self) -> RegistryTables | None:
+        """What makes tables of values in the schema registry's wire format, when this
+        delivery's values are: ``schema="registry"``, or a Parquet delivery without a
+        ``schema`` of a topic with a ``value_schema``. None: they are not."""
+        s = self.settings
+        if s.format != "parquet" or (s.schema is not None and s.schema != REGISTRY):
+            return None
+        if s.schema is None and not self.broker.describe_topic(self.spec.source).config.get(
+            "value_schema"
+        ):
+            return None
+        with self._lock:
+            if self._registry_tables is None:
+                from logway.delivery.typed import RegistryTables
+
+                self._registry_tables = RegistryTables(self.broker.schemas)
+            return self._registry_tables
 
     def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit through the group's member (a Kafka cluster wants its members')."""
@@ -206,6 +228,7 @@ class PartitionDelivery:
         self._publishing: Future[None] | None = None
         self.state_path = f"_logway/state/{runner.group}/{tp.topic}+{tp.partition}.json"
         self.staging = Staging(runner.store, runner.group, tp)
+        self.registry_tables: RegistryTables | None = None  # values in the wire format
 
     def stop(self) -> None:
         """Flush the buffer, commit, and end (within one poll)."""
@@ -227,6 +250,7 @@ class PartitionDelivery:
             self.runner.broker, self.runner.group, self.tp, s.starting_position, self.runner.commit
         )
         redo = self._unfinished(position)
+        self.registry_tables = self.runner.registry_tables()
         self.staging.start(position)  # what killed runs left unpublished below it goes
         consumer = self.runner.broker.consumer(self.tp.topic, partitions=[self.tp])
         try:
@@ -482,22 +506,26 @@ class PartitionDelivery:
         s = self.settings
         if not records:
             return 0, []
-        if s.schema is not None:
-            table, kept, failures = convert.table_from_protobuf(records, datas, s.schema)
+        if self.registry_tables is not None:
+            tables, failures = self.registry_tables.tables(records, datas)
         else:
-            table, kept, failures = convert.table_from_json(records, datas, joined)
+            if s.schema is not None:
+                table, kept, failures = convert.table_from_protobuf(records, datas, s.schema)
+            else:
+                table, kept, failures = convert.table_from_json(records, datas, joined)
+            tables = [] if table is None else [(table, kept)]
         out = list(failures)
-        if table is None:
-            return 0, out
         rows = 0
-        groups, unplaced = _split_table(table, s.prefix)
-        out += [(kept[i], "partitioning-failed", m) for i, m in unplaced]
-        for prefix, part in groups:
-            offsets = part.column("_offset")
-            name = self._name(prefix, offsets[0].as_py(), offsets[-1].as_py(), tag, ".parquet")
-            write = functools.partial(convert.write_parquet, part, compression=s.compression)
-            self._stage(flush, name, write)
-            rows += part.num_rows
+        for table, kept in tables:  # several when a flush's schemas do not unite
+            groups, unplaced = _split_table(table, s.prefix)
+            out += [(kept[i], "partitioning-failed", m) for i, m in unplaced]
+            for prefix, part in groups:
+                offsets = part.column("_offset")
+                first, last = offsets[0].as_py(), offsets[-1].as_py()
+                name = self._name(prefix, first, last, tag, ".parquet")
+                write = functools.partial(convert.write_parquet, part, compression=s.compression)
+                self._stage(flush, name, write)
+                rows += part.num_rows
         return rows, out
 
     def _put_grouped(

@@ -36,8 +36,22 @@ _DEFAULT_ERROR_PREFIX = compile_prefix(DEFAULT_ERROR_PREFIX, "error_prefix", err
 Start = Literal["latest", "earliest"] | dt.datetime | int
 
 
+REGISTRY = "registry"  # schema=: values in the schema registry's wire format
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
+    """A delivery's settings (see the module's docstring for their limits).
+
+    ``schema`` says how Parquet columns are typed. ``"registry"``: values are in the
+    schema registry's wire format, each decoded with the schema its id names, and
+    Protobuf and Avro schemas give the columns their types (``logway.delivery.typed``;
+    a value that does not decode goes under ``error_prefix`` as
+    ``format-conversion-failed``). That is also what a Parquet delivery of a topic
+    with a ``value_schema`` does when ``schema`` is not given, since its values are
+    never plain JSON. A generated Protobuf message class: values are that message,
+    unframed. Otherwise values are JSON objects, typed from their data."""
+
     to: str  # the destination: a directory, file:PATH or s3://bucket/prefix
     format: Literal["parquet", "jsonl"] = "parquet"
     compression: str = "snappy"
@@ -47,7 +61,7 @@ class DeliverySettings:
     error_prefix: Prefix = _DEFAULT_ERROR_PREFIX
     transform: Callable[[list[Any]], Any] | None = None
     backup_source: Prefix | None = None  # where the untransformed records go, if anywhere
-    schema: Any = None  # a Protobuf message class the values are encoded with
+    schema: Any = None  # "registry", a Protobuf message class, or None (see above)
     starting_position: Start = "earliest"
 
     @classmethod
@@ -103,10 +117,15 @@ class DeliverySettings:
         schema = o.get("schema")
         if schema is not None:
             if fmt != "parquet":
-                raise InvalidArgumentError("schema= converts Protobuf values to Parquet columns")
-            if not hasattr(schema, "DESCRIPTOR") or not hasattr(schema, "FromString"):
                 raise InvalidArgumentError(
-                    f"schema is a generated Protobuf message class, not {schema!r}"
+                    "schema= types Parquet columns; JSON lines hold the values as they are"
+                )
+            if schema != REGISTRY and not (
+                hasattr(schema, "DESCRIPTOR") and hasattr(schema, "FromString")
+            ):
+                raise InvalidArgumentError(
+                    f"schema is a generated Protobuf message class, or {REGISTRY!r} for "
+                    f"values in the schema registry's wire format, not {schema!r}"
                 )
         check_starting_position(o.get("starting_position", "earliest"))
         return cls(to=to, **o)
