@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,6 +171,38 @@ def test_server_sent_events_fallback(browser: Browser, tmp_path: Path) -> None:
         expect(page.locator("#articles li h2")).to_have_text(["Over SSE"], timeout=15_000)
         page.reload()
         expect(page.locator("#articles li h2")).to_have_text(["Over SSE"], timeout=15_000)
+    finally:
+        assert server.stop() == 0, "".join(server.output)
+
+
+def test_articles_from_before_the_schema_registry_and_after_show_alike(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """A data directory of an older microblog holds raw articles; new ones are in the
+    schema registry's wire format. Both transports show both, in log order."""
+    sys.path.insert(0, str(ROOT / "examples" / "microblog"))
+    from microblog.v1 import article_pb2 as pb
+
+    data = tmp_path / "data"
+    with logway.connect(f"file:{data}") as broker:
+        broker.create_topic("articles", 1)
+        old = pb.Article(id="old", title="Raw, from before", author="ann", created_at=1)
+        broker.produce("articles", old.SerializeToString())
+    server = _serve(data)
+    try:
+        page = browser.new_page()
+        page.goto(server.http + "/")
+        expect(page.locator("#articles li h2")).to_have_text([old.title], timeout=15_000)
+        _post(page, "Framed, from now on", "in the wire format", "bob")
+        titles = [old.title, "Framed, from now on"]
+        expect(page.locator("#articles li h2")).to_have_text(titles, timeout=15_000)
+        with logway.connect(f"file:{data}") as admin:
+            assert admin.fetch("articles", 0, 1)[0].value[:1] == b"\x00"  # framed
+        sse = browser.new_page()
+        sse.goto(server.http + "/?sse")
+        expect(sse.locator("#transport")).to_have_text("Server-Sent Events")
+        expect(sse.locator("#articles li h2")).to_have_text(titles, timeout=15_000)
+        expect(sse.locator("#articles li .meta").nth(1)).to_contain_text("bob")
     finally:
         assert server.stop() == 0, "".join(server.output)
 

@@ -92,4 +92,5 @@ def test_the_page_and_its_scripts_are_served(blog: LogwayServer) -> None:
     assert page.status_code == 200 and '<form id="compose">' in page.text
     for asset in ("app.js", "grpcweb.js", "style.css"):
         assert httpx.get(f"{blog.http}/{asset}").status_code == 200
-    assert httpx.get(f"{blog.http}/v1/topics").json()["topics"] == ["articles"]
+    topics = httpx.get(f"{blog.http}/v1/topics").json()["topics"]
+    assert topics == ["__logway_schemas", "articles"]  # the schema registry's, the app's

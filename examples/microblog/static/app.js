@@ -8,6 +8,23 @@ const statusLine = document.getElementById("status");
 const errorLine = document.getElementById("error");
 const seen = new Set();
 
+// A record's value over Server-Sent Events is as stored: in the schema registry's wire
+// format (a zero byte, a 4-byte schema id, the Protobuf message indexes as a count and
+// that many zigzag varints, then the article) or, written before the microblog
+// registered article.proto, the article's bytes alone (which never start with a zero).
+function unframed(bytes) {
+  if (bytes.length < 5 || bytes[0] !== 0) return bytes;
+  let pos = 5;
+  const varint = () => {
+    let n = 0, shift = 0, b;
+    do { b = bytes[pos++]; n += (b & 127) * 2 ** shift; shift += 7; } while (b & 128);
+    return n;
+  };
+  const count = varint() / 2;  // zigzag: a count n >= 0 is written as 2n
+  for (let i = 0; i < count; i++) varint();
+  return bytes.subarray(pos);
+}
+
 function articleFrom(bytes) {
   const f = GrpcWeb.decode(bytes);
   return { id: f[1] || "", title: f[2] || "", content: f[3] || "", author: f[4] || "",
@@ -49,7 +66,7 @@ function listOverSse() {
     const bytes = record.encoding === "base64"
       ? Uint8Array.from(atob(record.value), (c) => c.charCodeAt(0))
       : new TextEncoder().encode(record.value || "");
-    show(articleFrom(bytes));
+    show(articleFrom(unframed(bytes)));
   });
   source.onerror = () => { statusLine.textContent = "reconnecting…"; };
 }

@@ -4,6 +4,10 @@ isort:skip_file
 The microblog of logway's showcase: articles are Protobuf records on the
 one-partition topic "articles", so their order is global; ListArticles replays
 the log from the beginning and keeps pushing new articles as they are appended.
+This file is the articles' contract: the microblog registers it in the schema
+registry (subject "articles-value") when it starts. Evolve it compatibly: add
+fields with new numbers; never change a field's type or reuse a number (the
+registry refuses that, and the server does not start).
 """
 
 from collections import abc as _abc
