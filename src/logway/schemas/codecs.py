@@ -4,14 +4,17 @@ encoding, resolved by the ``avro`` package) and JSON Schema (UTF-8 JSON checked 
 the schema's validator). A codec is made once per schema id and kept.
 
 ``decode`` raises ``InvalidRecordError`` saying why the bytes are not data of the
-schema; it is what enforcement on produce runs for every record.
+schema; it is what enforcement on produce runs for a record. A batch of Protobuf
+records alike in their header is parsed at once first (``BatchParser``).
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any, Protocol
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -22,7 +25,7 @@ from logway.errors import InvalidRecordError
 from logway.schemas.kinds import AVRO, JSON, PROTOBUF
 from logway.schemas.protobuf.model import ProtobufSchema
 from logway.schemas.protobuf.serialized import FILE_NAME, descriptor
-from logway.schemas.wire import message_indexes
+from logway.schemas.wire import FIRST_MESSAGE, HEADER, message_indexes
 
 
 class Codec(Protocol):
@@ -56,6 +59,9 @@ class ProtobufCodec:
         self.pool.Add(self.file)
         self.package = schema.file.package
         self._classes: dict[tuple[int, ...], type[PbMessage]] = {}
+        self._batch: BatchParser | None = None
+        self._batch_made = False
+        self._batch_lock = threading.Lock()
 
     def _add(self, path: str, schema: ProtobufSchema, added: set[str]) -> None:
         if path in added:
@@ -75,6 +81,19 @@ class ProtobufCodec:
                 self.pool.FindMessageTypeByName(self._name_at(indexes))
             )
         return found
+
+    def batch_parser(self) -> BatchParser | None:
+        """The ``BatchParser`` of the file's first message, the one whose message
+        indexes are the single byte ``0`` (None: there is none)."""
+        if not self._batch_made:
+            with self._batch_lock:
+                if not self._batch_made:
+                    try:
+                        self._batch = BatchParser.made(self.pool, self.message_class(FIRST_MESSAGE))
+                    except InvalidRecordError:  # the file has no message
+                        self._batch = None
+                    self._batch_made = True
+        return self._batch
 
     def _name_at(self, indexes: tuple[int, ...]) -> str:
         names: list[str] = [self.package] if self.package else []
@@ -120,6 +139,117 @@ class ProtobufCodec:
         if not isinstance(value, PbMessage):
             raise InvalidRecordError(f"a Protobuf message is needed, not {type(value).__name__}")
         return value.SerializeToString()
+
+
+_LAST_FIELD = (1 << 29) - 1  # the largest field number Protobuf allows
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class BatchParser:
+    """Many records of one Protobuf message type, each in the wire format with the same
+    header (magic byte, schema id, message indexes ``0``: ``HEAD`` bytes), parsed as one
+    message: a list of the type (field 1, repeated) in a message added to the schema's
+    pool. Each record becomes an element of that list, its exact length before it, and
+    its header is read as an unknown bytes field of the element (a field number the
+    type neither has nor keeps for extensions), so no record is cut or copied on its
+    own; the rest of the element is the record's data.
+
+    A batch that parses holds only records each of which parses alone: an element is
+    bounded by its length and is the type's data with one unknown field more. One that
+    does not, or any record not of the header, is left to the record-by-record check
+    (nested one level deeper, an element reaches the depth limit one level sooner).
+    """
+
+    HEAD = HEADER + 1
+
+    def __init__(self, cls: type[PbMessage], field: int) -> None:
+        self.parse = cls.FromString
+        self._prefixes = _Prefixes(_varint(field << 3 | 2) + _varint(self.HEAD))
+
+    @staticmethod
+    def made(pool: Any, message: type[PbMessage]) -> BatchParser | None:
+        desc: Any = message.DESCRIPTOR
+        if desc.GetOptions().message_set_wire_format:
+            return None
+        taken = set(desc.fields_by_number)
+        ranges = desc.extension_ranges
+        field = next(
+            (
+                n
+                for n in range(_LAST_FIELD, _LAST_FIELD - 64, -1)
+                if n not in taken and not any(lo <= n < hi for lo, hi in ranges)
+            ),
+            None,
+        )
+        if field is None:
+            return None
+        name = "logway_batch_"
+        while True:
+            try:
+                pool.FindFileByName(f"{name}.proto")
+            except KeyError:
+                break
+            name += "_"
+        batch = descriptor_pb2.FileDescriptorProto(
+            name=f"{name}.proto", package=name, dependency=[desc.file.name]
+        )
+        batch.message_type.add(name="Batch").field.add(
+            name="records",
+            number=1,
+            label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
+            type=descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE,
+            type_name=f".{desc.full_name}",
+        )
+        try:
+            pool.Add(batch)
+        except TypeError:  # a name of the schema's own files clashes
+            return None
+        return BatchParser(
+            message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{name}.Batch")), field
+        )
+
+    def accepts(self, head: bytes, records: Sequence[Any]) -> bool:
+        """Whether every one of ``records`` (bytes each, else False) starts with
+        ``head`` (``HEAD`` bytes) and parses as the type."""
+        if len(head) != self.HEAD:
+            return False
+        try:
+            if not all(map(bytes.startswith, records, repeat(head))):
+                return False
+        except TypeError:
+            return False
+        parts: list[bytes | None] = [None] * (2 * len(records))
+        parts[::2] = map(self._prefixes.__getitem__, map(len, records))
+        parts[1::2] = records
+        try:
+            self.parse(b"".join(parts))  # type: ignore[arg-type]
+        except DecodeError:
+            return False
+        return True
+
+
+class _Prefixes(dict[int, bytes]):
+    """What goes before a record of each size in a ``BatchParser``'s batch: field 1's
+    tag, the element's length, and the unknown field's tag and length (``skip``) that
+    take in the record's header."""
+
+    def __init__(self, skip: bytes) -> None:
+        super().__init__()
+        self.skip = skip
+
+    def __missing__(self, size: int) -> bytes:
+        if len(self) >= 4096:
+            self.clear()
+        found = self[size] = b"\x0a" + _varint(len(self.skip) + size) + self.skip
+        return found
 
 
 def _root_name(schema: ProtobufSchema) -> str:

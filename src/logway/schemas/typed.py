@@ -6,7 +6,12 @@ Enforcement accepts a key or value when it is in the wire format (``wire``), its
 schema id is one of the subject's versions (soft-deleted ones too: data written
 with them stays readable) and its data decodes with that schema (``codecs``). The
 ids of each subject and a codec per id are kept in memory, dropped whenever the
-registry changes, so a batch costs a dict lookup and a decode per record.
+registry changes. A batch whose checked parts are all Protobuf records of one header
+(magic byte, one of the subject's ids, message indexes ``0``) is parsed in one go
+(``codecs.BatchParser``); a record of that kind alone is one dict lookup on its first
+six bytes and its message class's parse. Anything else, and any batch or record that
+fails so, goes through the full check, record by record, which says why the first
+one refused is.
 
 Serialising follows Confluent's serializers: the subject is the topic's setting or,
 by Confluent's TopicNameStrategy, ``TOPIC-value`` / ``TOPIC-key``; the value's own
@@ -19,8 +24,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as PbMessage
 
 from logway.broker import Broker
@@ -35,9 +42,16 @@ from logway.schemas.codecs import (
 from logway.schemas.kinds import AVRO, JSON, PROTOBUF
 from logway.schemas.model import Reference
 from logway.schemas.registry import SchemaRegistry
-from logway.schemas.wire import HEADER, frame, schema_id_of
+from logway.schemas.wire import FIRST_MESSAGE, HEADER, MAGIC, frame, schema_id_of
 
 KEY, VALUE = "key", "value"
+PROTOBUF_HEAD = HEADER + 1  # magic byte, schema id, message indexes ``0``
+_UNKNOWN: Any = object()
+
+# A subject's parsers by a record's first PROTOBUF_HEAD bytes: the parse of the
+# message that header names (``FromString``), or None when its records take the
+# full check. Only heads of the subject's own ids are kept, so it stays small.
+Parsers = dict[bytes, Any]
 
 
 class Schemas(SchemaRegistry):
@@ -47,6 +61,7 @@ class Schemas(SchemaRegistry):
         self.auto_register = auto_register
         self._codecs: dict[int, Codec] = {}
         self._ids: dict[str, frozenset[int]] = {}
+        self._parsers: dict[str, Parsers] = {}
         self._seen = -1
         self._typed_lock = threading.Lock()
         super().__init__(broker)
@@ -55,7 +70,8 @@ class Schemas(SchemaRegistry):
 
     def _fresh(self) -> None:
         if self._seen != self.generation:
-            self._codecs, self._ids, self._seen = {}, {}, self.generation
+            self._codecs, self._ids, self._parsers = {}, {}, {}
+            self._seen = self.generation
 
     def codec(self, schema_id: int) -> Codec:
         """The codec of schema ``schema_id``, made the first time."""
@@ -91,16 +107,19 @@ class Schemas(SchemaRegistry):
     ) -> None:
         """Refuse the batch (``InvalidRecordError``) at its first record whose key or
         value does not hold to the topic's subjects; see the module's docstring."""
+        values, keys = self._part(value_subject), self._part(key_subject)
+        if len(items) > 1 and self._batch_accepts(values, keys, items, 0, 1):
+            return
         for i, item in enumerate(items):
             if isinstance(item, tuple):
                 value = item[0] if item else None
                 key = item[1] if len(item) > 1 else None
             else:
                 value, key = item, None
-            if value_subject is not None:
-                self._check(topic, i, VALUE, value, value_subject)
-            if key_subject is not None:
-                self._check(topic, i, KEY, key, key_subject)
+            if values is not None:
+                self._check_one(values, topic, i, VALUE, value)
+            if keys is not None:
+                self._check_one(keys, topic, i, KEY, key)
 
     def check_pairs(
         self,
@@ -110,11 +129,104 @@ class Schemas(SchemaRegistry):
         pairs: Iterable[tuple[bytes | None, bytes | None]],
     ) -> None:
         """``check_produce`` for (key, value) pairs, e.g. of record batches as sent."""
+        values, keys = self._part(value_subject), self._part(key_subject)
+        pairs = pairs if isinstance(pairs, list | tuple) else list(pairs)
+        if len(pairs) > 1 and self._batch_accepts(values, keys, pairs, 1, 0):
+            return
         for i, (key, value) in enumerate(pairs):
-            if value_subject is not None:
-                self._check(topic, i, VALUE, value, value_subject)
-            if key_subject is not None:
-                self._check(topic, i, KEY, key, key_subject)
+            if values is not None:
+                self._check_one(values, topic, i, VALUE, value)
+            if keys is not None:
+                self._check_one(keys, topic, i, KEY, key)
+
+    def _part(self, subject: str | None) -> tuple[str, Parsers] | None:
+        """A checked part's subject and its parsers (None: the part is not checked)."""
+        return None if subject is None else (subject, self._parsers_of(subject))
+
+    def _check_one(
+        self, part_of: tuple[str, Parsers], topic: str, i: int, part: str, data: Any
+    ) -> None:
+        """``_check`` with the quick acceptance of the common Protobuf record first."""
+        subject, parsers = part_of
+        if type(data) is bytes:
+            parse = parsers.get(data[:PROTOBUF_HEAD], _UNKNOWN)
+            if parse is _UNKNOWN:
+                parse = self._learn(parsers, subject, data)
+            if parse is not None:
+                try:
+                    parse(data[PROTOBUF_HEAD:])
+                    return
+                except DecodeError:
+                    pass
+        self._check(topic, i, part, data, subject)
+
+    def _batch_accepts(
+        self,
+        values: tuple[str, Parsers] | None,
+        keys: tuple[str, Parsers] | None,
+        items: Sequence[Any],
+        value_at: int,
+        key_at: int,
+    ) -> bool:
+        """Whether the whole batch is accepted at once: each checked part of every
+        record a Protobuf record of the same header, the batch parsed in one go
+        (``BatchParser``). False leaves it to the record-by-record check, which
+        finds the first record refused, if any, and says why."""
+        for part_of, at in ((values, value_at), (keys, key_at)):
+            if part_of is None:
+                continue
+            if type(items[0]) is bytes:  # values alone
+                if part_of is keys:
+                    return False
+                found: Sequence[Any] = items
+            else:
+                try:
+                    found = list(map(itemgetter(at), items))
+                except (TypeError, IndexError):
+                    return False
+            if not self._all_parse(*part_of, found):
+                return False
+        return True
+
+    def _all_parse(self, subject: str, parsers: Parsers, data: Sequence[Any]) -> bool:
+        first = data[0]
+        if type(first) is not bytes:
+            return False
+        head = first[:PROTOBUF_HEAD]
+        parse = parsers.get(head, _UNKNOWN)
+        if parse is _UNKNOWN:
+            parse = self._learn(parsers, subject, first)
+        if parse is None:
+            return False
+        codec = self.codec(int.from_bytes(head[1:HEADER], "big"))
+        batch = codec.batch_parser() if isinstance(codec, ProtobufCodec) else None
+        return batch is not None and batch.accepts(head, data)
+
+    def _parsers_of(self, subject: str) -> Parsers:
+        self._fresh()
+        found = self._parsers.get(subject)
+        if found is None:
+            found = self._parsers[subject] = {}
+        return found
+
+    def _learn(self, parsers: Parsers, subject: str, data: bytes) -> Any:
+        """The parse for records starting as ``data`` does (None: the full check),
+        kept in ``parsers`` when the head names one of the subject's ids."""
+        head = data[:PROTOBUF_HEAD]
+        if len(head) < PROTOBUF_HEAD or head[0] != MAGIC:
+            return None
+        schema_id = int.from_bytes(head[1:HEADER], "big")
+        if schema_id not in self.subject_ids(subject):
+            return None
+        parse = None
+        try:
+            codec = self.codec(schema_id)
+            if isinstance(codec, ProtobufCodec) and head[HEADER] == 0:
+                parse = codec.message_class(FIRST_MESSAGE).FromString
+        except (InvalidRecordError, SchemaNotFoundError):
+            return None  # the full check says why
+        parsers[head] = parse
+        return parse
 
     def _check(self, topic: str, i: int, part: str, data: Any, subject: str) -> None:
         try:
