@@ -105,6 +105,7 @@ AUTH_VS_OPEN = 0.95  # gRPC produce with --auth and 100 ACLs / without
 DECISION_US = 10.0  # one cached permission decision
 SCHEMAS = "schema registry"
 LOOKUPS_PER_S = 100_000.0  # a schema by id, once read
+ENFORCED_VS_PLAIN = 0.7  # produce_many of 1 KiB Protobuf records with value_schema / without
 PORT_PRODUCE_PER_S = 300_000
 PORT_CONSUME_PER_S = 800_000
 PORT_VS_TANSU = 1.5
@@ -299,17 +300,45 @@ def build_checks(m: Measured) -> list[Check]:
         + backup_checks(m)
         + delivery_checks(m)
         + auth_checks(m)
-        + [
-            figure_check(
-                m,
-                "schema lookup by id, once read",
-                "lookups/s",
-                Target("figure_at_least", LOOKUPS_PER_S),
-                SCHEMAS,
-                m.schemas and (lambda: m.schemas.lookups_per_s if m.schemas else None),
-            )
-        ]
+        + schema_checks(m)
     )
+
+
+def schema_checks(m: Measured) -> list[Check]:
+    """Schema lookups by id, and what enforcing a topic's value_schema costs a producer."""
+    f = m.schemas
+    always = f.enforcement if f else None
+    never = f.enforcement_nosync if f else None
+    return [
+        figure_check(
+            m,
+            "schema lookup by id, once read",
+            "lookups/s",
+            Target("figure_at_least", LOOKUPS_PER_S),
+            SCHEMAS,
+            f and (lambda: f.lookups_per_s),
+        ),
+        throughput_check(
+            m.s,
+            "produce 1,000 x 1 KiB Protobuf, value_schema",
+            "rec/s",
+            Target("ratio_at_least", ENFORCED_VS_PLAIN),
+            always.enforced if always else None,
+            always.plain if always else None,
+            "without value_schema",
+            (SCHEMAS,),
+        ),
+        throughput_check(
+            m.s,
+            "same, fsync=never",
+            "rec/s",
+            Target("info"),
+            never.enforced if never else None,
+            never.plain if never else None,
+            "without value_schema",
+            (SCHEMAS,),
+        ),
+    ]
 
 
 def auth_checks(m: Measured) -> list[Check]:
@@ -694,7 +723,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         )
         delivery = s.run(DELIVERY, lambda: measure_delivery(root, sizes.delivery_records, reps))
         auth = s.run(AUTH, lambda: measure_auth(root, sizes.serve_records // 2, reps))
-        schemas = s.run(SCHEMAS, lambda: measure_schemas(root, reps))
+        schemas = s.run(SCHEMAS, lambda: measure_schemas(root, reps, sizes.large_records))
     return Measured(
         s,
         suite,
