@@ -278,17 +278,25 @@ class BrokerBase:
     # fsync): quick enough to call from an event loop
     quick_appends = False
     _schemas: Any = None
+    # a schema registry's REST API to use instead of the one in this broker's log
+    schema_registry_url: str | None = None
+    schema_registry_credentials: dict[str, Any] = {}  # replaced, never changed in place
 
     @property
     def schemas(self) -> Any:
         """This broker's schema registry (``logway.schemas.typed.Schemas``), kept in
         its ``__logway_schemas`` topic; made when first used."""
         if self._schemas is None:
-            from logway.schemas.typed import Schemas  # a feature over this broker
+            from logway.schemas.typed import RemoteSchemas, Schemas  # features over this
 
             with _SCHEMAS_LOCK:
                 if self._schemas is None:
-                    self._schemas = Schemas(self)  # type: ignore[arg-type]
+                    url = self.schema_registry_url
+                    self._schemas = (
+                        Schemas(self)  # type: ignore[arg-type]
+                        if url is None
+                        else RemoteSchemas(url, **self.schema_registry_credentials)
+                    )
                     records.default_schemas = self._schemas  # for Record.decode()
         return self._schemas
 

@@ -22,16 +22,16 @@ subject's compatibility level decides), unless ``auto_register`` is off.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as PbMessage
 
 from logway.broker import Broker
 from logway.errors import InvalidRecordError, SchemaNotFoundError
+from logway.schemas.client import RegistryClient
 from logway.schemas.codecs import (
     Codec,
     ProtobufCodec,
@@ -40,7 +40,7 @@ from logway.schemas.codecs import (
     protobuf_indexes,
 )
 from logway.schemas.kinds import AVRO, JSON, PROTOBUF
-from logway.schemas.model import Reference
+from logway.schemas.model import Reference, Schema
 from logway.schemas.registry import SchemaRegistry
 from logway.schemas.wire import FIRST_MESSAGE, HEADER, MAGIC, frame, schema_id_of
 
@@ -54,23 +54,60 @@ _UNKNOWN: Any = object()
 Parsers = dict[bytes, Any]
 
 
-class Schemas(SchemaRegistry):
-    """A broker's schema registry (``SchemaRegistry``) with typed records on top."""
+class TypedRecords:
+    """Enforcement and typed values over a registry (the methods it names below):
+    one piece for ``Schemas`` (the registry in a broker's log) and ``RemoteSchemas``
+    (a registry at a URL)."""
 
-    def __init__(self, broker: Broker, auto_register: bool = True) -> None:
+    auto_register: bool
+    generation: int
+    _codecs: dict[int, Codec]
+    _ids: dict[str, frozenset[int]]
+    _parsers: dict[str, Parsers]
+    _message_ids: dict[tuple[str, str, bytes], int]
+    _seen: int
+
+    if TYPE_CHECKING:  # what the registry this is mixed with provides
+
+        def refresh(self) -> None: ...
+        def by_id(self, schema_id: int) -> Schema: ...
+        def parsed(self, schema_id: int) -> Any: ...
+        def get(
+            self, subject: str, version: int | str = "latest", deleted: bool = False
+        ) -> Schema: ...
+        def lookup(
+            self,
+            subject: str,
+            schema: str,
+            schema_type: str | None = None,
+            references: Iterable[Any] = (),
+            normalize: bool = False,
+            deleted: bool = False,
+        ) -> Schema: ...
+        def register(
+            self,
+            subject: str,
+            schema: str,
+            schema_type: str | None = None,
+            references: Iterable[Any] = (),
+            normalize: bool = False,
+        ) -> Schema: ...
+
+    def _typed_state(self, auto_register: bool) -> None:
         self.auto_register = auto_register
-        self._codecs: dict[int, Codec] = {}
-        self._ids: dict[str, frozenset[int]] = {}
-        self._parsers: dict[str, Parsers] = {}
+        self._codecs, self._ids, self._parsers, self._message_ids = {}, {}, {}, {}
         self._seen = -1
-        self._typed_lock = threading.Lock()
-        super().__init__(broker)
+
+    def _schema_ids(self, subject: str, refresh: bool) -> frozenset[int]:
+        """The ids of every version of ``subject`` (soft-deleted ones too), read
+        again from the registry with ``refresh``."""
+        raise NotImplementedError
 
     # --- what is kept ---------------------------------------------------------------
 
     def _fresh(self) -> None:
         if self._seen != self.generation:
-            self._codecs, self._ids, self._parsers = {}, {}, {}
+            self._codecs, self._ids, self._parsers, self._message_ids = {}, {}, {}, {}
             self._seen = self.generation
 
     def codec(self, schema_id: int) -> Codec:
@@ -88,10 +125,7 @@ class Schemas(SchemaRegistry):
         self._fresh()
         found = None if refresh else self._ids.get(subject)
         if found is None:
-            with self._lock:
-                if refresh:
-                    self.refresh()
-                found = frozenset(v.id for v in self._versions.get(subject, {}).values())
+            found = self._schema_ids(subject, refresh)
             self._fresh()
             self._ids[subject] = found
         return found
@@ -295,12 +329,22 @@ class Schemas(SchemaRegistry):
         return frame(schema_id, codec.encode(value))
 
     def _protobuf_id(self, subject: str, message: PbMessage) -> int:
-        text, imports = file_descriptor_text(message)
-        references = []
-        for path, imported in sorted(imports.items()):  # as Confluent names them: by path
-            made = self._id_in(path, imported, PROTOBUF, (), version=True)
-            references.append(Reference(path, path, made))
-        return self._id_in(subject, text, PROTOBUF, tuple(references))
+        """The id of the message's file in ``subject``, found (or registered) once per
+        subject and file, then kept until the registry changes."""
+        self._fresh()
+        file = message.DESCRIPTOR.file
+        key = (subject, file.name, file.serialized_pb)
+        found = self._message_ids.get(key)
+        if found is None:
+            text, imports = file_descriptor_text(message)
+            references = []
+            for path, imported in sorted(imports.items()):  # as Confluent names them
+                made = self._id_in(path, imported, PROTOBUF, (), version=True)
+                references.append(Reference(path, path, made))
+            found = self._id_in(subject, text, PROTOBUF, tuple(references))
+            self._fresh()
+            self._message_ids[key] = found
+        return found
 
     def _id_in(
         self,
@@ -322,6 +366,33 @@ class Schemas(SchemaRegistry):
                 ) from None
             found = self.register(subject, text, schema_type, references)
         return found.version if version else found.id
+
+
+class Schemas(TypedRecords, SchemaRegistry):
+    """A broker's schema registry (``SchemaRegistry``, in its log) with typed records."""
+
+    def __init__(self, broker: Broker, auto_register: bool = True) -> None:
+        self._typed_state(auto_register)
+        super().__init__(broker)
+
+    def _schema_ids(self, subject: str, refresh: bool) -> frozenset[int]:
+        with self._lock:
+            if refresh:
+                self.refresh()
+            return frozenset(v.id for v in self._versions.get(subject, {}).values())
+
+
+class RemoteSchemas(TypedRecords, RegistryClient):
+    """The registry at a URL (``RegistryClient``) with typed records: what
+    ``broker.schemas`` is on ``kafka://...?schema.registry.url=URL``. What a subject
+    holds is asked again when a record names an id not yet seen in it."""
+
+    def __init__(self, url: str, auto_register: bool = True, **credentials: Any) -> None:
+        self._typed_state(auto_register)
+        super().__init__(url, **credentials)
+
+    def _schema_ids(self, subject: str, refresh: bool) -> frozenset[int]:
+        return frozenset(v.id for v in self.subject_versions(subject))
 
 
 def _type_of(text: str) -> str:

@@ -194,6 +194,13 @@ class KafkaBroker(BrokerBase):
     ):
         self.url = url or f"kafka://{servers}"
         self.timeout = timeout
+        config = dict(config)
+        # Confluent's client names for a schema registry: broker.schemas uses it
+        self.schema_registry_url = config.pop("schema.registry.url", None)
+        user_info = config.pop("schema.registry.basic.auth.user.info", None)
+        if user_info:
+            user, _, password = user_info.partition(":")
+            self.schema_registry_credentials = {"user": user, "password": password}
         self._log = ClientLog()
         self._silent_since: float | None = None  # when requests began to get no answer
         self._config: dict[str, Any] = {
