@@ -24,6 +24,7 @@ from tests.servers import LogwayServer, logway_cli
 
 PASSWORD = "s3cret-pass-for-tests"
 TOPIC = "news"
+CONTRACT = "contracts"  # a topic with a value_schema
 
 
 @dataclass
@@ -60,12 +61,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         with logway.connect(f"file:{data}") as broker:
             broker.create_topic(TOPIC, partitions=2)
             broker.create_topic("private")
+            broker.create_topic(CONTRACT, value_schema=f"{CONTRACT}-value")
             store = AuthStore(broker, iterations=4096)
             store.add_user("ada", PASSWORD, ["authors"])
             store.add_user("bob", PASSWORD)
             store.add_acl(Acl.of("Group:authors", "all", "topic", TOPIC))
             store.add_acl(Acl.of("User:bob", "read", "topic", TOPIC))
             store.add_acl(Acl.of("User:bob", "read", "group", "bobs", "prefixed"))
+            store.add_user("cy", PASSWORD)  # a producer of the contract topic
+            store.add_user("dee", PASSWORD)  # who restores it
+            store.add_acl(Acl.of("User:cy", "write", "topic", CONTRACT))
+            store.add_acl(Acl.of("User:dee", "write", "topic", CONTRACT))
+            store.add_acl(Acl.of("User:dee", "alter", "topic", CONTRACT))
             ada_token = store.create_token("ci", "ada", "1d")
             revoked = store.create_token("old", "ada")
             store.revoke_token(revoked.split("_")[1])
@@ -200,3 +207,21 @@ def test_the_command_line_presents_a_token(site: Site) -> None:
     by_env = logway_cli(env, "--url", url, "produce", TOPIC, stdin="from the shell\n")
     assert by_env.returncode == 0, by_env.stderr
     assert site.ada_token not in by_env.stdout + by_env.stderr
+
+
+@pytest.mark.slow
+def test_writing_at_offsets_into_a_topic_with_a_schema_asks_alter(site: Site) -> None:
+    """WriteAt (restores, mirrors) stores records unchecked by the topic's schema, so
+    a producer with ``write`` alone cannot go round the contract with it."""
+    record = logway.Record(CONTRACT, 0, 0, 0, None, b"not in the wire format")
+    with site.as_(user="cy", password=PASSWORD) as cy:
+        with pytest.raises(PermissionDeniedError):
+            cy.write_at(CONTRACT, 0, [record])
+        with pytest.raises(logway.errors.InvalidRecordError):
+            cy.produce(CONTRACT, b"not in the wire format")  # write is enough to try
+    with site.admin() as admin:
+        assert admin.end_offsets(CONTRACT) == {0: 0}
+    with site.as_(user="dee", password=PASSWORD) as dee:
+        dee.write_at(CONTRACT, 0, [record])
+    with site.admin() as admin:
+        assert admin.end_offsets(CONTRACT) == {0: 1}

@@ -278,8 +278,14 @@ class LogService(log_pb2_grpc.LogServicer):
 
     @unary
     async def WriteAt(self, request: pb.WriteAtRequest, context: Any) -> pb.WriteAtResponse:
-        """The backend checks the batches (and may store them as they are)."""
+        """The backend checks the batches (and may store them as they are). Records
+        written at their offsets (restores, mirrors) are not checked against a
+        topic's schemas, so under --auth such a topic asks ``alter`` besides
+        ``write``: a producer cannot go round its contract this way."""
         await self._allow(context, ("write", TOPIC, request.topic))
+        config = self.broker.describe_topic(request.topic).config
+        if config.get("value_schema") or config.get("key_schema"):
+            await self._allow(context, ("alter", TOPIC, request.topic))
         write_batches(self.broker, request.topic, request.partition, request.data)
         return pb.WriteAtResponse()
 
