@@ -619,3 +619,17 @@ def test_the_cli_follows_until_a_signal_then_commits_and_exits_0(
     with logway.connect(src_url) as src, logway.connect(dst_url) as dst:
         assert {t: read_all(dst, t) for t in original} == original
         assert [x.lag for x in src.lag(default_group(dst_url))] == [0] * 4
+
+
+def test_the_schema_registry_goes_with_the_records_that_name_its_ids(
+    open_src: Callable[[], logway.Broker], open_dst: Callable[[], logway.Broker]
+) -> None:
+    src, dst = open_src(), open_dst()
+    reading = {"type": "record", "name": "R", "fields": [{"name": "t", "type": "double"}]}
+    src.create_topic("readings", value_schema="readings-value")
+    src.produce("readings", src.schemas.encode("readings-value", {"t": 2.5}, reading))
+    result = mirror(src, dst)
+    assert sorted(result.topics) == ["__logway_schemas", "readings"]
+    (copied,) = read_all(dst, "readings")
+    assert dst.schemas.decode(copied.value) == {"t": 2.5}
+    assert dst.schemas.get("readings-value") == src.schemas.get("readings-value")

@@ -29,6 +29,7 @@ from logway.errors import (
 )
 from logway.names import validate_group
 from logway.records import Message, Record, TopicInfo, TopicPartition
+from logway.schemas.registry import SCHEMAS_TOPIC
 from logway.topic_settings import portable_settings
 
 log = logging.getLogger("logway.mirror")
@@ -132,7 +133,8 @@ def mirror(
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     on_batch: Callable[[TopicPartition, int], None] | None = None,
 ) -> MirrorResult:
-    """Copy ``topics`` (default: all of the source's, except internal ``__`` ones) from
+    """Copy ``topics`` (default: all of the source's, except internal ``__`` ones but
+    the schema registry's, ``__logway_schemas``, which records' schema ids name) from
     ``source`` to ``dest``, from ``group``'s committed offsets on the source (by
     default ``default_group(dest.url)``, the destination's own).
 
@@ -214,7 +216,8 @@ def _plan(
         raise InvalidArgumentError("max_records and max_bytes must be at least 1")
     available = source.list_topics()
     if topics is None:
-        names = [t for t in available if not t.startswith("__")]
+        # the schema registry's topic goes too: the copied records name its ids
+        names = [t for t in available if not t.startswith("__") or t == SCHEMAS_TOPIC]
     else:
         if isinstance(topics, str):
             raise InvalidArgumentError(f"topics must be a list of names, not the string {topics!r}")
