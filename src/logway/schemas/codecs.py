@@ -25,7 +25,7 @@ from logway.errors import InvalidRecordError
 from logway.schemas.kinds import AVRO, JSON, PROTOBUF
 from logway.schemas.protobuf.model import ProtobufSchema
 from logway.schemas.protobuf.serialized import FILE_NAME, descriptor
-from logway.schemas.wire import FIRST_MESSAGE, HEADER, message_indexes
+from logway.schemas.wire import FIRST_MESSAGE, HEADER, message_indexes, uvarint
 
 
 class Codec(Protocol):
@@ -144,15 +144,6 @@ class ProtobufCodec:
 _LAST_FIELD = (1 << 29) - 1  # the largest field number Protobuf allows
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 class BatchParser:
     """Many records of one Protobuf message type, each in the wire format with the same
     header (magic byte, schema id, message indexes ``0``: ``HEAD`` bytes), parsed as one
@@ -172,7 +163,7 @@ class BatchParser:
 
     def __init__(self, cls: type[PbMessage], field: int) -> None:
         self.parse = cls.FromString
-        self._prefixes = _Prefixes(_varint(field << 3 | 2) + _varint(self.HEAD))
+        self._prefixes = _Prefixes(uvarint(field << 3 | 2) + uvarint(self.HEAD))
 
     @staticmethod
     def made(pool: Any, message: type[PbMessage]) -> BatchParser | None:
@@ -248,7 +239,7 @@ class _Prefixes(dict[int, bytes]):
     def __missing__(self, size: int) -> bytes:
         if len(self) >= 4096:
             self.clear()
-        found = self[size] = b"\x0a" + _varint(len(self.skip) + size) + self.skip
+        found = self[size] = b"\x0a" + uvarint(len(self.skip) + size) + self.skip
         return found
 
 

@@ -22,7 +22,7 @@ subject's compatibility level decides), unless ``auto_register`` is off.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -110,24 +110,32 @@ class TypedRecords:
             self._codecs, self._ids, self._parsers, self._message_ids = {}, {}, {}, {}
             self._seen = self.generation
 
+    def _kept(self, table: str, key: Any, make: Callable[[], Any], again: bool = False) -> Any:
+        """``self.<table>[key]``, made by ``make()`` the first time (or ``again``);
+        the tables are emptied whenever the registry changes."""
+        self._fresh()
+        found = None if again else getattr(self, table).get(key)
+        if found is None:
+            found = make()
+            self._fresh()
+            getattr(self, table)[key] = found
+        return found
+
     def codec(self, schema_id: int) -> Codec:
         """The codec of schema ``schema_id``, made the first time."""
-        self._fresh()
-        found = self._codecs.get(schema_id)
-        if found is None:
+
+        def make() -> Codec:
             schema = self.by_id(schema_id)
-            found = codec_for(schema.schema_type, self.parsed(schema_id))
-            self._codecs[schema_id] = found
+            return codec_for(schema.schema_type, self.parsed(schema_id))
+
+        found: Codec = self._kept("_codecs", schema_id, make)
         return found
 
     def subject_ids(self, subject: str, refresh: bool = False) -> frozenset[int]:
         """The ids of every version of ``subject`` (soft-deleted ones too)."""
-        self._fresh()
-        found = None if refresh else self._ids.get(subject)
-        if found is None:
-            found = self._schema_ids(subject, refresh)
-            self._fresh()
-            self._ids[subject] = found
+        found: frozenset[int] = self._kept(
+            "_ids", subject, lambda: self._schema_ids(subject, refresh), again=refresh
+        )
         return found
 
     # --- enforcement ----------------------------------------------------------------
@@ -237,10 +245,7 @@ class TypedRecords:
         return batch is not None and batch.accepts(head, data)
 
     def _parsers_of(self, subject: str) -> Parsers:
-        self._fresh()
-        found = self._parsers.get(subject)
-        if found is None:
-            found = self._parsers[subject] = {}
+        found: Parsers = self._kept("_parsers", subject, dict)
         return found
 
     def _learn(self, parsers: Parsers, subject: str, data: bytes) -> Any:
@@ -331,19 +336,17 @@ class TypedRecords:
     def _protobuf_id(self, subject: str, message: PbMessage) -> int:
         """The id of the message's file in ``subject``, found (or registered) once per
         subject and file, then kept until the registry changes."""
-        self._fresh()
         file = message.DESCRIPTOR.file
-        key = (subject, file.name, file.serialized_pb)
-        found = self._message_ids.get(key)
-        if found is None:
+
+        def make() -> int:
             text, imports = file_descriptor_text(message)
             references = []
             for path, imported in sorted(imports.items()):  # as Confluent names them
                 made = self._id_in(path, imported, PROTOBUF, (), version=True)
                 references.append(Reference(path, path, made))
-            found = self._id_in(subject, text, PROTOBUF, tuple(references))
-            self._fresh()
-            self._message_ids[key] = found
+            return self._id_in(subject, text, PROTOBUF, tuple(references))
+
+        found: int = self._kept("_message_ids", (subject, file.name, file.serialized_pb), make)
         return found
 
     def _id_in(

@@ -58,14 +58,18 @@ def message_indexes(data: bytes | memoryview, pos: int = HEADER) -> tuple[tuple[
     return tuple(path), pos
 
 
-def _zigzag(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
+def uvarint(n: int) -> bytes:
+    """``n`` >= 0 as a Protobuf varint."""
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def _zigzag(n: int) -> bytes:
+    return uvarint((n << 1) ^ (n >> 63))
 
 
 def _read_zigzag(data: bytes | memoryview, pos: int) -> tuple[int, int]:
