@@ -73,3 +73,15 @@ def test_the_api_and_its_errors_are_the_logs_registrys(kafka: logway.Broker) -> 
     assert registry.decode(data) == {"t": 1.5}
     assert registry.set_compatibility("NONE", "readings-url") == "NONE"
     assert registry.compatibility("readings-url") == "NONE"
+
+
+def test_the_remote_backend_uses_the_servers_registry_api_when_told(site: Site) -> None:
+    with logway.connect(site.server.url, schema_registry_url=site.url) as remote:
+        assert isinstance(remote.schemas, RemoteSchemas)
+        remote.create_topic("articles-r", value_schema="articles-r-value")
+        remote.produce("articles-r", pb.Article(id="r1", title="over grpc"))
+        with pytest.raises(logway.errors.InvalidRecordError):
+            remote.produce("articles-r", b"raw")
+        (record,) = remote.fetch("articles-r", 0, 0)
+        assert record.decode(pb.Article).title == "over grpc"
+    assert site.admin.schemas.versions("articles-r-value") == [1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import threading
 import urllib.error
 import urllib.parse
@@ -43,10 +44,14 @@ class RegistryClient:
         user: str | None = None,
         password: str | None = None,
         token: str | None = None,
+        ca_file: str | None = None,
         timeout: float = 10.0,
     ) -> None:
+        """``ca_file``: the certificates an ``https`` registry's is checked against
+        (else the system's)."""
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
         self._headers = {"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -66,7 +71,7 @@ class RegistryClient:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(target, data, self._headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls) as answer:
                 return json.loads(answer.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise _error(exc.code, exc.read()) from None

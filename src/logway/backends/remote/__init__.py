@@ -42,6 +42,7 @@ from logway.v1.status import ERROR_KEY, RESUME_KEY, error_from, parse_resume
 DEFAULT_PORT = 7070
 CONNECTION_OPTIONS = {"token", "user", "password", "tls", "ca_file", "cert_file", "key_file"}
 CONNECTION_OPTIONS |= {"timeout"}  # seconds a call may take
+CONNECTION_OPTIONS |= {"schema_registry_url"}  # the server's /schemas, for broker.schemas
 WRITE_AT_BYTES = 16 << 20  # per WriteAt request, well under the 64 MiB message limit
 
 
@@ -101,6 +102,12 @@ class RemoteBroker(BrokerBase):
         self.target = target
         self.url = url or f"logway://{target}"
         self.timeout = timeout
+        # broker.schemas over the server's REST API (e.g. http://host:8080/schemas), as
+        # the same caller, rather than over its __logway_schemas topic
+        self.schema_registry_url = credentials.pop("schema_registry_url", None)
+        self.schema_registry_credentials = {
+            k: credentials[k] for k in ("token", "user", "password", "ca_file") if k in credentials
+        }
         header = authorization(
             credentials.pop("token", None),
             credentials.pop("user", None),
