@@ -168,3 +168,8 @@ class InvalidRecordError(InvalidArgumentError):
     in the registry's wire format, framed with a schema id of another subject, or not
     decodable with that schema. Nothing of its batch is stored (Kafka's
     INVALID_RECORD)."""
+
+
+class WindowStateFullError(LogwayError):
+    """A windowed aggregation holds as many open windows as its ``max_open`` allows; the
+    record was not added. Raise the limit, or use a coarser key or a shorter window."""

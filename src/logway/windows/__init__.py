@@ -1,0 +1,33 @@
+"""Windowed aggregation over event time, as Flink SQL's window table functions and
+watermarks define it: pure, no broker, no I/O (a runner feeds it from topics).
+
+- ``spec.py``: ``Windowing``, the window kind (tumbling, hopping, sliding, session) and
+  durations.
+- ``aggregates.py``: ``compile_aggregations`` and ``Custom``: count, sum, min, max, mean,
+  first, last, distinct_count, percentile, compiled to one add function per window state.
+- ``fields.py``: reading a record's field by key, dotted path or callable.
+- ``sketch.py``: ``QuantileSketch``, the mergeable DDSketch-style sketch of percentiles.
+- ``engine.py``: ``WindowEngine``: assigns records to windows, closes them at the
+  watermark, reports late records, snapshots and restores its state.
+- ``keys.py``: window keys in JSON snapshots.
+- ``watermark.py``: ``Watermarks``, max event time - grace per partition, min across
+  partitions, with idleness.
+"""
+
+from logway.windows.aggregates import Aggregations, Custom, compile_aggregations
+from logway.windows.engine import Late, WindowEngine, WindowResult
+from logway.windows.sketch import QuantileSketch
+from logway.windows.spec import Windowing
+from logway.windows.watermark import Watermarks
+
+__all__ = [
+    "Aggregations",
+    "Custom",
+    "Late",
+    "QuantileSketch",
+    "Watermarks",
+    "WindowEngine",
+    "WindowResult",
+    "Windowing",
+    "compile_aggregations",
+]
