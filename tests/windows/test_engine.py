@@ -173,8 +173,6 @@ def test_bad_engine_arguments() -> None:
         WindowEngine(Windowing.build(tumbling=10), aggs, emit="sometimes")
     with pytest.raises(InvalidArgumentError, match="max_open"):
         WindowEngine(Windowing.build(tumbling=10), aggs, max_open=0)
-    with pytest.raises(InvalidArgumentError, match="sliding windows are not supported"):
-        WindowEngine(Windowing.build(sliding=10), aggs)
     no_merge = compile_aggregations({"c": Custom(0, lambda a, v: a + 1)})
     with pytest.raises(InvalidArgumentError, match=r"Custom aggregation\(s\) c need"):
         WindowEngine(Windowing.build(session=10), no_merge)

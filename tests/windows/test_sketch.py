@@ -54,3 +54,17 @@ def test_buckets_are_capped() -> None:
     assert close(sketch.quantile(0.99), exact([1.01**i for i in range(10_000)], 0.99))
     assert sketch.quantile(1.0) == 1.01**9999
     assert QuantileSketch().quantile(0.5) is None
+
+
+def test_collapsed_buckets_stay_capped_when_lower_values_keep_coming() -> None:
+    a, b = QuantileSketch(max_buckets=50), QuantileSketch(max_buckets=50)
+    xs = [1.05**-i for i in range(2_000)]
+    for x in xs:
+        a.add(x)
+        b.add(-x)
+    assert len(a.pos) <= 50 and len(b.neg) <= 50
+    assert close(a.quantile(0.99), exact(xs, 0.99))
+    merged = QuantileSketch.from_json(a.to_json()).merge(QuantileSketch.from_json(a.to_json()))
+    assert len(merged.pos) <= 50
+    assert close(merged.quantile(0.995), exact(xs + xs, 0.995))
+    assert close(b.quantile(0.01), exact([-x for x in xs], 0.01))

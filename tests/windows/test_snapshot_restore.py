@@ -77,3 +77,9 @@ def test_session_round_trip(batch: list[Any], cut: int, emit: str) -> None:
 @given(events, st.integers(min_value=0, max_value=60))
 def test_hopping_round_trip(batch: list[Any], cut: int) -> None:
     check_round_trip(Windowing.build(hopping=(30, 10)), "update", batch, cut)
+
+
+@settings(max_examples=100, deadline=None)
+@given(events, st.integers(min_value=0, max_value=60), st.sampled_from(["final", "update"]))
+def test_sliding_round_trip(batch: list[Any], cut: int, emit: str) -> None:
+    check_round_trip(Windowing.build(sliding=12), emit, batch, cut)

@@ -29,3 +29,12 @@ def test_build_each_kind() -> None:
 def test_bad_windowing_is_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         Windowing.build(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [("weekly", 10, 10), ("tumbling", 0, 0), ("tumbling", 10, 5), ("hopping", 10, 3)],
+)
+def test_direct_construction_is_checked(fields: tuple[str, int, int]) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"Windowing\.build"):
+        Windowing(*fields)

@@ -9,6 +9,8 @@ watermarks define it: pure, no broker, no I/O (a runner feeds it from topics).
 - ``sketch.py``: ``QuantileSketch``, the mergeable DDSketch-style sketch of percentiles.
 - ``engine.py``: ``WindowEngine``: assigns records to windows, closes them at the
   watermark, reports late records, snapshots and restores its state.
+- ``sliding.py``: ``SlidingWindows``, Kafka Streams' sliding windows over each key's
+  buffered records.
 - ``keys.py``: window keys in JSON snapshots.
 - ``watermark.py``: ``Watermarks``, max event time - grace per partition, min across
   partitions, with idleness.

@@ -10,6 +10,8 @@ drops those, or sends them to a side output).
 Tumbling and hopping windows of all keys are held in ``{start: {key: state}}``, so a
 record costs one modulo and two dict lookups and a watermark closes whole starts at once.
 Sessions are held per key as a list of ``[first, last, state]`` sorted by ``first``.
+Sliding windows (``sliding.py``) keep each key's records and fold a window when emitted;
+their ends are inclusive, as in Kafka Streams, so they close once ``end < watermark``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from logway.errors import InvalidArgumentError, WindowStateFullError
 from logway.windows import keys
 from logway.windows.aggregates import Aggregations, State
+from logway.windows.sliding import SlidingWindows
 from logway.windows.spec import Windowing
 
 MIN_WATERMARK = -(2**63)
@@ -71,11 +74,6 @@ class WindowEngine:
     ):
         if emit not in ("final", "update"):
             raise InvalidArgumentError(f"emit must be 'final' or 'update', not {emit!r}")
-        if windowing.kind not in ("tumbling", "hopping", "session"):
-            raise InvalidArgumentError(
-                f"{windowing.kind} windows are not supported by the engine yet: use tumbling, "
-                "hopping or session windows"
-            )
         if windowing.kind == "session" and not aggregations.mergeable:
             names = [a.name for a in aggregations.aggs if a.custom and a.custom.merge is None]
             raise InvalidArgumentError(
@@ -97,10 +95,14 @@ class WindowEngine:
         self._sessions: dict[Any, list[list[Any]]] = {}
         self._ends: list[tuple[int, int, Any]] = []
         self._seq = 0
+        # sliding: each key's buffered records
+        self._sliding = SlidingWindows(windowing.size_ms, aggregations)
         if windowing.kind == "tumbling":
             self.add = self._tumbling_adder()
         elif windowing.kind == "hopping":
             self.add = self._add_hopping
+        elif windowing.kind == "sliding":
+            self.add = self._add_sliding
         else:
             self.add = self._add_session
 
@@ -111,14 +113,17 @@ class WindowEngine:
 
     @property
     def open_windows(self) -> int:
-        """Windows (sessions) holding state, for metrics."""
-        return self._open
+        """Windows (sessions) holding state, for metrics; for sliding windows, the records
+        held (each makes up to two windows)."""
+        return self._sliding.records if self.windowing.kind == "sliding" else self._open
 
     @property
     def open_keys(self) -> int:
         """Distinct keys with an open window, for metrics (counted on each call)."""
         if self.windowing.kind == "session":
             return len(self._sessions)
+        if self.windowing.kind == "sliding":
+            return len(self._sliding.buffers)
         seen: set[Any] = set()
         for by_key in self._by_start.values():
             seen.update(by_key)
@@ -126,7 +131,7 @@ class WindowEngine:
 
     def _full(self) -> WindowStateFullError:
         return WindowStateFullError(
-            f"{self._open} windows are open, the limit (max_open={self.max_open}): raise "
+            f"{self.open_windows} windows are open, the limit (max_open={self.max_open}): raise "
             "max_open if memory allows, or use a coarser key, a shorter window or less grace"
         )
 
@@ -245,6 +250,43 @@ class WindowEngine:
             return [WindowResult(key, first, last + gap, values, False)], None
         return [], None
 
+    # sliding
+
+    def _add_sliding(self, key: Any, t: int, value: Any) -> AddResult:
+        aggs, sliding, size = self.aggregations, self._sliding, self.windowing.size_ms
+        aggs.add(aggs.initial(), value, t)  # a bad record is refused before it is buffered
+        if sliding.records >= self.max_open:
+            raise self._full()
+        buffer, entry = sliding.insert(key, t, value)
+        starts = sliding.starts_holding(buffer, t)
+        open_starts = sorted(s for s in starts if s + size >= self._watermark)
+        if not open_starts:
+            sliding.remove(key, entry)
+            return [], self._late(key, t, max(starts) + size)
+        if self.emit == "update":
+            right = sliding.right_window(buffer, t)
+            if right is not None:
+                open_starts.append(right)
+            results = aggs.results
+            return [
+                WindowResult(key, s, s + size, results(sliding.fold(buffer, s)), False)
+                for s in open_starts
+            ], None
+        return [], None
+
+    def _close_sliding(self, before: int, watermark: int) -> list[WindowResult]:
+        sliding, size, results = self._sliding, self.windowing.size_ms, self.aggregations.results
+        out = []
+        for key, buffer in sliding.buffers.items():
+            for s in sliding.all_starts(buffer):
+                if before <= s + size < watermark:
+                    out.append(
+                        WindowResult(key, s, s + size, results(sliding.fold(buffer, s)), True)
+                    )
+        sliding.expire(watermark)
+        out.sort(key=lambda r: (r.end, r.start, repr(r.key)))
+        return out
+
     # closing
 
     def advance(self, watermark_ms: int) -> list[WindowResult]:
@@ -252,7 +294,9 @@ class WindowEngine:
         window with ``end <= watermark``, ordered by (end, start, repr(key))."""
         if watermark_ms <= self._watermark:
             return []
-        self._watermark = watermark_ms
+        before, self._watermark = self._watermark, watermark_ms
+        if self.windowing.kind == "sliding":  # inclusive ends: closed once end < watermark
+            return self._close_sliding(before, watermark_ms)
         results = self.aggregations.results
         out: list[WindowResult] = []
         if self.windowing.kind == "session":
@@ -291,7 +335,10 @@ class WindowEngine:
         ``keys.encode`` writes them)."""
         to_json = self.aggregations.to_json
         windows: list[list[Any]] = []
-        if self.windowing.kind == "session":
+        if self.windowing.kind == "sliding":
+            for key, buffer in self._sliding.buffers.items():
+                windows += [[keys.encode(key), t, seq, value] for t, seq, value in buffer]
+        elif self.windowing.kind == "session":
             for key, sessions in self._sessions.items():
                 for first, last, state in sessions:
                     windows.append([keys.encode(key), first, last, to_json(state)])
@@ -333,7 +380,12 @@ class WindowEngine:
         engine = cls(windowing, aggregations, emit, max_open)
         engine._watermark = int(snapshot["watermark"])
         from_json = aggregations.from_json
-        if windowing.kind == "session":
+        if windowing.kind == "sliding":
+            for encoded, t, seq, value in snapshot["windows"]:
+                engine._sliding.restore(keys.decode(encoded), t, seq, value)
+            for buffer in engine._sliding.buffers.values():
+                buffer.sort(key=lambda e: (e[0], e[1]))
+        elif windowing.kind == "session":
             gap = windowing.size_ms
             for encoded, first, last, state in snapshot["windows"]:
                 key = keys.decode(encoded)

@@ -17,12 +17,24 @@ from typing import Any
 DEFAULT_ALPHA = 0.01
 DEFAULT_MAX_BUCKETS = 2048
 _MIN_VALUE = 1e-9  # |x| below this counts as zero
+_NO_FLOOR = -(2**31)
 
 
 class QuantileSketch:
     """Counts of values in log buckets; ``quantile(q)`` for 0 <= q <= 1."""
 
-    __slots__ = ("_log_gamma", "alpha", "count", "max", "max_buckets", "min", "neg", "pos", "zero")
+    __slots__ = (
+        "_floor",
+        "_log_gamma",
+        "alpha",
+        "count",
+        "max",
+        "max_buckets",
+        "min",
+        "neg",
+        "pos",
+        "zero",
+    )
 
     def __init__(self, alpha: float = DEFAULT_ALPHA, max_buckets: int = DEFAULT_MAX_BUCKETS):
         self.alpha = alpha
@@ -30,6 +42,9 @@ class QuantileSketch:
         self._log_gamma = math.log((1 + alpha) / (1 - alpha))
         self.pos: dict[int, int] = {}
         self.neg: dict[int, int] = {}
+        # per sign (pos, neg), the bucket the lowest ones were collapsed into: lower indexes
+        # land there
+        self._floor = [_NO_FLOOR, _NO_FLOOR]
         self.zero = 0
         self.count = 0
         self.min = math.inf
@@ -43,32 +58,39 @@ class QuantileSketch:
         if x > self.max:
             self.max = x
         if x > _MIN_VALUE:
-            store = self.pos
+            store, side = self.pos, 0
         elif x < -_MIN_VALUE:
-            store = self.neg
+            store, side = self.neg, 1
             x = -x
         else:
             self.zero += 1
             return
         index = math.ceil(math.log(x) / self._log_gamma)
+        if index < self._floor[side]:
+            index = self._floor[side]
         store[index] = store.get(index, 0) + 1
         if len(store) > self.max_buckets:
-            self._collapse(store)
+            self._floor[side] = self._collapse(store)
 
-    def _collapse(self, store: dict[int, int]) -> None:
-        """Fold the lowest buckets into one so at most ``max_buckets`` remain."""
+    def _collapse(self, store: dict[int, int]) -> int:
+        """Fold the lowest buckets into one so at most ``max_buckets`` remain; return it."""
         indexes = sorted(store)
         excess = len(indexes) - self.max_buckets
         target = indexes[excess]
         store[target] += sum(store.pop(i) for i in indexes[:excess])
+        return target
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
         """Add ``other``'s counts into this sketch and return it."""
-        for mine, theirs in ((self.pos, other.pos), (self.neg, other.neg)):
+        for side, mine, theirs in ((0, self.pos, other.pos), (1, self.neg, other.neg)):
+            floor = self._floor[side] = max(self._floor[side], other._floor[side])
             for index, n in theirs.items():
+                index = max(index, floor)
                 mine[index] = mine.get(index, 0) + n
+            for index in [i for i in mine if i < floor]:
+                mine[floor] = mine.get(floor, 0) + mine.pop(index)
             if len(mine) > self.max_buckets:
-                self._collapse(mine)
+                self._floor[side] = self._collapse(mine)
         self.zero += other.zero
         self.count += other.count
         self.min = min(self.min, other.min)
@@ -117,6 +139,7 @@ class QuantileSketch:
             "pos": [[i, n] for i, n in self.pos.items()],
             "neg": [[i, n] for i, n in self.neg.items()],
             "zero": self.zero,
+            "floor": list(self._floor),
             "count": self.count,
             "min": self.min if self.count else None,
             "max": self.max if self.count else None,
@@ -129,6 +152,7 @@ class QuantileSketch:
         sketch.pos = {int(i): int(n) for i, n in obj["pos"]}
         sketch.neg = {int(i): int(n) for i, n in obj["neg"]}
         sketch.zero = int(obj["zero"])
+        sketch._floor = [int(f) for f in obj["floor"]]
         sketch.count = int(obj["count"])
         if sketch.count:
             sketch.min = obj["min"]

@@ -36,6 +36,18 @@ class Windowing:
     step_ms: int  # hopping: the step (size_ms for tumbling; 0 for sliding and session)
     grace_ms: int = 0  # allowed lateness: the watermark is max event time - grace
 
+    def __post_init__(self) -> None:
+        step_ok = {
+            "tumbling": self.step_ms == self.size_ms,
+            "hopping": 0 < self.step_ms <= self.size_ms
+            and self.size_ms % max(self.step_ms, 1) == 0,
+        }.get(self.kind, self.step_ms == 0)
+        if self.kind not in KINDS or self.size_ms <= 0 or self.grace_ms < 0 or not step_ok:
+            raise InvalidArgumentError(
+                f"not a valid windowing: {self!r}; build one with Windowing.build(tumbling='1m'), "
+                "hopping=(size, step), sliding= or session="
+            )
+
     @classmethod
     def build(
         cls,
