@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import inspect
 import json
 import logging
@@ -49,6 +48,7 @@ ASSIGNMENT_CHECK_S = 0.5  # how often a runner looks at its membership and its s
 SCALE_CHECK_S = 1.0  # how often it weighs its workers against the lag
 IDLE_POLL_S = 0.5  # the longest a lane waits for records before checking for a stop
 COMMIT_EVERY_S = 0.005  # a lane reading full batches hands its commits over this often
+READ_AHEAD = 100  # the fewest records a lane asks its consumer for at once
 
 
 @dataclass
@@ -383,32 +383,40 @@ class Lane:
         self, consumer: Consumer, pending: list[Record], stop: threading.Event
     ) -> tuple[list[Record], list[Record]]:
         """A batch when the first of batch size, batching window or payload bytes is
-        reached; never an empty one. Returns (batch, records left for the next)."""
+        reached; never an empty one. Returns (batch, records left for the next). Small
+        batches come from reads of ``READ_AHEAD`` records, the rest kept for the next
+        batches: a read costs more than cutting a list (records read ahead and not
+        handled are not committed, so a stop reads them again)."""
         s = self.settings
-        records = pending or consumer.poll(timeout=IDLE_POLL_S, max_records=s.batch_size)
+        wanted, most = s.batch_size, s.max_batch_bytes
+        records = pending or consumer.poll(timeout=IDLE_POLL_S, max_records=max(wanted, READ_AHEAD))
         if not records:
             return [], []
-        deadline = time.monotonic() + s.batching_window
+        rest: list[Record] = []
+        if len(records) > wanted:
+            records, rest = records[:wanted], records[wanted:]
         size = codec.records_size(records)
-        while len(records) < s.batch_size and size < s.max_batch_bytes:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or stop.is_set():
-                break
-            more = consumer.poll(
-                timeout=min(remaining, IDLE_POLL_S), max_records=s.batch_size - len(records)
-            )
-            records += more
-            size += codec.records_size(more)
-        if len(records) <= s.batch_size and size <= s.max_batch_bytes:
-            return records, []
+        if len(records) < wanted and size < most:
+            deadline = time.monotonic() + s.batching_window
+            while len(records) < wanted and size < most:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or stop.is_set():
+                    break
+                more = consumer.poll(
+                    timeout=min(remaining, IDLE_POLL_S), max_records=wanted - len(records)
+                )
+                records += more
+                size += codec.records_size(more)
+        if size <= most:
+            return records, rest
         take, size = 0, 0
-        for r in records[: s.batch_size]:
+        for r in records:
             n = codec.records_size([r])
-            if take and size + n > s.max_batch_bytes:
+            if take and size + n > most:
                 break
             size += n
             take += 1
-        return records[:take], records[take:]
+        return records[:take], records[take:] + rest
 
     def _process(self, records: list[Record], stop: threading.Event) -> int:
         """Handle a batch; returns the offset to commit once it is done."""
@@ -576,7 +584,9 @@ class Lane:
         spec = self.runner.spec
         typed = records if spec.value_type is None else _decoded(records, spec.value_type)
         batch = Batch(spec.name, typed, self.tp, self.window)
-        workers = self.runner.workers or contextlib.nullcontext()
+        workers = self.runner.workers
+        if workers is None:
+            return self._invoke_now(records, batch)
         with workers:
             return self._invoke_now(records, batch)
 
