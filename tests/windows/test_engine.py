@@ -149,7 +149,7 @@ def test_max_open_is_enforced() -> None:
     e.add("a", 1, {"x": 1})
     e.add("b", 1, {"x": 1})
     e.add("a", 2, {"x": 1})  # an open window: fine
-    with pytest.raises(WindowStateFullError, match=r"2 windows are open.*max_open"):
+    with pytest.raises(WindowStateFullError, match="2 are open of at most max_open=2"):
         e.add("c", 1, {"x": 1})
     e.advance(10)
     e.add("c", 11, {"x": 1})
@@ -159,12 +159,38 @@ def test_max_open_is_enforced() -> None:
         s.add("b", 1, {"x": 1})
 
 
-def test_bad_record_changes_no_window() -> None:
-    for e in (engine(hopping=(20, 10)), engine(session=10), engine(tumbling=10)):
-        e.add("k", 15, {"x": 1})
-        with pytest.raises(InvalidRecordError, match="'x'"):
-            e.add("k", 16, {"x": "one"})
-        assert [r.values for r in e.advance(100)][-1] == {"n": 1, "s": 1}
+@pytest.mark.parametrize(
+    "windowing",
+    [{"hopping": (20, 10)}, {"session": 10}, {"tumbling": 10}, {"sliding": 10}],
+)
+def test_bad_record_changes_no_window(windowing: dict[str, object]) -> None:
+    e = WindowEngine(Windowing.build(**windowing), compile_aggregations(COUNT_SUM))
+    e.add("k", 15, {"x": 1})
+    opened = e.open_windows
+    with pytest.raises(InvalidRecordError, match="'x'"):
+        e.add("k", 16, {"x": "one"})
+    with pytest.raises(InvalidRecordError, match="'x'"):
+        e.add("new key", 25, {})  # would open new windows
+    assert e.open_windows == opened
+    assert {r.key for r in e.advance(100)} == {"k"}
+    custom = Custom(0, lambda a, v: a + 1 // v["x"], merge=lambda a, b: a + b)
+    c = WindowEngine(Windowing.build(**windowing), compile_aggregations({"c": custom}))
+    c.add("k", 15, {"x": 1})
+    with pytest.raises(ZeroDivisionError):  # a failing Custom reduce changes no window either
+        c.add("k", 16, {"x": 0})
+    assert [r.values for r in c.advance(100)][-1] == {"c": 1}
+
+
+def test_hopping_max_open_counts_every_new_window() -> None:
+    e = engine(max_open=3, hopping=(20, 10))
+    e.add("a", 15, {"x": 1})
+    with pytest.raises(WindowStateFullError):
+        e.add("b", 15, {"x": 1})  # needs two
+    assert e.open_windows == 2
+    with pytest.raises(WindowStateFullError, match="2 are open of at most max_open=3"):
+        e.add("b", 25, {"x": 1})  # [10, 30) and [20, 40) new
+    e.add("a", 5, {"x": 1})  # [-10, 10) new, [0, 20) exists
+    assert e.open_windows == 3
 
 
 def test_bad_engine_arguments() -> None:

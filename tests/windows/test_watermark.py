@@ -38,3 +38,19 @@ def test_all_idle_advances_with_wall_clock_and_closes_the_last_window() -> None:
     assert engine.advance(w.idle(1_009_499)) == []
     closed = engine.advance(w.idle(1_009_500))
     assert [(r.key, r.end, r.values) for r in closed] == [("k", 10_000, {"n": 1})]
+
+
+def test_assigned_partition_holds_back_until_its_first_record_or_idle() -> None:
+    w = Watermarks(grace_ms=0, idle_ms=1_000)
+    w.assign([0, 1], now_ms=0)
+    w.observe(0, 5_000, now_ms=10)
+    assert w.current == -(2**63)
+    w.observe(1, 4_000, now_ms=20)
+    assert w.current == 4_000
+    w.assign([2], now_ms=30)
+    w.observe(0, 6_000, now_ms=900)
+    w.observe(1, 6_000, now_ms=900)
+    assert w.current == 4_000  # partition 2 not idle yet
+    w.observe(0, 7_000, now_ms=1_100)
+    w.observe(1, 7_000, now_ms=1_100)
+    assert w.current == 7_000

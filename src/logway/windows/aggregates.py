@@ -60,6 +60,7 @@ class Aggregations:
         self.aggs = aggs
         self.names = [a.name for a in aggs]
         self.mergeable = all(a.custom is None or a.custom.merge is not None for a in aggs)
+        self.custom = any(a.custom is not None for a in aggs)
         self.add: Callable[[State, Any, int], None] = _compile_add(aggs)
         self._template: list[Any] = []
         self._fresh: list[tuple[int, Callable[[], Any]]] = []

@@ -60,7 +60,13 @@ class WindowEngine:
 
     ``emit="final"``: ``add`` returns no results, ``advance`` the final result of each
     closed window. ``emit="update"``: ``add`` also returns a non-final result for every
-    window the record changed (Kafka Streams' emit-on-update, Flink's early firing)."""
+    window the record changed (Kafka Streams' emit-on-update, Flink's early firing). When a
+    record merges sessions, the update is for the merged session; no retraction is sent for
+    the sessions it replaced (their start differs: a consumer keeps the latest per key and
+    start, and the final result is the one that counts).
+
+    Keys must be hashable (and str, bytes, int, float, bool, None or tuples of them for
+    ``snapshot``); event times are int milliseconds."""
 
     add: Callable[[Any, int, Any], AddResult]
     """``add(key, event_time_ms, value) -> (results, late)``."""
@@ -131,8 +137,9 @@ class WindowEngine:
 
     def _full(self) -> WindowStateFullError:
         return WindowStateFullError(
-            f"{self.open_windows} windows are open, the limit (max_open={self.max_open}): raise "
-            "max_open if memory allows, or use a coarser key, a shorter window or less grace"
+            f"cannot open another window: {self.open_windows} are open of at most "
+            f"max_open={self.max_open}; raise max_open if memory allows, or use a coarser key, "
+            "a shorter window or less grace"
         )
 
     def _late(self, key: Any, t: int, end: int) -> Late:
@@ -160,8 +167,13 @@ class WindowEngine:
                 window = self._new_start(start)
             state = window.get(key)
             if state is None:
-                state = self._new_window(window, key)
-            agg_add(state, value, t)
+                # added to before it is stored: a refused record leaves no empty window
+                state = self._new_state()
+                agg_add(state, value, t)
+                window[key] = state
+                self._open += 1
+            else:
+                agg_add(state, value, t)
             if update:
                 results = self.aggregations.results(state)
                 return [WindowResult(key, start, start + size, results, False)], None
@@ -175,38 +187,51 @@ class WindowEngine:
         heapq.heappush(self._starts, start)
         return window
 
-    def _new_window(self, window: dict[Any, State], key: Any) -> State:
+    def _new_state(self) -> State:
         if self._open >= self.max_open:
             raise self._full()
-        self._open += 1
-        state = window[key] = self.aggregations.initial()
-        return state
+        return self.aggregations.initial()
 
     def _add_hopping(self, key: Any, t: int, value: Any) -> AddResult:
         size, step = self.windowing.size_ms, self.windowing.step_ms
         last = t - t % step
         if last + size <= self._watermark:
             return [], self._late(key, t, last + size)
-        # the open windows holding t, oldest first; all are checked before any is changed
+        # the open windows holding t, oldest first
         starts = [
             s for s in range(last - size + step, last + 1, step) if s + size > self._watermark
         ]
+        by_start = self._by_start
+        missing = sum(1 for s in starts if key not in by_start.get(s, ()))
+        if missing and self._open + missing > self.max_open:
+            raise self._full()
+        aggs = self.aggregations
+        if aggs.custom:
+            # a Custom reduce may fail on one window's accumulator: try the record on a
+            # scratch state first so a failure changes no window
+            aggs.add(aggs.initial(), value, t)
         states: list[State] = []
+        created: list[int] = []
         for start in starts:
-            window = self._by_start.get(start)
+            window = by_start.get(start)
             if window is None:
                 window = self._new_start(start)
             state = window.get(key)
             if state is None:
-                state = self._new_window(window, key)
+                state = window[key] = aggs.initial()
+                created.append(start)
             states.append(state)
-        if len(states) == 1:
-            self.aggregations.add(states[0], value, t)
-        else:
-            # check the record once on a scratch state so a bad one changes no window
-            self.aggregations.add(self.aggregations.initial(), value, t)
+        self._open += len(created)
+        try:
             for state in states:
-                self.aggregations.add(state, value, t)
+                aggs.add(state, value, t)
+        except Exception:
+            # built-in aggregations check the record before changing a state, so only the
+            # first add can fail and nothing changed: drop the windows made for it
+            for start in created:
+                del by_start[start][key]
+            self._open -= len(created)
+            raise
         if self.emit == "update":
             results = self.aggregations.results
             return [
@@ -332,7 +357,8 @@ class WindowEngine:
 
     def snapshot(self) -> dict[str, Any]:
         """The watermark and every open window with its state, JSON-serialisable (keys as
-        ``keys.encode`` writes them)."""
+        ``keys.encode`` writes them; for sliding windows, the buffered records, whose values
+        must then be JSON-serialisable)."""
         to_json = self.aggregations.to_json
         windows: list[list[Any]] = []
         if self.windowing.kind == "sliding":

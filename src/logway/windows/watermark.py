@@ -3,7 +3,9 @@
 The rule, as Flink's ``WatermarkStrategy.forBoundedOutOfOrderness(grace).withIdleness(idle)``:
 
 - each partition's watermark is the max event time seen on it - ``grace``;
-- the watermark is the minimum over partitions that are not idle;
+- the watermark is the minimum over partitions that are not idle; a partition named with
+  ``assign`` holds it back before its first record too (until it goes idle), so records
+  read later from a slower partition are not taken for late ones;
 - a partition is idle once no record arrived on it for ``idle_ms`` of wall-clock time, and
   then stops holding the watermark back;
 - unlike Flink, where a watermark stops when every input is idle, here when every partition is
@@ -29,6 +31,15 @@ class Watermarks:
         self._seen: dict[int, int] = {}  # partition -> wall clock of its last record
         self._now = MIN_WATERMARK
         self._current = MIN_WATERMARK
+
+    def assign(self, partitions: list[int], now_ms: int) -> None:
+        """Partitions to wait for from ``now_ms`` though none of their records came yet."""
+        for partition in partitions:
+            if partition not in self._max:
+                self._max[partition] = MIN_WATERMARK
+                self._seen[partition] = now_ms
+        if now_ms > self._now:
+            self._now = now_ms
 
     def observe(self, partition: int, event_time_ms: int, now_ms: int) -> None:
         """A record with ``event_time_ms`` arrived on ``partition`` at wall clock ``now_ms``."""
