@@ -22,7 +22,7 @@ import inspect
 import os
 import pickle
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -60,6 +60,7 @@ class App:
         self.functions: list[FunctionSpec] = []
         self.deliveries: list[DeliverySpec] = []
         self.value_types: dict[str, Any] = {}  # typed topics: name -> message class
+        self.windows: list[Any] = []  # logway.windows.runner.WindowSpec
 
     def function(
         self, source: str, *, name: str | None = None, **settings: Any
@@ -102,6 +103,36 @@ class App:
             )
         self.deliveries.append(DeliverySpec(dname, source, checked))
         return dname
+
+    def window(
+        self,
+        source: str,
+        *,
+        to: str,
+        aggregate: Mapping[str, Any],
+        name: str | None = None,
+        **settings: Any,
+    ) -> str:
+        """Aggregate the records of ``source`` in windows of event time and produce
+        each window's result to ``to`` (see ``logway.windows.runner``): ``tumbling=``,
+        ``hopping=(size, step)``, ``sliding=`` or ``session=`` (a gap), ``grace=``,
+        ``key=`` (a value field or a function; default the record key), ``time=`` (a
+        value field in ms; default the record timestamp), ``aggregate={"n": "count",
+        "avg": ("mean", "temp")}``, ``emit="final"|"update"``, ``idle=``. Each window
+        is the consumer group ``<app>.<name>`` (``name`` defaults to ``to``). Bad
+        settings are refused here, with the reason. Returns the name."""
+        from logway.windows.runner import window_spec
+
+        validate_topic_name(source)
+        validate_topic_name(to)
+        wname = name or to
+        validate_group(f"{self.name}.{wname}")
+        if any(w.name == wname for w in self.windows):
+            raise InvalidArgumentError(
+                f"app {self.name!r} already has a window {wname!r}; give this one a name="
+            )
+        self.windows.append(window_spec(wname, source, to, aggregate=aggregate, **settings))
+        return wname
 
     def topic(self, name: str, partitions: int = 1, *, value: Any = None, **config: Any) -> str:
         """Declare a topic the app needs; created with these settings when missing.

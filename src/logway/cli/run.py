@@ -1,4 +1,4 @@
-"""``logway run module:app``: run an app's functions and deliveries until SIGTERM or
+"""``logway run module:app``: run an app's functions, deliveries and windows until SIGTERM or
 SIGINT, then finish the batches in flight, flush the deliveries' buffers, commit, and
 exit 0."""
 
@@ -9,6 +9,7 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Any
 
 import logway
 from logway.errors import InvalidArgumentError
@@ -31,9 +32,10 @@ def run(args: argparse.Namespace) -> int:
     from logway.functions.runner import run_functions
 
     app = load_app(args.app)
-    if not app.functions and not app.deliveries:
+    if not app.functions and not app.deliveries and not app.windows:
         raise InvalidArgumentError(
-            f"{args.app} declares no functions (@app.function) or deliveries (app.delivery)"
+            f"{args.app} declares no functions (@app.function), deliveries (app.delivery) "
+            "or windows (app.window)"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with logway.connect(args.url or app.url) as broker:
@@ -46,11 +48,17 @@ def run(args: argparse.Namespace) -> int:
                 loop.add_signal_handler(sig, stopping.set)
             names = [f"{f.name} <- {f.source}" for f in app.functions]
             names += [f"{d.name} <- {d.source} -> {d.settings.to}" for d in app.deliveries]
+            names += [f"{w.name} <- {w.source} -> {w.to}" for w in app.windows]
             print(f"logway running {app.name}: {', '.join(names)}", flush=True)
-            await asyncio.gather(
+            running: list[Any] = [
                 run_functions(broker, app.name, app.functions, stopping),
                 run_deliveries(broker, app.name, app.deliveries, stopping),
-            )
+            ]
+            if app.windows:
+                from logway.windows.runner import run_windows
+
+                running.append(run_windows(broker, app.name, app.windows, stopping))
+            await asyncio.gather(*running)
 
         asyncio.run(main())
     print(f"logway stopped {app.name}", file=sys.stderr)

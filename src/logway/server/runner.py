@@ -111,9 +111,14 @@ class Server:
         self._access_task: asyncio.Task[None] | None = None
         self.runners: list[FunctionRunner] = []
         self.deliveries: list[DeliveryRunner] = []
+        self.windows: list[Any] = []  # logway.windows.runner.WindowRunner
         if app is not None:
             self.runners = [FunctionRunner(broker, app.name, spec) for spec in app.functions]
             self.deliveries = [DeliveryRunner(broker, app.name, d) for d in app.deliveries]
+            if app.windows:
+                from logway.windows.runner import WindowRunner
+
+                self.windows = [WindowRunner(broker, app.name, w) for w in app.windows]
 
     async def start(self) -> None:
         if self.access.enabled:
@@ -122,6 +127,7 @@ class Server:
             self.access.http_certificate = self._http_certificate
         running = [r.run(self._functions_stop) for r in self.runners]
         running += [d.run(self._functions_stop) for d in self.deliveries]
+        running += [w.run(self._functions_stop) for w in self.windows]
         if running:
             self._functions = asyncio.gather(*running)
         self._grpc = grpc.aio.server(options=channel.SERVER_OPTIONS)

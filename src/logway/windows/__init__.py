@@ -1,5 +1,6 @@
 """Windowed aggregation over event time, as Flink SQL's window table functions and
-watermarks define it: pure, no broker, no I/O (a runner feeds it from topics).
+watermarks define it: a pure core (no broker, no I/O) and ``runner.py``, which feeds
+it from a topic and produces its results (``App.window``).
 
 - ``spec.py``: ``Windowing``, the window kind (tumbling, hopping, sliding, session) and
   durations.
@@ -14,6 +15,8 @@ watermarks define it: pure, no broker, no I/O (a runner feeds it from topics).
 - ``keys.py``: window keys in JSON snapshots.
 - ``watermark.py``: ``Watermarks``, max event time - grace per partition, min across
   partitions, with idleness.
+- ``runner.py``: ``WindowRunner``: reads a topic, produces results, late and
+  unreadable records aside, checkpoints into ``__logway_windows``.
 """
 
 from logway.windows.aggregates import Aggregations, Custom, compile_aggregations

@@ -1,0 +1,307 @@
+"""Running a window (``App.window``) over a topic: read every partition, aggregate
+in a ``WindowEngine`` by event time, and produce each window's result to a topic.
+
+- Event time is the record's timestamp or a field of its JSON value; the key is the
+  record's key, a field, or a function of the record.
+- The watermark is ``Watermarks``' (per partition, the least of them, advanced by
+  wall-clock time while a partition is idle), so the last window of a quiet key
+  closes without new data.
+- Results are JSON objects ``{"key", "window_start", "window_end", ...aggregates}``
+  keyed by the window's key; records too late for any open window go to the late
+  topic, and records that cannot be read as rows (not JSON, a missing field, a type
+  error) or that the state has no room for (``max_open``) to the error topic, each
+  with the reason in headers — never dropped.
+- State is checkpointed every ``checkpoint`` into the changelog topic
+  ``__logway_windows`` (the engine's snapshot, the watermarks and the input
+  positions, keyed by the window's group) and the group's offsets are committed
+  after it; a restart restores the last checkpoint and reads on from its positions.
+  Results produced after the last checkpoint are produced again after a crash (at
+  least once). One process runs a window: it reads every partition of the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from logway.broker import Broker, ensure_topic
+from logway.errors import InvalidArgumentError, InvalidRecordError, WindowStateFullError
+from logway.records import Message, Record, TopicPartition
+from logway.units import parse_duration_ms
+from logway.windows.aggregates import Aggregations, compile_aggregations
+from logway.windows.engine import Late, WindowEngine, WindowResult
+from logway.windows.spec import Windowing
+from logway.windows.watermark import Watermarks
+
+log = logging.getLogger("logway.windows")
+CHANGELOG_TOPIC = "__logway_windows"
+POLL_S = 0.2
+
+
+@dataclass
+class WindowSpec:
+    """A window of an app, checked when declared."""
+
+    name: str
+    source: str
+    to: str
+    windowing: Windowing
+    aggregate: Mapping[str, Any]
+    key: str | Callable[[Record], Any] | None = None
+    time: str | Callable[[Record], int] | None = None
+    emit: str = "final"
+    idle_ms: int = 10_000
+    checkpoint_ms: int = 5_000
+    starting_position: str = "earliest"
+    late_topic: str = ""
+    error_topic: str = ""
+    aggregations: Aggregations = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.emit not in ("final", "update"):
+            raise InvalidArgumentError(f"emit is 'final' or 'update', not {self.emit!r}")
+        if self.starting_position not in ("earliest", "latest"):
+            raise InvalidArgumentError(
+                f"starting_position is 'earliest' or 'latest', not {self.starting_position!r}"
+            )
+        self.aggregations = compile_aggregations(self.aggregate)
+        self.late_topic = self.late_topic or f"{self.to}-late"
+        self.error_topic = self.error_topic or f"{self.to}-errors"
+
+
+def _field(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise InvalidRecordError(f"its value has no field {path!r}")
+        value = value[part]
+    return value
+
+
+class WindowRunner:
+    def __init__(self, broker: Broker, app_name: str, spec: WindowSpec):
+        self.broker = broker
+        self.spec = spec
+        self.group = f"{app_name}.{spec.name}"
+        self.engine = WindowEngine(spec.windowing, spec.aggregations, spec.emit)
+        self.watermarks = Watermarks(spec.windowing.grace_ms, spec.idle_ms)
+        self.positions: dict[int, int] = {}
+        self.stats = {"records_in": 0, "results": 0, "late": 0, "errors": 0}
+
+    # --- reading a record -----------------------------------------------------------
+
+    def _row(self, record: Record) -> tuple[Any, int, Any]:
+        """(key, event time, value) of a record, or InvalidRecordError saying why not."""
+        try:
+            value = json.loads(record.value) if record.value is not None else None
+        except ValueError as exc:
+            raise InvalidRecordError(f"its value is not JSON: {exc}") from None
+        spec = self.spec
+        if spec.key is None:
+            key: Any = None if record.key is None else record.key.decode(errors="replace")
+        elif callable(spec.key):
+            key = spec.key(record)
+        else:
+            key = _field(value, spec.key)
+        if spec.time is None:
+            event_time = record.timestamp
+        elif callable(spec.time):
+            event_time = int(spec.time(record))
+        else:
+            raw = _field(value, spec.time)
+            if isinstance(raw, bool) or not isinstance(raw, int | float):
+                raise InvalidRecordError(
+                    f"its time field {spec.time!r} is {raw!r}, not milliseconds since the epoch"
+                )
+            event_time = int(raw)
+        return key, event_time, value
+
+    # --- the loop -------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        for topic in (self.spec.to, self.spec.late_topic, self.spec.error_topic):
+            ensure_topic(self.broker, topic)
+        ensure_topic(self.broker, CHANGELOG_TOPIC, retention_ms="7d")
+        stop = threading.Event()
+        work = asyncio.ensure_future(asyncio.to_thread(self._run, stop))
+        waiting = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({work, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        waiting.cancel()
+        await work
+
+    def _run(self, stop: threading.Event) -> None:
+        source = self.spec.source
+        count = len(self.broker.start_offsets(source))
+        partitions = [TopicPartition(source, p) for p in range(count)]
+        self._restore(count)
+        self.watermarks.assign(list(range(count)), int(time.time() * 1000))
+        with self.broker.consumer(source, partitions=partitions) as consumer:
+            for p, offset in self.positions.items():
+                consumer.seek(TopicPartition(source, p), offset)
+            last_checkpoint = time.monotonic()
+            while not stop.is_set():
+                records = consumer.poll(timeout=POLL_S, max_records=5000)
+                now = int(time.time() * 1000)
+                out: list[WindowResult] = []
+                for record in records:
+                    self._take(record, now, out)
+                self.watermarks.idle(now)
+                out.extend(self.engine.advance(self.watermarks.current))
+                self._emit(out)
+                if time.monotonic() - last_checkpoint >= self.spec.checkpoint_ms / 1000:
+                    self._checkpoint()
+                    last_checkpoint = time.monotonic()
+            self._checkpoint()
+
+    def _take(self, record: Record, now: int, out: list[WindowResult]) -> None:
+        self.stats["records_in"] += 1
+        self.positions[record.partition] = record.offset + 1
+        try:
+            key, event_time, value = self._row(record)
+            results, late = self.engine.add(key, event_time, value)
+        except (InvalidRecordError, WindowStateFullError) as exc:
+            self._aside(self.spec.error_topic, record, str(exc), "errors")
+            return
+        self.watermarks.observe(record.partition, event_time, now)
+        out.extend(results)
+        if late is not None:
+            self._late(record, late)
+
+    def _late(self, record: Record, late: Late) -> None:
+        reason = f"{late.reason} (event time {late.event_time}, watermark {late.watermark})"
+        self._aside(self.spec.late_topic, record, reason, "late")
+
+    def _aside(self, topic: str, record: Record, reason: str, counter: str) -> None:
+        self.stats[counter] += 1
+        headers = (
+            *record.headers,
+            ("logway.source.topic", record.topic.encode()),
+            ("logway.source.partition", str(record.partition).encode()),
+            ("logway.source.offset", str(record.offset).encode()),
+            ("logway.reason", reason.encode()),
+            ("logway.window", self.group.encode()),
+        )
+        self.broker.produce(topic, record.value, record.key, headers, None, record.timestamp)
+
+    def _emit(self, results: list[WindowResult]) -> None:
+        if not results:
+            return
+        inclusive = self.spec.windowing.kind == "sliding"  # Kafka Streams' inclusive ends
+        messages = [
+            Message(
+                json.dumps(
+                    {
+                        "key": r.key,
+                        "window_start": r.start,
+                        "window_end": r.end,
+                        **r.values,
+                        **({} if r.final else {"final": False}),
+                    },
+                    default=str,
+                ).encode(),
+                None if r.key is None else str(r.key).encode(),
+                (("logway.window", self.group.encode()),),
+                None,
+                r.end if inclusive else max(r.start, r.end - 1),  # in the window
+            )
+            for r in results
+        ]
+        self.broker.produce_many(self.spec.to, messages)
+        self.stats["results"] += len(results)
+
+    # --- checkpoints ----------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        snapshot = {
+            "engine": self.engine.snapshot(),
+            "positions": {str(p): o for p, o in self.positions.items()},
+        }
+        self.broker.produce(CHANGELOG_TOPIC, json.dumps(snapshot).encode(), self.group.encode())
+        if self.positions:
+            tps = {TopicPartition(self.spec.source, p): o for p, o in self.positions.items()}
+            self.broker.commit(self.group, tps)
+
+    def _restore(self, count: int) -> None:
+        """The last checkpoint of this window, if any; else the group's committed
+        offsets or the starting position."""
+        found = self._last_checkpoint()
+        if found is not None:
+            snapshot = json.loads(found)
+            self.engine = WindowEngine.restore(
+                self.spec.windowing, self.spec.aggregations, self.spec.emit, snapshot["engine"]
+            )
+            self.positions = {int(p): int(o) for p, o in snapshot["positions"].items()}
+            log.info("%s: restored from its checkpoint at %s", self.group, self.positions)
+            return
+        source = self.spec.source
+        committed = self.broker.committed(self.group, source)
+        starts = self.broker.start_offsets(source)
+        ends = self.broker.end_offsets(source)
+        for p in range(count):
+            done = committed.get(TopicPartition(source, p))
+            if done is not None:
+                self.positions[p] = done
+            else:
+                self.positions[p] = (
+                    starts[p] if self.spec.starting_position == "earliest" else ends[p]
+                )
+
+    def _last_checkpoint(self) -> bytes | None:
+        """The newest checkpoint of this window in the changelog, read from its end
+        backwards (the topic holds every window's checkpoints)."""
+        key = self.group.encode()
+        starts = self.broker.start_offsets(CHANGELOG_TOPIC)
+        for p, end in self.broker.end_offsets(CHANGELOG_TOPIC).items():
+            high = end
+            while high > starts[p]:
+                low = max(starts[p], high - 256)
+                batch = self.broker.fetch(CHANGELOG_TOPIC, p, low, max_records=high - low)
+                for record in reversed(batch):
+                    if record.key == key and record.value is not None:
+                        return record.value
+                high = low
+        return None
+
+
+async def run_windows(
+    broker: Broker, app_name: str, specs: list[WindowSpec], stopping: asyncio.Event
+) -> list[WindowRunner]:
+    runners = [WindowRunner(broker, app_name, spec) for spec in specs]
+    await asyncio.gather(*(r.run(stopping) for r in runners))
+    return runners
+
+
+def window_spec(
+    name: str,
+    source: str,
+    to: str,
+    *,
+    aggregate: Mapping[str, Any],
+    tumbling: Any = None,
+    hopping: Any = None,
+    sliding: Any = None,
+    session: Any = None,
+    grace: Any = 0,
+    idle: Any = "10s",
+    checkpoint: Any = "5s",
+    **options: Any,
+) -> WindowSpec:
+    windowing = Windowing.build(
+        tumbling=tumbling, hopping=hopping, sliding=sliding, session=session, grace=grace
+    )
+    return WindowSpec(
+        name,
+        source,
+        to,
+        windowing,
+        aggregate,
+        idle_ms=parse_duration_ms(idle, "idle"),
+        checkpoint_ms=max(1, parse_duration_ms(checkpoint, "checkpoint")),
+        **options,
+    )
