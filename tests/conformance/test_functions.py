@@ -8,9 +8,10 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,8 +21,35 @@ from logway.functions.batch import Batch
 from logway.functions.runner import FunctionRunner, run_functions
 from tests.conformance.conftest import BrokerFactory
 
+T = TypeVar("T")
 DEADLINE = 30.0
 FAST_RETRY = {"retry_backoff": 0.01, "retry_backoff_max": 0.05}
+
+
+def run_until(
+    running: Callable[[asyncio.Event], Awaitable[T]],
+    until: Callable[[], bool],
+    before: Callable[[], None] | None = None,
+) -> T:
+    """Run ``running(stopping)`` until ``until()`` holds (checked as it runs, with a
+    deadline), then stop it the way SIGTERM does, and return what it returns."""
+
+    async def scenario() -> T:
+        stopping = asyncio.Event()
+        task = asyncio.ensure_future(running(stopping))
+        if before is not None:
+            await asyncio.to_thread(before)
+        end = time.monotonic() + DEADLINE
+        while not until():
+            if task.done():
+                task.result()
+                raise AssertionError("the runners stopped by themselves")
+            assert time.monotonic() < end, "the condition did not hold in time"
+            await asyncio.sleep(0.01)  # the runners work meanwhile
+        stopping.set()
+        return await task
+
+    return asyncio.run(scenario())
 
 
 def run_app(
@@ -30,25 +58,8 @@ def run_app(
     until: Callable[[], bool],
     before: Callable[[], None] | None = None,
 ) -> list[FunctionRunner]:
-    """Run the app's functions until ``until()`` holds (checked as they run, with a
-    deadline), then stop them the way SIGTERM does."""
-
-    async def scenario() -> list[FunctionRunner]:
-        stopping = asyncio.Event()
-        task = asyncio.create_task(run_functions(broker, app.name, app.functions, stopping))
-        if before is not None:
-            await asyncio.to_thread(before)
-        end = time.monotonic() + DEADLINE
-        while not until():
-            if task.done():
-                task.result()
-                raise AssertionError("the functions stopped by themselves")
-            assert time.monotonic() < end, "the condition did not hold in time"
-            await asyncio.sleep(0.01)  # the runner works meanwhile
-        stopping.set()
-        return await task
-
-    return asyncio.run(scenario())
+    """Run the app's functions until ``until()`` holds, then stop them."""
+    return run_until(partial(run_functions, broker, app.name, app.functions), until, before)
 
 
 def committed(broker: logway.Broker, group: str, topic: str, offset: int) -> Callable[[], bool]:

@@ -5,7 +5,6 @@ that neither loses nor repeats a closed window."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 
 import logway
 from logway.windows.runner import WindowRunner, run_windows
+from tests.conformance.test_functions import run_until as run_runners
 
 MINUTE = 60_000
 DEADLINE_S = 30.0
@@ -34,23 +35,8 @@ def broker(tmp_path: Path) -> Iterator[logway.Broker]:
 def run_until(
     broker: logway.Broker, app: logway.App, until: Callable[[], bool]
 ) -> list[WindowRunner]:
-    """Run the app's windows until ``until()`` holds (checked as they run, with a
-    deadline), then stop them as SIGTERM does."""
-
-    async def scenario() -> list[WindowRunner]:
-        stopping = asyncio.Event()
-        task = asyncio.create_task(run_windows(broker, app.name, app.windows, stopping))
-        end = time.monotonic() + DEADLINE_S
-        while not until():
-            if task.done():
-                task.result()
-                raise AssertionError("the windows stopped by themselves")
-            assert time.monotonic() < end, "the condition did not hold in time"
-            await asyncio.sleep(0.01)  # the runner works meanwhile
-        stopping.set()
-        return await task
-
-    return asyncio.run(scenario())
+    """Run the app's windows until ``until()`` holds, then stop them as SIGTERM does."""
+    return run_runners(partial(run_windows, broker, app.name, app.windows), until)
 
 
 def values(broker: logway.Broker, topic: str) -> list[dict[str, Any]]:
@@ -221,24 +207,16 @@ def test_logway_run_runs_the_windows_and_a_restart_repeats_no_result(tmp_path: P
         assert done.returncode == 0, done.stderr
 
     now_s = int(time.time())
-    process = start()
-    try:
-        produce(now_s)  # two seconds of two devices: four windows, closed once idle
-        with logway.connect(env["LOGWAY_URL"]) as broker:
-            wait_for(lambda: count(broker, "per-second")() >= 4)
-    except BaseException:
-        process.kill()
-        raise
-    stop(process)
-    process = start()
-    try:
-        produce(now_s + 10)
-        with logway.connect(env["LOGWAY_URL"]) as broker:
-            wait_for(lambda: count(broker, "per-second")() >= 8)
-    except BaseException:
-        process.kill()
-        raise
-    stop(process)
+    for first_second, total in ((now_s, 4), (now_s + 10, 8)):  # a second run goes on
+        process = start()
+        try:
+            produce(first_second)  # two seconds of two devices: four windows
+            with logway.connect(env["LOGWAY_URL"]) as broker:
+                wait_for(lambda n=total: count(broker, "per-second")() >= n)
+        except BaseException:
+            process.kill()
+            raise
+        stop(process)
     with logway.connect(env["LOGWAY_URL"]) as broker:
         got = values(broker, "per-second")
     windows = [(v["key"], v["window_start"]) for v in got]
