@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import logway
+from logway.server.metrics import render
 from logway.windows.runner import WindowRunner, run_windows
 from tests.conformance.test_functions import run_until as run_runners
 
@@ -229,3 +230,38 @@ def wait_for(condition: Callable[[], bool]) -> None:
     while not condition():
         assert time.monotonic() < end, "the condition did not hold in time"
         time.sleep(0.02)  # the other process works meanwhile
+
+
+def test_values_in_the_registry_wire_format_are_rows_too(broker: logway.Broker) -> None:
+    """Protobuf articles counted per author per minute by their int64 created_at."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "examples" / "microblog"))
+    from microblog.v1 import article_pb2 as pb
+
+    broker.create_topic("articles", value_schema="articles-value")
+    base = 300 * MINUTE
+    for author, at in (
+        ("ada", base + 1),
+        ("ada", base + 2),
+        ("bob", base + 3),
+        ("ada", base + 2 * MINUTE),
+    ):
+        broker.produce("articles", pb.Article(author=author, created_at=at))
+    app = logway.App("blog")
+    app.window(
+        "articles",
+        to="per-author",
+        key="author",
+        time="created_at",
+        tumbling="1m",
+        idle="1h",
+        aggregate={"n": "count", "first": ("min", "created_at")},
+    )
+    (runner,) = run_until(broker, app, lambda: count(broker, "per-author")() >= 2)
+    got = sorted((v["key"], v["n"], v["first"]) for v in values(broker, "per-author"))
+    assert got == [("ada", 2, base + 1), ("bob", 1, base + 3)]
+    assert count(broker, "per-author-errors")() == 0
+    metrics = render(broker, [], [], [runner])  # what /metrics shows of it
+    assert 'logway_window_records_in_total{window="blog.per-author"} 4' in metrics
+    assert 'logway_window_results_total{window="blog.per-author"} 2' in metrics
+    assert 'logway_window_open_windows{window="blog.per-author"} 1' in metrics  # ada's third
+    assert 'logway_window_open_keys{window="blog.per-author"} 1' in metrics

@@ -354,10 +354,36 @@ def protobuf_indexes(message: PbMessage | type[PbMessage]) -> tuple[int, ...]:
 
 
 def plain(value: Any) -> Mapping[str, Any] | Any:
-    """A decoded value as plain Python data: Protobuf messages as dicts (field names
-    as in the schema), others as they are."""
+    """A decoded value as plain Python data: a Protobuf message as a dict of every
+    field by its name in the schema (numbers stay numbers, unlike Protobuf's JSON
+    mapping of 64-bit integers; enums by name; unset sub-messages None), others as
+    they are."""
     if isinstance(value, PbMessage):
-        from google.protobuf.json_format import MessageToDict
-
-        return MessageToDict(value, preserving_proto_field_name=True)
+        return _message_data(value)
     return value
+
+
+def _message_data(message: PbMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        data = getattr(message, field.name)
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            inner = entry.fields_by_name["value"]
+            out[field.name] = {k: _single(inner, v) for k, v in data.items()}
+        elif field.is_repeated:
+            out[field.name] = [_single(field, v) for v in data]
+        elif entry is not None and not message.HasField(field.name):
+            out[field.name] = None
+        else:
+            out[field.name] = _single(field, data)
+    return out
+
+
+def _single(field: Any, data: Any) -> Any:
+    if field.message_type is not None:
+        return _message_data(data)
+    if field.enum_type is not None:
+        known = field.enum_type.values_by_number.get(data)
+        return known.name if known is not None else data
+    return data

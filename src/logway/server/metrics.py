@@ -60,10 +60,23 @@ def _lags(broker: Broker, kind: str, groups: list[tuple[str, str]]) -> list[str]
     return lines
 
 
+WINDOW_COUNTERS = [
+    ("records_in", "records a window read"),
+    ("results", "window results produced"),
+    ("late", "records too late for any open window, sent to the late topic"),
+    ("errors", "records that could not be read as rows, sent to the error topic"),
+]
+WINDOW_GAUGES = [
+    ("open_windows", "windows open in memory (for sliding windows: records kept)"),
+    ("open_keys", "keys with an open window"),
+]
+
+
 def render(
     broker: Broker,
     runners: Sequence[FunctionRunner],
     deliveries: Sequence[DeliveryRunner] = (),
+    windows: Sequence[Any] = (),
 ) -> str:
     out: list[str] = []
 
@@ -100,6 +113,17 @@ def render(
         )
     family("logway_delivery_lag", "gauge", "records not yet delivered, per partition")
     out += _lags(broker, "delivery", [(d.group, d.spec.source) for d in deliveries])
+    window_states = [w.status() for w in windows]  # logway.windows.runner.WindowRunner
+    for field, help_text in WINDOW_COUNTERS:
+        family(f"logway_window_{field}_total", "counter", help_text)
+        for w in window_states:
+            out.append(f"logway_window_{field}_total{_labels(window=w['window'])} {w[field]}")
+    for field, help_text in WINDOW_GAUGES:
+        family(f"logway_window_{field}", "gauge", help_text)
+        for w in window_states:
+            out.append(f"logway_window_{field}{_labels(window=w['window'])} {w[field]}")
+    family("logway_window_lag", "gauge", "records not yet checkpointed, per partition")
+    out += _lags(broker, "window", [(w.group, w.spec.source) for w in windows])
     family("logway_topic_end_offset", "gauge", "the offset the next record will get")
     for topic in broker.list_topics():
         try:

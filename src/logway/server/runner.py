@@ -156,7 +156,9 @@ class Server:
                     access=self.access,
                     sessions=Sessions(self.access, ttl_s=self.session_ttl_s),
                     drop_client=self._drop_http_client,
-                    metrics=lambda: metrics.render(self.broker, self.runners, self.deliveries),
+                    metrics=lambda: metrics.render(
+                        self.broker, self.runners, self.deliveries, self.windows
+                    ),
                     grpc_target=f"{self.host}:{self.grpc_port}",
                     kafka_target=(
                         f"{self.kafka.node.host}:{self.kafka.node.port}" if self.kafka else None

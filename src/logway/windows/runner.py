@@ -1,8 +1,10 @@
 """Running a window (``App.window``) over a topic: read every partition, aggregate
 in a ``WindowEngine`` by event time, and produce each window's result to a topic.
 
-- Event time is the record's timestamp or a field of its JSON value; the key is the
-  record's key, a field, or a function of the record.
+- Event time is the record's timestamp or a field of its value; the key is the
+  record's key, a field, or a function of the record. Values are JSON, or in the
+  schema registry's wire format (decoded with the schema their id names; Protobuf
+  messages as dicts with the schema's field names).
 - The watermark is ``Watermarks``' (per partition, the least of them, advanced by
   wall-clock time while a partition is idle), so the last window of a quiet key
   closes without new data.
@@ -33,6 +35,7 @@ from typing import Any
 from logway.broker import Broker, ensure_topic
 from logway.errors import InvalidArgumentError, InvalidRecordError, WindowStateFullError
 from logway.records import Message, Record, TopicPartition
+from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
 from logway.windows.aggregates import Aggregations, compile_aggregations
 from logway.windows.engine import Late, WindowEngine, WindowResult
@@ -93,14 +96,27 @@ class WindowRunner:
         self.positions: dict[int, int] = {}
         self.stats = {"records_in": 0, "results": 0, "late": 0, "errors": 0}
 
+    def status(self) -> dict[str, Any]:
+        """What ``/metrics`` shows of this window."""
+        return {
+            "window": self.group,
+            **self.stats,
+            "open_windows": self.engine.open_windows,
+            "open_keys": self.engine.open_keys,
+        }
+
     # --- reading a record -----------------------------------------------------------
 
     def _row(self, record: Record) -> tuple[Any, int, Any]:
         """(key, event time, value) of a record, or InvalidRecordError saying why not."""
-        try:
-            value = json.loads(record.value) if record.value is not None else None
-        except ValueError as exc:
-            raise InvalidRecordError(f"its value is not JSON: {exc}") from None
+        data = record.value
+        if data is not None and len(data) >= 5 and data[0] == 0:  # the registry's wire format
+            value = plain(self.broker.schemas.decode(data))
+        else:
+            try:
+                value = json.loads(data) if data is not None else None
+            except ValueError as exc:
+                raise InvalidRecordError(f"its value is not JSON: {exc}") from None
         spec = self.spec
         if spec.key is None:
             key: Any = None if record.key is None else record.key.decode(errors="replace")
