@@ -68,6 +68,7 @@ from suite import (
     SuiteResult,
     run_suite,
 )
+from windows import WindowsFigures, measure_windows
 
 T = TypeVar("T")
 
@@ -106,6 +107,7 @@ DECISION_US = 10.0  # one cached permission decision
 SCHEMAS = "schema registry"
 LOOKUPS_PER_S = 100_000.0  # a schema by id, once read
 ENFORCED_VS_PLAIN = 0.7  # produce_many of 1 KiB Protobuf records with value_schema / without
+WINDOWS = "windows"  # the window engine alone; the target is for a window read from a topic
 PORT_PRODUCE_PER_S = 300_000
 PORT_CONSUME_PER_S = 800_000
 PORT_VS_TANSU = 1.5
@@ -215,6 +217,7 @@ class Measured:
     delivery: DeliveryFigures | None
     auth: AuthFigures | None = None
     schemas: SchemaFigures | None = None
+    windows: WindowsFigures | None = None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -301,7 +304,33 @@ def build_checks(m: Measured) -> list[Check]:
         + delivery_checks(m)
         + auth_checks(m)
         + schema_checks(m)
+        + window_checks(m)
     )
+
+
+def window_checks(m: Measured) -> list[Check]:
+    """The window engine alone (tumbling 1 minute, count + mean, 10,000 keys) beside a
+    dict loop doing the same aggregation: information until a window read from a
+    topic is measured, which the targets are for."""
+    f = m.windows
+    return [
+        figure_check(
+            m,
+            "window engine alone, tumbling 1m count+mean",
+            "rec/s",
+            Target("info"),
+            WINDOWS,
+            f and (lambda: f.engine_per_s),
+        ),
+        figure_check(
+            m,
+            "same / a dict loop",
+            "x",
+            Target("info"),
+            WINDOWS,
+            f and (lambda: f.ratio),
+        ),
+    ]
 
 
 def schema_checks(m: Measured) -> list[Check]:
@@ -724,6 +753,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         delivery = s.run(DELIVERY, lambda: measure_delivery(root, sizes.delivery_records, reps))
         auth = s.run(AUTH, lambda: measure_auth(root, sizes.serve_records // 2, reps))
         schemas = s.run(SCHEMAS, lambda: measure_schemas(root, reps, sizes.large_records))
+        windows = s.run(WINDOWS, lambda: measure_windows(reps))
     return Measured(
         s,
         suite,
@@ -741,6 +771,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         delivery,
         auth,
         schemas,
+        windows,
     )
 
 
@@ -826,6 +857,8 @@ def document(
         measurements["auth"] = m.auth.to_json()
     if m.schemas:
         measurements["schemas"] = m.schemas.to_json()
+    if m.windows:
+        measurements["windows"] = m.windows.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
