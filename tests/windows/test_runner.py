@@ -24,6 +24,8 @@ from logway.windows.runner import WindowRunner, run_windows
 from tests.conformance.test_functions import run_until as run_runners
 
 MINUTE = 60_000
+# event times an hour ago: results are stamped with them, and retention keeps them
+RECENT = (int(time.time() * 1000) // MINUTE - 60) * MINUTE
 DEADLINE_S = 30.0
 
 
@@ -73,7 +75,7 @@ def test_results_per_key_and_minute_with_late_and_bad_records_aside(
     broker: logway.Broker,
 ) -> None:
     broker.create_topic("readings", partitions=2)
-    base = 100 * MINUTE
+    base = RECENT
     broker.produce_many(
         "readings",
         [
@@ -238,7 +240,7 @@ def test_values_in_the_registry_wire_format_are_rows_too(broker: logway.Broker) 
     from microblog.v1 import article_pb2 as pb
 
     broker.create_topic("articles", value_schema="articles-value")
-    base = 300 * MINUTE
+    base = RECENT + 10 * MINUTE
     for author, at in (
         ("ada", base + 1),
         ("ada", base + 2),

@@ -17,8 +17,13 @@ in a ``WindowEngine`` by event time, and produce each window's result to a topic
   ``__logway_windows`` (the engine's snapshot, the watermarks and the input
   positions, keyed by the window's group) and the group's offsets are committed
   after it; a restart restores the last checkpoint and reads on from its positions.
-  Results produced after the last checkpoint are produced again after a crash (at
-  least once). One process runs a window: it reads every partition of the source.
+- Final results are exactly once: each is numbered in the order produced (the next
+  number is in the checkpoint), and after a restart the results up to the highest
+  number the output topic already holds are not produced again — replaying from the
+  checkpoint makes the same results in the same order when the records are read in
+  the same order (one partition, or event time that closes windows without relying
+  on idleness). Updates (``emit="update"``), late and error records are at least
+  once. One process runs a window: it reads every partition of the source.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any
 
 from logway.broker import Broker, ensure_topic
 from logway.errors import InvalidArgumentError, InvalidRecordError, WindowStateFullError
+from logway.partitioner import partition_for_key
 from logway.records import Message, Record, TopicPartition
 from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
@@ -94,6 +100,9 @@ class WindowRunner:
         self.engine = WindowEngine(spec.windowing, spec.aggregations, spec.emit)
         self.watermarks = Watermarks(spec.windowing.grace_ms, spec.idle_ms)
         self.positions: dict[int, int] = {}
+        self.seq = 0  # the number of the next final result
+        self.emitted_upto = -1  # the highest number the output held at the start
+        self._out_partitions = 1
         self.stats = {"records_in": 0, "results": 0, "late": 0, "errors": 0}
 
     def status(self) -> dict[str, Any]:
@@ -156,6 +165,8 @@ class WindowRunner:
         count = len(self.broker.start_offsets(source))
         partitions = [TopicPartition(source, p) for p in range(count)]
         self._restore(count)
+        self._out_partitions = len(self.broker.start_offsets(self.spec.to))
+        self.emitted_upto = self._emitted_upto()
         self.watermarks.assign(list(range(count)), int(time.time() * 1000))
         with self.broker.consumer(source, partitions=partitions) as consumer:
             for p, offset in self.positions.items():
@@ -206,30 +217,69 @@ class WindowRunner:
         self.broker.produce(topic, record.value, record.key, headers, None, record.timestamp)
 
     def _emit(self, results: list[WindowResult]) -> None:
+        """Produce results in order, each final one numbered (``logway.window.seq``):
+        one the output already holds (produced before a crash, after the checkpoint
+        restored) is not produced again. Runs of consecutive results for one
+        partition go in one append each, so what a crash leaves stored is always a
+        prefix of the sequence."""
         if not results:
             return
         inclusive = self.spec.windowing.kind == "sliding"  # Kafka Streams' inclusive ends
-        messages = [
-            Message(
-                json.dumps(
-                    {
-                        "key": r.key,
-                        "window_start": r.start,
-                        "window_end": r.end,
-                        **r.values,
-                        **({} if r.final else {"final": False}),
-                    },
-                    default=str,
-                ).encode(),
-                None if r.key is None else str(r.key).encode(),
-                (("logway.window", self.group.encode()),),
+        count = self._out_partitions
+        runs: list[tuple[int, list[Message]]] = []
+        for r in results:
+            headers: tuple[tuple[str, bytes], ...] = (("logway.window", self.group.encode()),)
+            if r.final:
+                number, self.seq = self.seq, self.seq + 1
+                if number <= self.emitted_upto:
+                    continue  # produced before the crash this run restarted from
+                headers += (("logway.window.seq", str(number).encode()),)
+            key = None if r.key is None else str(r.key).encode()
+            row = {"key": r.key, "window_start": r.start, "window_end": r.end, **r.values}
+            if not r.final:
+                row["final"] = False
+            message = Message(
+                json.dumps(row, default=str).encode(),
+                key,
+                headers,
                 None,
                 r.end if inclusive else max(r.start, r.end - 1),  # in the window
             )
-            for r in results
-        ]
-        self.broker.produce_many(self.spec.to, messages)
-        self.stats["results"] += len(results)
+            partition = 0 if key is None or count == 1 else partition_for_key(key, count)
+            if runs and runs[-1][0] == partition:
+                runs[-1][1].append(message)
+            else:
+                runs.append((partition, [message]))
+        for partition, messages in runs:
+            self.broker.produce_many(self.spec.to, messages, partition=partition)
+            self.stats["results"] += len(messages)
+
+    def _emitted_upto(self) -> int:
+        """The highest result number this window's output holds (-1: none): each
+        partition's newest record of this window, read from its end backwards."""
+        found = -1
+        group = self.group.encode()
+        for _, record in self._newest(self.spec.to, lambda r: r.header("logway.window") == group):
+            number = record.header("logway.window.seq")
+            if number is not None:
+                found = max(found, int(number))
+        return found
+
+    def _newest(self, topic: str, wanted: Callable[[Record], bool]) -> list[tuple[int, Record]]:
+        """Per partition of ``topic``, its newest record that is ``wanted``."""
+        out = []
+        starts = self.broker.start_offsets(topic)
+        for p, end in self.broker.end_offsets(topic).items():
+            high = end
+            while high > starts[p]:
+                low = max(starts[p], high - 256)
+                batch = self.broker.fetch(topic, p, low, max_records=high - low)
+                hit = next((r for r in reversed(batch) if wanted(r)), None)
+                if hit is not None:
+                    out.append((p, hit))
+                    break
+                high = low
+        return out
 
     # --- checkpoints ----------------------------------------------------------------
 
@@ -237,6 +287,7 @@ class WindowRunner:
         snapshot = {
             "engine": self.engine.snapshot(),
             "positions": {str(p): o for p, o in self.positions.items()},
+            "seq": self.seq,
         }
         self.broker.produce(CHANGELOG_TOPIC, json.dumps(snapshot).encode(), self.group.encode())
         if self.positions:
@@ -253,6 +304,7 @@ class WindowRunner:
                 self.spec.windowing, self.spec.aggregations, self.spec.emit, snapshot["engine"]
             )
             self.positions = {int(p): int(o) for p, o in snapshot["positions"].items()}
+            self.seq = int(snapshot.get("seq", 0))
             log.info("%s: restored from its checkpoint at %s", self.group, self.positions)
             return
         source = self.spec.source
@@ -269,20 +321,11 @@ class WindowRunner:
                 )
 
     def _last_checkpoint(self) -> bytes | None:
-        """The newest checkpoint of this window in the changelog, read from its end
-        backwards (the topic holds every window's checkpoints)."""
+        """The newest checkpoint of this window in the changelog (which holds every
+        window's checkpoints)."""
         key = self.group.encode()
-        starts = self.broker.start_offsets(CHANGELOG_TOPIC)
-        for p, end in self.broker.end_offsets(CHANGELOG_TOPIC).items():
-            high = end
-            while high > starts[p]:
-                low = max(starts[p], high - 256)
-                batch = self.broker.fetch(CHANGELOG_TOPIC, p, low, max_records=high - low)
-                for record in reversed(batch):
-                    if record.key == key and record.value is not None:
-                        return record.value
-                high = low
-        return None
+        found = self._newest(CHANGELOG_TOPIC, lambda r: r.key == key and r.value is not None)
+        return found[0][1].value if found else None
 
 
 async def run_windows(
