@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import logway
+from tests.servers import logway_process
 
 pytestmark = pytest.mark.slow
 
@@ -65,13 +65,7 @@ def test_every_window_result_once_and_right_after_20_kills(tmp_path: Path) -> No
                 broker.produce_many("readings", [(v.encode(), k) for k, v in chunk[at : at + 20]])
 
     def start() -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "logway.cli.main", "run", "plantapp:app"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = logway_process(env, "run", "plantapp:app")
         assert process.stdout is not None
         assert "per-second <- readings" in process.stdout.readline()
         return process

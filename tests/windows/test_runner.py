@@ -22,6 +22,7 @@ import logway
 from logway.server.metrics import render
 from logway.windows.runner import WindowRunner, run_windows
 from tests.conformance.test_functions import run_until as run_runners
+from tests.servers import logway_cli, logway_process
 
 MINUTE = 60_000
 # event times an hour ago: results are stamped with them, and retention keeps them
@@ -177,13 +178,7 @@ def test_logway_run_runs_the_windows_and_a_restart_repeats_no_result(tmp_path: P
     env = {**os.environ, "LOGWAY_URL": f"file:{tmp_path / 'data'}", "PYTHONPATH": str(tmp_path)}
 
     def start() -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "logway.cli.main", "run", "plantapp:app"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = logway_process(env, "run", "plantapp:app")
         assert process.stdout is not None
         assert "per-second <- readings -> per-second" in process.stdout.readline()
         return process
@@ -199,14 +194,8 @@ def test_logway_run_runs_the_windows_and_a_restart_repeats_no_result(tmp_path: P
             + "\n"
             for i in range(8)
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "logway.cli.main", "produce", "readings", "-K", "|"],
-            input="".join(f"d{i % 2}|{line}\n" for i, line in enumerate(lines.splitlines())),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        keyed = "".join(f"d{i % 2}|{line}\n" for i, line in enumerate(lines.splitlines()))
+        done = logway_cli(env, "produce", "readings", "-K", "|", stdin=keyed, timeout=60)
         assert done.returncode == 0, done.stderr
 
     now_s = int(time.time())
