@@ -43,6 +43,7 @@ from logway.partitioner import partition_for_key
 from logway.records import Message, Record, TopicPartition
 from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
+from logway.windows import fields
 from logway.windows.aggregates import Aggregations, compile_aggregations
 from logway.windows.engine import Late, WindowEngine, WindowResult
 from logway.windows.spec import Windowing
@@ -85,11 +86,11 @@ class WindowSpec:
 
 
 def _field(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            raise InvalidRecordError(f"its value has no field {path!r}")
-        value = value[part]
-    return value
+    """``fields.read``, a missing field refused as a row that cannot be read."""
+    try:
+        return fields.read(path, value)
+    except fields.LOOKUP_ERRORS:
+        raise InvalidRecordError(f"its value has no field {path!r}") from None
 
 
 class WindowRunner:
