@@ -22,6 +22,7 @@ from logway.cli import (
     topics,
 )
 from logway.cli import query as query_command
+from logway.cli import schedules as schedules_command
 from logway.cli import schemas as schemas_command
 from logway.errors import LogwayError
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup_command.add_parser(sub)
     auth_command.add_parser(sub)  # users, tokens, acls
     schemas_command.add_parser(sub)
+    schedules_command.add_parser(sub)
     return parser
 
 
