@@ -134,6 +134,30 @@ class App:
         self.windows.append(window_spec(wname, source, to, aggregate=aggregate, **settings))
         return wname
 
+    def sql(self, statement: str, *, name: str | None = None, **settings: Any) -> str:
+        """Run a continuous query (``logway.windows.sqlrun``): ``INSERT INTO alerts
+        SELECT … FROM TUMBLE(readings, DESCRIPTOR(ts), INTERVAL '1' MINUTE) GROUP BY …,
+        window_start, window_end`` (HOP, CUMULATE and SESSION too), or a filter and
+        projection ``FROM readings`` without a window; ``key=`` (the result column
+        that keys results), ``columns={"temp": "DOUBLE"}`` (else taken from the first
+        record), ``grace=``, ``idle=``, ``starting_position=``. Unreadable records go
+        to ``<target>-errors`` and late ones to ``<target>-late``. It runs as the
+        consumer group ``<app>.<name>`` (``name`` defaults to the target). Bad
+        statements and settings are refused here, with the reason. Returns the name."""
+        from logway.windows.sqlrun import sql_spec
+
+        spec = sql_spec(statement, name=name, **settings)
+        validate_topic_name(spec.source)
+        validate_topic_name(spec.to)
+        validate_group(f"{self.name}.{spec.name}")
+        if any(w.name == spec.name for w in self.windows):
+            raise InvalidArgumentError(
+                f"app {self.name!r} already has a window or query {spec.name!r}; give this "
+                "one a name="
+            )
+        self.windows.append(spec)
+        return spec.name
+
     def topic(self, name: str, partitions: int = 1, *, value: Any = None, **config: Any) -> str:
         """Declare a topic the app needs; created with these settings when missing.
 

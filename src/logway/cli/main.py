@@ -24,6 +24,7 @@ from logway.cli import (
 from logway.cli import query as query_command
 from logway.cli import schedules as schedules_command
 from logway.cli import schemas as schemas_command
+from logway.cli import sql as sql_command
 from logway.errors import LogwayError
 
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     auth_command.add_parser(sub)  # users, tokens, acls
     schemas_command.add_parser(sub)
     schedules_command.add_parser(sub)
+    sql_command.add_parser(sub)
     return parser
 
 

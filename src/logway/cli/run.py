@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     app = load_app(args.app)
     if not app.functions and not app.deliveries and not app.windows:
         raise InvalidArgumentError(
-            f"{args.app} declares no functions (@app.function), deliveries (app.delivery) "
-            "or windows (app.window)"
+            f"{args.app} declares no functions (@app.function), deliveries (app.delivery), "
+            "windows (app.window) or continuous queries (app.sql)"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with logway.connect(args.url or app.url) as broker:

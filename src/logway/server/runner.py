@@ -111,14 +111,11 @@ class Server:
         self._access_task: asyncio.Task[None] | None = None
         self.runners: list[FunctionRunner] = []
         self.deliveries: list[DeliveryRunner] = []
-        self.windows: list[Any] = []  # logway.windows.runner.WindowRunner
+        self.windows: list[Any] = []  # WindowRunner and SqlRunner (logway.windows)
         if app is not None:
             self.runners = [FunctionRunner(broker, app.name, spec) for spec in app.functions]
             self.deliveries = [DeliveryRunner(broker, app.name, d) for d in app.deliveries]
-            if app.windows:
-                from logway.windows.runner import WindowRunner
-
-                self.windows = [WindowRunner(broker, app.name, w) for w in app.windows]
+            self.windows = [w.make_runner(broker, app.name) for w in app.windows]
 
     async def start(self) -> None:
         if self.access.enabled:

@@ -84,6 +84,9 @@ class WindowSpec:
         self.late_topic = self.late_topic or f"{self.to}-late"
         self.error_topic = self.error_topic or f"{self.to}-errors"
 
+    def make_runner(self, broker: Broker, app_name: str) -> WindowRunner:
+        return WindowRunner(broker, app_name, self)
+
 
 def _field(value: Any, path: str) -> Any:
     """``fields.read``, a missing field refused as a row that cannot be read."""
@@ -330,9 +333,10 @@ class WindowRunner:
 
 
 async def run_windows(
-    broker: Broker, app_name: str, specs: list[WindowSpec], stopping: asyncio.Event
-) -> list[WindowRunner]:
-    runners = [WindowRunner(broker, app_name, spec) for spec in specs]
+    broker: Broker, app_name: str, specs: list[Any], stopping: asyncio.Event
+) -> list[Any]:
+    """Run an app's windows and continuous queries (``WindowSpec``s and ``SqlSpec``s)."""
+    runners = [spec.make_runner(broker, app_name) for spec in specs]
     await asyncio.gather(*(r.run(stopping) for r in runners))
     return runners
 

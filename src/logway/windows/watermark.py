@@ -56,6 +56,22 @@ class Watermarks:
             self._now = now_ms
         return self.current
 
+    def snapshot(self) -> dict[str, object]:
+        """The max event time per partition and the watermark, as JSON."""
+        return {"max": {str(p): m for p, m in self._max.items()}, "current": self.current}
+
+    def restore(self, snapshot: dict[str, object], now_ms: int) -> None:
+        """Continue from ``snapshot`` (every partition's idleness restarts at ``now_ms``)."""
+        maxima = snapshot.get("max")
+        if isinstance(maxima, dict):
+            for p, m in maxima.items():
+                self._max[int(p)] = int(m)
+                self._seen[int(p)] = now_ms
+        current = snapshot.get("current")
+        if isinstance(current, int):
+            self._current = max(self._current, current)
+        self._now = max(self._now, now_ms)
+
     @property
     def current(self) -> int:
         """The watermark at the latest wall-clock time given."""
