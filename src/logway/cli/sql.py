@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     def sink(rows: list[dict[str, Any]]) -> None:
         nonlocal printed
-        from logway.windows.sqlrun import json_default
+        from logway.windows.sqlrows import json_default
 
         for row in rows:
             if args.max_rows is not None and printed >= args.max_rows:

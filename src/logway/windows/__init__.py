@@ -17,6 +17,10 @@ it from a topic and produces its results (``App.window``).
   partitions, with idleness.
 - ``runner.py``: ``WindowRunner``: reads a topic, produces results, late and
   unreadable records aside, checkpoints into ``__logway_windows``.
+- ``sql.py``: ``ContinuousQuery``: a continuous SQL statement's target, source, window
+  table function and columns; ``sqlrows.py`` reads batches of records as its rows with
+  DuckDB; ``sqlrun.py``: ``SqlRunner`` runs it (``App.sql``, ``logway sql``).
+- ``output.py``: ``NumberedOutput``: final results stored exactly once across restarts.
 """
 
 from logway.windows.aggregates import Aggregations, Custom, compile_aggregations
