@@ -1,7 +1,8 @@
 """A window's results survive SIGKILL: ``logway run`` is killed at random points, 20
-times, while it aggregates records already in the log, and restarted each time; in
-the end every window's result is on the output topic exactly once, with the value
-a single uninterrupted pass computes."""
+times, while it aggregates records already in the log (with ``app.window``, and with
+the same windows as a continuous query, ``app.sql``), and restarted each time; in the
+end every window's result is on the output topic exactly once, with the value a single
+uninterrupted pass computes."""
 
 from __future__ import annotations
 
@@ -33,10 +34,23 @@ app.window(
     idle="1h", checkpoint="20ms", aggregate={"n": "count", "total": ("sum", "v")},
 )
 """
+SQL_APP = """
+import logway
+
+app = logway.App("plant")
+app.sql(
+    "INSERT INTO per-second SELECT device AS key, window_start, count(*) AS n, "
+    "sum(v) AS total FROM TUMBLE(readings, DESCRIPTOR(ts), INTERVAL '1' SECOND) "
+    "GROUP BY device, window_start, window_end",
+    key="key", idle="1h", checkpoint="20ms",
+    columns={"device": "VARCHAR", "ts": "BIGINT", "v": "BIGINT"},
+)
+"""
 
 
-def test_every_window_result_once_and_right_after_20_kills(tmp_path: Path) -> None:
-    (tmp_path / "plantapp.py").write_text(APP)
+@pytest.mark.parametrize("app", [APP, SQL_APP], ids=["window", "sql"])
+def test_every_window_result_once_and_right_after_20_kills(tmp_path: Path, app: str) -> None:
+    (tmp_path / "plantapp.py").write_text(app)
     url = f"file:{tmp_path / 'data'}"
     env = {**os.environ, "LOGWAY_URL": url, "PYTHONPATH": str(tmp_path)}
     rng = random.Random(7)
