@@ -46,6 +46,7 @@ class Sizes:
     port_records: int = 1_000_000  # 100-byte records into and out of logway's Kafka port
     backup_records: int = 1_000_000  # 1 KiB records: a 1 GB topic backed up and restored
     delivery_records: int = 300_000  # 1 KiB JSON records delivered to Parquet
+    window_records: int = 1_000_000  # JSON records through tumbling windows, 100 per key
 
     def scaled(self, factor: float) -> Sizes:
         """The same shape with record counts multiplied by ``factor`` (whole batches)."""
@@ -72,6 +73,7 @@ class Sizes:
             port_records=batches(self.port_records),
             backup_records=batches(self.backup_records),
             delivery_records=batches(self.delivery_records),
+            window_records=batches(self.window_records),
         )
 
 

@@ -88,6 +88,19 @@ class WindowSpec:
         return WindowRunner(broker, app_name, self)
 
 
+# the C scanner json.loads ends in; _take tries it before the whole of json.loads
+_scan_json = json.JSONDecoder().scan_once
+# what makes _take leave a record to _row: no value, not UTF-8, not one JSON value
+# alone, a missing field, a value that is not an object, a time that is not a number
+_NOT_INLINE = (ValueError, StopIteration, *fields.LOOKUP_ERRORS)
+_MIN_TIME = -(2**63)
+
+
+def _top_level(field: object) -> str | None:
+    """``field`` if it names a top-level field of the value (no dotted path)."""
+    return field if isinstance(field, str) and "." not in field else None
+
+
 def _field(value: Any, path: str) -> Any:
     """``fields.read``, a missing field refused as a row that cannot be read."""
     try:
@@ -176,12 +189,15 @@ class WindowRunner:
             for p, offset in self.positions.items():
                 consumer.seek(TopicPartition(source, p), offset)
             last_checkpoint = time.monotonic()
+            # wait for records no longer than idleness takes to count, so a short idle
+            # closes the windows of a stream that stopped when it says, not a poll later
+            wait_s = min(POLL_S, max(0.005, self.spec.idle_ms / 1000))
             while not stop.is_set():
-                records = consumer.poll(timeout=POLL_S, max_records=5000)
+                records = consumer.poll(timeout=wait_s, max_records=5000)
                 now = int(time.time() * 1000)
                 out: list[WindowResult] = []
-                for record in records:
-                    self._take(record, now, out)
+                if records:
+                    self._take(records, now, out)
                 self.watermarks.idle(now)
                 out.extend(self.engine.advance(self.watermarks.current))
                 self._emit(out)
@@ -190,19 +206,64 @@ class WindowRunner:
                     last_checkpoint = time.monotonic()
             self._checkpoint()
 
-    def _take(self, record: Record, now: int, out: list[WindowResult]) -> None:
-        self.stats["records_in"] += 1
-        self.positions[record.partition] = record.offset + 1
-        try:
-            key, event_time, value = self._row(record)
-            results, late = self.engine.add(key, event_time, value)
-        except (InvalidRecordError, WindowStateFullError) as exc:
-            self._aside(self.spec.error_topic, record, str(exc), "errors")
-            return
-        self.watermarks.observe(record.partition, event_time, now)
-        out.extend(results)
-        if late is not None:
-            self._late(record, late)
+    def _take(self, records: list[Record], now: int, out: list[WindowResult]) -> None:
+        """Add a poll's records to their windows (results of ``emit="update"`` into
+        ``out``), the late and unreadable ones set aside with the reason. The common
+        record, a JSON value whose key and time are the record's own or top-level
+        fields, is read here inline; any other (the registry's wire format, a function
+        or dotted path, JSON that only ``json.loads`` reads, an error) by ``_row``."""
+        self.stats["records_in"] += len(records)
+        spec = self.spec
+        key_name = _top_level(spec.key)
+        time_name = _top_level(spec.time)
+        inline = (spec.key is None or key_name is not None) and (
+            spec.time is None or time_name is not None
+        )
+        positions = self.positions
+        add = self.engine.add
+        row = self._row
+        scan = _scan_json
+        highest: dict[int, int] = {}  # partition -> highest event time added
+        for record in records:
+            _, partition, offset, timestamp, record_key, data, _ = record
+            positions[partition] = offset + 1
+            try:
+                try:
+                    if not inline or data[0] == 0:  # (0: the registry's wire format)
+                        raise ValueError("not read inline")
+                    text = data.decode()
+                    value, end = scan(text, 0)
+                    if end != len(text):
+                        raise ValueError("more than one JSON value")
+                    if key_name is not None:
+                        key = value[key_name]
+                    else:
+                        key = None if record_key is None else record_key.decode(errors="replace")
+                    if time_name is None:
+                        event_time = timestamp
+                    else:
+                        raw = value[time_name]
+                        if raw.__class__ is int:
+                            event_time = raw
+                        elif raw.__class__ is float:
+                            event_time = int(raw)
+                        else:
+                            raise ValueError("not a number")
+                except _NOT_INLINE:
+                    key, event_time, value = row(record)
+                results, late = add(key, event_time, value)
+            except (InvalidRecordError, WindowStateFullError) as exc:
+                self._aside(spec.error_topic, record, str(exc), "errors")
+                continue
+            if event_time > highest.get(partition, _MIN_TIME):
+                highest[partition] = event_time
+            if results:
+                out.extend(results)
+            if late is not None:
+                self._late(record, late)
+        observe = self.watermarks.observe
+        for partition, event_time in highest.items():
+            observe(partition, event_time, now)
 
     def _late(self, record: Record, late: Late) -> None:
         reason = f"{late.reason} (event time {late.event_time}, watermark {late.watermark})"
