@@ -6,8 +6,9 @@ one window, and a restart from the checkpoint that repeats and loses no result."
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +316,46 @@ def test_an_app_query_is_checked_when_declared() -> None:
     assert app.sql(PER_MINUTE) == "alerts"
     with pytest.raises(InvalidArgumentError, match="already has"):
         app.sql(PER_MINUTE)
+
+
+def test_one_runner_at_a_time_and_the_query_moves_when_it_stops(broker: logway.Broker) -> None:
+    """Two runners of one query (two processes running the app): one runs it, the other
+    waits; stopping the one that runs moves the query to the other, which goes on from
+    the checkpoint without repeating or losing a result."""
+    spec = sql_spec(PER_MINUTE, idle="1h", checkpoint="10ms")
+    runners = [spec.make_runner(broker, "plant") for _ in range(2)]
+    stops = [threading.Event() for _ in runners]
+    threads = [
+        threading.Thread(target=r.run_until, args=(s,)) for r, s in zip(runners, stops, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        broker.produce_many("readings", [reading("a", 1), reading("b", 2), reading("a", 61)])
+        wait_until(lambda: held(broker, "alerts") == 2)
+        first = next(i for i, r in enumerate(runners) if r.stats["records_in"])
+        assert runners[1 - first].stats["records_in"] == 0  # it waited
+        stops[first].set()
+        threads[first].join(timeout=30)
+        broker.produce_many("readings", [reading("b", 70), reading("c", 130)])
+        wait_until(lambda: held(broker, "alerts") == 4)
+        assert runners[1 - first].stats["records_in"] >= 2  # the other took it over
+    finally:
+        for s in stops:
+            s.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    got = [(r["device"], r["window_start"], r["n"]) for r in rows(broker, "alerts")]
+    assert got == [("a", at(0), 1), ("b", at(0), 1), ("a", at(60), 1), ("b", at(60), 1)]
+
+
+def held(broker: logway.Broker, topic: str) -> int:
+    """How many records ``topic`` holds (0 before the runner creates it)."""
+    return sum(broker.end_offsets(topic).values()) if topic in broker.list_topics() else 0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "the condition did not hold in time"
+        time.sleep(0.01)  # the runners work meanwhile, in their threads

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 import logway
+from logway.log.lock import read_owner
 from tests.servers import logway_cli, logway_process
 
 MINUTE = 60_000
@@ -126,3 +128,84 @@ def test_logway_sql_refuses_insert_and_bad_statements(tmp_path: Path) -> None:
     assert done.returncode != 0 and "aggregate over windows" in done.stderr
     done = logway_cli(env, "sql", "SELECT * FROM readings")
     assert done.returncode != 0 and "unknown topic 'readings'" in done.stderr
+
+
+MOVING_APP = """
+import logway
+
+app = logway.App("plant")
+app.sql(
+    "INSERT INTO per-second SELECT device, window_start, count(*) AS n, sum(v) AS total "
+    "FROM TUMBLE(readings, DESCRIPTOR(ts), INTERVAL '1' SECOND) "
+    "GROUP BY device, window_start, window_end",
+    idle="1h", checkpoint="20ms",
+    columns={"device": "VARCHAR", "ts": "BIGINT", "v": "BIGINT"},
+)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_run_a_query_and_it_moves_when_one_is_killed(tmp_path: Path) -> None:
+    """Two ``logway run`` of one app: one runs the query, the other waits; SIGKILL one
+    of them (the data directory's owner or not, running the query or not) six times,
+    starting it again each time: every window's result is stored once, right."""
+    (tmp_path / "movingapp.py").write_text(MOVING_APP)
+    url = f"file:{tmp_path / 'data'}"
+    env = {**os.environ, "LOGWAY_URL": url, "PYTHONPATH": str(tmp_path)}
+    assert logway_cli(env, "topics", "create", "readings").returncode == 0
+    first_s = int(time.time()) - 600
+    expected: dict[tuple[str, int], tuple[int, int]] = {}
+    chunks = []
+    for k in range(7):
+        lines_ = []
+        for second in range(k * 20, (k + 1) * 20):
+            for i in range(3):
+                device, v = f"d{(second + i) % 4}", second * 3 + i
+                ts = (first_s + second) * 1000 + i
+                lines_.append(json.dumps({"device": device, "ts": ts, "v": v}) + "\n")
+                if second < 7 * 20 - 1:  # the last second's windows stay open
+                    n, total = expected.get((device, (first_s + second) * 1000), (0, 0))
+                    expected[(device, (first_s + second) * 1000)] = (n + 1, total + v)
+        chunks.append("".join(lines_))
+
+    def start() -> subprocess.Popen[str]:
+        process = logway_process(env, "run", "movingapp:app")
+        assert process.stdout is not None
+        assert "per-second <- readings" in process.stdout.readline()
+        return process
+
+    def held() -> int:
+        with logway.connect(url) as broker:
+            if "per-second" not in broker.list_topics():
+                return 0
+            return sum(broker.end_offsets("per-second").values())
+
+    processes = [start(), start()]
+    try:
+        for k, chunk in enumerate(chunks):
+            done = logway_cli(env, "produce", "readings", stdin=chunk)
+            assert done.returncode == 0, done.stderr
+            want = sum(1 for (_, ws) in expected if ws < (first_s + (k + 1) * 20 - 1) * 1000)
+            deadline = time.monotonic() + DEADLINE_S
+            while held() < want:
+                assert time.monotonic() < deadline, f"{held()} of {want} results"
+                time.sleep(0.05)  # the processes work meanwhile
+            if k < len(chunks) - 1:
+                victim = processes[k % 2]
+                victim.send_signal(signal.SIGKILL)
+                victim.communicate(timeout=60)
+                processes[k % 2] = start()
+    finally:
+        # the one that does not own the data directory first: it talks to the owner
+        owner = read_owner(str(tmp_path / "data"))[0]
+        processes.sort(key=lambda p: str(p.pid) == owner)
+        errors = []
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            errors.append(process.communicate(timeout=60)[1])
+    assert [p.returncode for p in processes] == [0, 0], errors
+    with logway.connect(url) as broker:
+        got = [json.loads(r.value or b"") for r in broker.fetch("per-second", 0, 0, 100_000)]
+    seen = [(g["device"], g["window_start"]) for g in got]
+    assert len(seen) == len(set(seen)), "a window's result was produced twice"
+    assert {(g["device"], g["window_start"]): (g["n"], g["total"]) for g in got} == expected

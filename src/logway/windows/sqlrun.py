@@ -48,6 +48,7 @@ from logway.errors import InvalidArgumentError
 from logway.records import Record, TopicPartition
 from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
+from logway.windows.lease import run_leased
 from logway.windows.output import NumberedOutput, aside, newest
 from logway.windows.sql import PSEUDO_COLUMNS, ContinuousQuery
 from logway.windows.sqlrows import (
@@ -171,6 +172,12 @@ class SqlRunner:
         self.query = spec.query
         self.sink = sink
         self.report = report or (lambda text: log.warning("%s: %s", group, text))
+        self.stats = {"records_in": 0, "results": 0, "late": 0, "errors": 0}
+        self._reset()
+
+    def _reset(self) -> None:
+        """The state of a runner that has read nothing yet."""
+        spec, broker, group = self.spec, self.broker, self.group
         self.rows = Rows(spec.query, spec.columns)
         self.watermarks = Watermarks(spec.grace_ms, spec.idle_ms)
         self.positions: dict[int, int] = {}  # read up to, per partition
@@ -178,8 +185,9 @@ class SqlRunner:
         self.replay_from: dict[int, int] = {}  # the oldest held record at the checkpoint
         self.pending: dict[int, list[Any]] = {}  # window end -> Arrow tables of its rows
         self.sessions: list[Any] = []  # SESSION: the rows of open sessions
-        self.output = NumberedOutput(broker, spec.to, group) if sink is None and spec.to else None
-        self.stats = {"records_in": 0, "results": 0, "late": 0, "errors": 0}
+        self.output = (
+            NumberedOutput(broker, spec.to, group) if self.sink is None and spec.to else None
+        )
 
     def status(self) -> dict[str, Any]:
         """What ``/metrics`` shows of this query."""
@@ -195,11 +203,6 @@ class SqlRunner:
     # --- the loop -------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
-        if self.sink is None:
-            for topic in (self.spec.to, self.spec.late_topic, self.spec.error_topic):
-                if topic:
-                    ensure_topic(self.broker, topic)
-            ensure_topic(self.broker, CHANGELOG_TOPIC, retention_ms="7d")
         stop = threading.Event()
         work = asyncio.ensure_future(asyncio.to_thread(self.run_until, stop))
         waiting = asyncio.ensure_future(stopping.wait())
@@ -211,6 +214,10 @@ class SqlRunner:
     def open(self) -> dict[int, int]:
         """Restore the checkpoint and look at the output; returns where to read each
         partition from."""
+        if self.sink is None:
+            for topic in (self.spec.to, self.spec.late_topic, self.spec.error_topic):
+                ensure_topic(self.broker, topic)
+            ensure_topic(self.broker, CHANGELOG_TOPIC, retention_ms="7d")
         count = len(self.broker.start_offsets(self.query.source))
         now = int(time.time() * 1000)
         self._restore(count, now)
@@ -228,6 +235,15 @@ class SqlRunner:
         self.close_windows()
 
     def run_until(self, stop: threading.Event) -> None:
+        """Run until ``stop``: while this process holds the query's lease (``lease.py``);
+        at once with a ``sink``."""
+        if self.sink is not None:
+            self._run_once(stop, lambda: False)
+        else:
+            run_leased(self.broker, self.group, stop, lambda lost: self._run_once(stop, lost))
+
+    def _run_once(self, stop: threading.Event, lost: Callable[[], bool]) -> None:
+        self._reset()
         source = self.query.source
         start = self.open()
         count = len(self.broker.start_offsets(source))
@@ -237,7 +253,11 @@ class SqlRunner:
                 consumer.seek(TopicPartition(source, p), offset)
             last_checkpoint = time.monotonic()
             while not stop.is_set():
-                self.step(consumer.poll(timeout=POLL_S, max_records=BATCH))
+                records = consumer.poll(timeout=POLL_S, max_records=BATCH)
+                if lost():
+                    log.info("%s: another process runs it now", self.group)
+                    return
+                self.step(records)
                 if time.monotonic() - last_checkpoint >= self.spec.checkpoint_ms / 1000:
                     self.checkpoint()
                     last_checkpoint = time.monotonic()

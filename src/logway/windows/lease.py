@@ -1,0 +1,60 @@
+"""One process at a time runs a window or a continuous query: ``Lease``, ``run_leased``.
+
+Every process that runs an app declares its windows and queries; for each, the
+processes join the consumer group ``<job>.lease`` on the one-partition topic
+``__logway_leases``, and the member the group hands that partition to runs the job
+while the others wait. When the runner stops, dies (its membership ends with its
+connection) or loses the partition in a rebalance, another member gets it, restores
+the job's last checkpoint and goes on: the state moves with the partition, as Kafka
+Streams moves a task. The numbered results (``output.py``) keep every result once
+across the move.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from logway.broker import Broker, Consumer, ensure_topic
+
+LEASE_TOPIC = "__logway_leases"
+WAIT_S = 0.05
+
+
+class Lease:
+    """The lease of ``job``: held while this member is assigned the lease partition."""
+
+    def __init__(self, broker: Broker, job: str):
+        ensure_topic(broker, LEASE_TOPIC, partitions=1)
+        self.consumer: Consumer = broker.consumer(LEASE_TOPIC, group=f"{job}.lease", start="latest")
+
+    def held(self) -> bool:
+        return bool(self.consumer.assignment())
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Wait until the lease is held (True) or ``stop`` is set (False)."""
+        while not stop.is_set():
+            if self.held():
+                return True
+            stop.wait(WAIT_S)
+        return False
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def run_leased(
+    broker: Broker,
+    job: str,
+    stop: threading.Event,
+    run: Callable[[Callable[[], bool]], None],
+) -> None:
+    """Call ``run(lost)`` whenever this process holds the lease of ``job``, until
+    ``stop``; ``run`` returns when ``stop`` is set or ``lost()`` says the lease moved
+    (then it must not write anything more, not even a checkpoint)."""
+    lease = Lease(broker, job)
+    try:
+        while lease.wait(stop):
+            run(lambda: not lease.held())
+    finally:
+        lease.close()
