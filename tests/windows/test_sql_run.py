@@ -135,21 +135,33 @@ import logway
 
 app = logway.App("plant")
 app.sql(
-    "INSERT INTO per-second SELECT device, window_start, count(*) AS n, sum(v) AS total "
+    "INSERT INTO per-second SELECT device AS key, window_start, count(*) AS n, sum(v) AS total "
     "FROM TUMBLE(readings, DESCRIPTOR(ts), INTERVAL '1' SECOND) "
     "GROUP BY device, window_start, window_end",
     idle="1h", checkpoint="20ms",
     columns={"device": "VARCHAR", "ts": "BIGINT", "v": "BIGINT"},
 )
 """
+MOVING_WINDOW_APP = """
+import logway
+
+app = logway.App("plant")
+app.window(
+    "readings", to="per-second", key="device", time="ts", tumbling="1s",
+    idle="1h", checkpoint="20ms", aggregate={"n": "count", "total": ("sum", "v")},
+)
+"""
 
 
 @pytest.mark.slow
-def test_two_processes_run_a_query_and_it_moves_when_one_is_killed(tmp_path: Path) -> None:
-    """Two ``logway run`` of one app: one runs the query, the other waits; SIGKILL one
-    of them (the data directory's owner or not, running the query or not) six times,
-    starting it again each time: every window's result is stored once, right."""
-    (tmp_path / "movingapp.py").write_text(MOVING_APP)
+@pytest.mark.parametrize("app", [MOVING_APP, MOVING_WINDOW_APP], ids=["sql", "window"])
+def test_two_processes_run_a_query_and_it_moves_when_one_is_killed(
+    tmp_path: Path, app: str
+) -> None:
+    """Two ``logway run`` of one app: one runs the query (or window), the other waits;
+    SIGKILL one of them (the data directory's owner or not, running it or not) six
+    times, starting it again each time: every window's result is stored once, right."""
+    (tmp_path / "movingapp.py").write_text(app)
     url = f"file:{tmp_path / 'data'}"
     env = {**os.environ, "LOGWAY_URL": url, "PYTHONPATH": str(tmp_path)}
     assert logway_cli(env, "topics", "create", "readings").returncode == 0
@@ -206,6 +218,6 @@ def test_two_processes_run_a_query_and_it_moves_when_one_is_killed(tmp_path: Pat
     assert [p.returncode for p in processes] == [0, 0], errors
     with logway.connect(url) as broker:
         got = [json.loads(r.value or b"") for r in broker.fetch("per-second", 0, 0, 100_000)]
-    seen = [(g["device"], g["window_start"]) for g in got]
+    seen = [(g["key"], g["window_start"]) for g in got]
     assert len(seen) == len(set(seen)), "a window's result was produced twice"
-    assert {(g["device"], g["window_start"]): (g["n"], g["total"]) for g in got} == expected
+    assert {(g["key"], g["window_start"]): (g["n"], g["total"]) for g in got} == expected

@@ -12,6 +12,7 @@ across the move.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 
@@ -58,3 +59,16 @@ def run_leased(
             run(lambda: not lease.held())
     finally:
         lease.close()
+
+
+async def run_in_thread(
+    run_until: Callable[[threading.Event], None], stopping: asyncio.Event
+) -> None:
+    """Run ``run_until(stop)`` in a thread until ``stopping`` is set (or it returns)."""
+    stop = threading.Event()
+    work = asyncio.ensure_future(asyncio.to_thread(run_until, stop))
+    waiting = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({work, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    waiting.cancel()
+    await work

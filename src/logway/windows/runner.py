@@ -39,13 +39,14 @@ from typing import Any
 
 from logway.broker import Broker, ensure_topic
 from logway.errors import InvalidArgumentError, InvalidRecordError, WindowStateFullError
-from logway.partitioner import partition_for_key
-from logway.records import Message, Record, TopicPartition
+from logway.records import Record, TopicPartition
 from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
 from logway.windows import fields
 from logway.windows.aggregates import Aggregations, compile_aggregations
 from logway.windows.engine import Late, WindowEngine, WindowResult
+from logway.windows.lease import run_in_thread, run_leased
+from logway.windows.output import NumberedOutput, aside, newest
 from logway.windows.spec import Windowing
 from logway.windows.watermark import Watermarks
 
@@ -89,7 +90,7 @@ class WindowSpec:
 
 
 # the C scanner json.loads ends in; _take tries it before the whole of json.loads
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 # what makes _take leave a record to _row: no value, not UTF-8, not one JSON value
 # alone, a missing field, a value that is not an object, a time that is not a number
 _NOT_INLINE = (ValueError, StopIteration, *fields.LOOKUP_ERRORS)
@@ -114,13 +115,16 @@ class WindowRunner:
         self.broker = broker
         self.spec = spec
         self.group = f"{app_name}.{spec.name}"
+        self.stats = {"records_in": 0, "results": 0, "late": 0, "errors": 0}
+        self._reset()
+
+    def _reset(self) -> None:
+        """The state of a runner that has read nothing yet."""
+        spec = self.spec
         self.engine = WindowEngine(spec.windowing, spec.aggregations, spec.emit)
         self.watermarks = Watermarks(spec.windowing.grace_ms, spec.idle_ms)
         self.positions: dict[int, int] = {}
-        self.seq = 0  # the number of the next final result
-        self.emitted_upto = -1  # the highest number the output held at the start
-        self._out_partitions = 1
-        self.stats = {"records_in": 0, "results": 0, "late": 0, "errors": 0}
+        self.output = NumberedOutput(self.broker, spec.to, self.group)
 
     def status(self) -> dict[str, Any]:
         """What ``/metrics`` shows of this window."""
@@ -166,24 +170,22 @@ class WindowRunner:
     # --- the loop -------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
+        await run_in_thread(self.run_until, stopping)
+
+    def run_until(self, stop: threading.Event) -> None:
+        """Run until ``stop``, while this process holds the window's lease (``lease.py``)."""
+        run_leased(self.broker, self.group, stop, lambda lost: self._run(stop, lost))
+
+    def _run(self, stop: threading.Event, lost: Callable[[], bool]) -> None:
         for topic in (self.spec.to, self.spec.late_topic, self.spec.error_topic):
             ensure_topic(self.broker, topic)
         ensure_topic(self.broker, CHANGELOG_TOPIC, retention_ms="7d")
-        stop = threading.Event()
-        work = asyncio.ensure_future(asyncio.to_thread(self._run, stop))
-        waiting = asyncio.ensure_future(stopping.wait())
-        await asyncio.wait({work, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
-        waiting.cancel()
-        await work
-
-    def _run(self, stop: threading.Event) -> None:
+        self._reset()
         source = self.spec.source
         count = len(self.broker.start_offsets(source))
         partitions = [TopicPartition(source, p) for p in range(count)]
         self._restore(count)
-        self._out_partitions = len(self.broker.start_offsets(self.spec.to))
-        self.emitted_upto = self._emitted_upto()
+        self.output.start()
         self.watermarks.assign(list(range(count)), int(time.time() * 1000))
         with self.broker.consumer(source, partitions=partitions) as consumer:
             for p, offset in self.positions.items():
@@ -194,6 +196,9 @@ class WindowRunner:
             wait_s = min(POLL_S, max(0.005, self.spec.idle_ms / 1000))
             while not stop.is_set():
                 records = consumer.poll(timeout=wait_s, max_records=5000)
+                if lost():
+                    log.info("%s: another process runs it now", self.group)
+                    return
                 now = int(time.time() * 1000)
                 out: list[WindowResult] = []
                 if records:
@@ -229,9 +234,9 @@ class WindowRunner:
             positions[partition] = offset + 1
             try:
                 try:
-                    if not inline or data[0] == 0:  # (0: the registry's wire format)
+                    if not inline or data[0] == 0:  # type: ignore[index]  # 0: registry framing
                         raise ValueError("not read inline")
-                    text = data.decode()
+                    text = data.decode()  # type: ignore[union-attr]  # None: TypeError above
                     value, end = scan(text, 0)
                     if end != len(text):
                         raise ValueError("more than one JSON value")
@@ -271,80 +276,27 @@ class WindowRunner:
 
     def _aside(self, topic: str, record: Record, reason: str, counter: str) -> None:
         self.stats[counter] += 1
-        headers = (
-            *record.headers,
-            ("logway.source.topic", record.topic.encode()),
-            ("logway.source.partition", str(record.partition).encode()),
-            ("logway.source.offset", str(record.offset).encode()),
-            ("logway.reason", reason.encode()),
-            ("logway.window", self.group.encode()),
-        )
-        self.broker.produce(topic, record.value, record.key, headers, None, record.timestamp)
+        aside(self.broker, topic, record, reason, self.group)
 
     def _emit(self, results: list[WindowResult]) -> None:
-        """Produce results in order, each final one numbered (``logway.window.seq``):
-        one the output already holds (produced before a crash, after the checkpoint
-        restored) is not produced again. Runs of consecutive results for one
-        partition go in one append each, so what a crash leaves stored is always a
-        prefix of the sequence."""
+        """Produce results in order, final ones numbered (``NumberedOutput``)."""
         if not results:
             return
         inclusive = self.spec.windowing.kind == "sliding"  # Kafka Streams' inclusive ends
-        count = self._out_partitions
-        runs: list[tuple[int, list[Message]]] = []
+        out = []
         for r in results:
-            headers: tuple[tuple[str, bytes], ...] = (("logway.window", self.group.encode()),)
-            if r.final:
-                number, self.seq = self.seq, self.seq + 1
-                if number <= self.emitted_upto:
-                    continue  # produced before the crash this run restarted from
-                headers += (("logway.window.seq", str(number).encode()),)
-            key = None if r.key is None else str(r.key).encode()
             row = {"key": r.key, "window_start": r.start, "window_end": r.end, **r.values}
             if not r.final:
                 row["final"] = False
-            message = Message(
-                json.dumps(row, default=str).encode(),
-                key,
-                headers,
-                None,
-                r.end if inclusive else max(r.start, r.end - 1),  # in the window
+            out.append(
+                (
+                    None if r.key is None else str(r.key).encode(),
+                    json.dumps(row, default=str).encode(),
+                    r.end if inclusive else max(r.start, r.end - 1),  # in the window
+                    r.final,
+                )
             )
-            partition = 0 if key is None or count == 1 else partition_for_key(key, count)
-            if runs and runs[-1][0] == partition:
-                runs[-1][1].append(message)
-            else:
-                runs.append((partition, [message]))
-        for partition, messages in runs:
-            self.broker.produce_many(self.spec.to, messages, partition=partition)
-            self.stats["results"] += len(messages)
-
-    def _emitted_upto(self) -> int:
-        """The highest result number this window's output holds (-1: none): each
-        partition's newest record of this window, read from its end backwards."""
-        found = -1
-        group = self.group.encode()
-        for _, record in self._newest(self.spec.to, lambda r: r.header("logway.window") == group):
-            number = record.header("logway.window.seq")
-            if number is not None:
-                found = max(found, int(number))
-        return found
-
-    def _newest(self, topic: str, wanted: Callable[[Record], bool]) -> list[tuple[int, Record]]:
-        """Per partition of ``topic``, its newest record that is ``wanted``."""
-        out = []
-        starts = self.broker.start_offsets(topic)
-        for p, end in self.broker.end_offsets(topic).items():
-            high = end
-            while high > starts[p]:
-                low = max(starts[p], high - 256)
-                batch = self.broker.fetch(topic, p, low, max_records=high - low)
-                hit = next((r for r in reversed(batch) if wanted(r)), None)
-                if hit is not None:
-                    out.append((p, hit))
-                    break
-                high = low
-        return out
+        self.stats["results"] += self.output.emit(out)
 
     # --- checkpoints ----------------------------------------------------------------
 
@@ -352,7 +304,7 @@ class WindowRunner:
         snapshot = {
             "engine": self.engine.snapshot(),
             "positions": {str(p): o for p, o in self.positions.items()},
-            "seq": self.seq,
+            "seq": self.output.seq,
         }
         self.broker.produce(CHANGELOG_TOPIC, json.dumps(snapshot).encode(), self.group.encode())
         if self.positions:
@@ -369,7 +321,7 @@ class WindowRunner:
                 self.spec.windowing, self.spec.aggregations, self.spec.emit, snapshot["engine"]
             )
             self.positions = {int(p): int(o) for p, o in snapshot["positions"].items()}
-            self.seq = int(snapshot.get("seq", 0))
+            self.output.seq = int(snapshot.get("seq", 0))
             log.info("%s: restored from its checkpoint at %s", self.group, self.positions)
             return
         source = self.spec.source
@@ -389,7 +341,7 @@ class WindowRunner:
         """The newest checkpoint of this window in the changelog (which holds every
         window's checkpoints)."""
         key = self.group.encode()
-        found = self._newest(CHANGELOG_TOPIC, lambda r: r.key == key and r.value is not None)
+        found = newest(self.broker, CHANGELOG_TOPIC, lambda r: r.key == key and r.value is not None)
         return found[0][1].value if found else None
 
 

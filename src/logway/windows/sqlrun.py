@@ -48,7 +48,7 @@ from logway.errors import InvalidArgumentError
 from logway.records import Record, TopicPartition
 from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
-from logway.windows.lease import run_leased
+from logway.windows.lease import run_in_thread, run_leased
 from logway.windows.output import NumberedOutput, aside, newest
 from logway.windows.sql import PSEUDO_COLUMNS, ContinuousQuery
 from logway.windows.sqlrows import (
@@ -203,13 +203,7 @@ class SqlRunner:
     # --- the loop -------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
-        stop = threading.Event()
-        work = asyncio.ensure_future(asyncio.to_thread(self.run_until, stop))
-        waiting = asyncio.ensure_future(stopping.wait())
-        await asyncio.wait({work, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
-        waiting.cancel()
-        await work
+        await run_in_thread(self.run_until, stopping)
 
     def open(self) -> dict[int, int]:
         """Restore the checkpoint and look at the output; returns where to read each
