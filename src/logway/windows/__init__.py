@@ -20,7 +20,8 @@ it from a topic and produces its results (``App.window``).
 - ``sql.py``: ``ContinuousQuery``: a continuous SQL statement's target, source, window
   table function and columns; ``sqlrows.py`` reads batches of records as its rows with
   DuckDB; ``sqlrun.py``: ``SqlRunner`` runs it (``App.sql``, ``logway sql``).
-- ``output.py``: ``NumberedOutput``: final results stored exactly once across restarts.
+- ``output.py``: ``NumberedOutput``: final results stored exactly once across restarts
+  (one process at a time runs each window or query: ``logway.jobs``).
 """
 
 from logway.windows.aggregates import Aggregations, Custom, compile_aggregations

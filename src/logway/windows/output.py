@@ -11,35 +11,16 @@ stored is always a prefix of the sequence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from logway.broker import Broker
+from logway.jobs import newest
 from logway.partitioner import partition_for_key
 from logway.records import Message, Record
 
 SEQ_HEADER = "logway.window.seq"
 JOB_HEADER = "logway.window"
-
-
-def newest(
-    broker: Broker, topic: str, wanted: Callable[[Record], bool]
-) -> list[tuple[int, Record]]:
-    """Per partition of ``topic``, its newest record that is ``wanted``, read from the
-    end backwards."""
-    out = []
-    starts = broker.start_offsets(topic)
-    for p, end in broker.end_offsets(topic).items():
-        high = end
-        while high > starts[p]:
-            low = max(starts[p], high - 256)
-            batch = broker.fetch(topic, p, low, max_records=high - low)
-            hit = next((r for r in reversed(batch) if wanted(r)), None)
-            if hit is not None:
-                out.append((p, hit))
-                break
-            high = low
-    return out
 
 
 class NumberedOutput:

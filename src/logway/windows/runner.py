@@ -39,14 +39,14 @@ from typing import Any
 
 from logway.broker import Broker, ensure_topic
 from logway.errors import InvalidArgumentError, InvalidRecordError, WindowStateFullError
+from logway.jobs import newest, run_in_thread, run_leased
 from logway.records import Record, TopicPartition
 from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
 from logway.windows import fields
 from logway.windows.aggregates import Aggregations, compile_aggregations
 from logway.windows.engine import Late, WindowEngine, WindowResult
-from logway.windows.lease import run_in_thread, run_leased
-from logway.windows.output import NumberedOutput, aside, newest
+from logway.windows.output import NumberedOutput, aside
 from logway.windows.spec import Windowing
 from logway.windows.watermark import Watermarks
 

@@ -45,11 +45,11 @@ from typing import Any
 
 from logway.broker import Broker, ensure_topic
 from logway.errors import InvalidArgumentError
+from logway.jobs import newest, run_in_thread, run_leased
 from logway.records import Record, TopicPartition
 from logway.schemas.codecs import plain
 from logway.units import parse_duration_ms
-from logway.windows.lease import run_in_thread, run_leased
-from logway.windows.output import NumberedOutput, aside, newest
+from logway.windows.output import NumberedOutput, aside
 from logway.windows.sql import PSEUDO_COLUMNS, ContinuousQuery
 from logway.windows.sqlrows import (
     Rows,

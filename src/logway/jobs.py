@@ -1,13 +1,16 @@
-"""One process at a time runs a window or a continuous query: ``Lease``, ``run_leased``.
+"""Jobs that one process at a time runs, whichever processes run the app: windows,
+continuous queries, schedules. ``Lease``, ``run_leased``, ``run_in_thread`` and
+``newest`` (a topic's newest record of a kind, read backwards, to find where a job
+left off).
 
-Every process that runs an app declares its windows and queries; for each, the
-processes join the consumer group ``<job>.lease`` on the one-partition topic
-``__logway_leases``, and the member the group hands that partition to runs the job
-while the others wait. When the runner stops, dies (its membership ends with its
-connection) or loses the partition in a rebalance, another member gets it, restores
-the job's last checkpoint and goes on: the state moves with the partition, as Kafka
-Streams moves a task. The numbered results (``output.py``) keep every result once
-across the move.
+Every process that runs an app declares its jobs; for each, the processes join the
+consumer group ``<job>.lease`` on the one-partition topic ``__logway_leases``, and the
+member the group hands that partition to runs the job while the others wait. When the
+runner stops, dies (its membership ends with its connection) or loses the partition in
+a rebalance, another member gets it, restores the job's last checkpoint and goes on:
+the state moves with the partition, as Kafka Streams moves a task. A job that stores
+what it did (numbered results, ticks) finds on taking over where the previous holder
+stopped, so nothing is done twice.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 from collections.abc import Callable
 
 from logway.broker import Broker, Consumer, ensure_topic
+from logway.records import Record
 
 LEASE_TOPIC = "__logway_leases"
 WAIT_S = 0.05
@@ -72,3 +76,23 @@ async def run_in_thread(
     stop.set()
     waiting.cancel()
     await work
+
+
+def newest(
+    broker: Broker, topic: str, wanted: Callable[[Record], bool]
+) -> list[tuple[int, Record]]:
+    """Per partition of ``topic``, its newest record that is ``wanted``, read from the
+    end backwards."""
+    out = []
+    starts = broker.start_offsets(topic)
+    for p, end in broker.end_offsets(topic).items():
+        high = end
+        while high > starts[p]:
+            low = max(starts[p], high - 256)
+            batch = broker.fetch(topic, p, low, max_records=high - low)
+            hit = next((r for r in reversed(batch) if wanted(r)), None)
+            if hit is not None:
+                out.append((p, hit))
+                break
+            high = low
+    return out
