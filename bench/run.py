@@ -56,6 +56,7 @@ from report import Check, Target, table, write_json
 from schemas import SchemaFigures, measure_schemas
 from serving import BATCH as SERVE_BATCH
 from serving import Fanout, ServingThroughput, fanout, serving_throughput
+from sql import SqlFigures, measure_sql
 from suite import (
     FLOOR,
     LOGWAY,
@@ -112,6 +113,8 @@ WINDOW_PER_S = 500_000  # tumbling 1m count + mean of 10,000 keys, read from a t
 WINDOW_VS_LOOP = 0.5  # ... / a dict loop over the same topic
 WINDOWS_BYTEWAX = "windows beside Bytewax"
 WINDOW_VS_BYTEWAX = 3.0  # WindowEngine / Bytewax, the same windows in memory
+SQL = "continuous SQL"
+SQL_PER_S = 300_000  # the same windows as a TUMBLE query read from a topic
 PORT_PRODUCE_PER_S = 300_000
 PORT_CONSUME_PER_S = 800_000
 PORT_VS_TANSU = 1.5
@@ -223,6 +226,7 @@ class Measured:
     schemas: SchemaFigures | None = None
     windows: TopicWindowFigures | None = None
     bytewax: BytewaxFigures | None = None
+    sql: SqlFigures | None = None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -353,7 +357,20 @@ def window_checks(m: Measured) -> list[Check]:
     )
     if b and b.mismatch:
         bytewax.error = f"results differ from Bytewax's: {b.mismatch}"
-    return [*checks, bytewax]
+    q = m.sql
+    sql = throughput_check(
+        m.s,
+        "continuous SQL from a topic, TUMBLE 1m count+avg",
+        "rec/s",
+        Target("figure_at_least", SQL_PER_S),
+        q.query if q else None,
+        w.loop if w else None,
+        "dict loop from the topic",
+        (SQL, WINDOWS),
+    )
+    if q and q.mismatch:
+        sql.error = f"results differ from the dict loop's: {q.mismatch}"
+    return [*checks, bytewax, sql]
 
 
 def schema_checks(m: Measured) -> list[Check]:
@@ -778,6 +795,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         schemas = s.run(SCHEMAS, lambda: measure_schemas(root, reps, sizes.large_records))
         windows = s.run(WINDOWS, lambda: measure_windows(root, sizes.window_records, reps))
         bytewax = s.run(WINDOWS_BYTEWAX, lambda: measure_bytewax(sizes.window_records, reps))
+        sql = s.run(SQL, lambda: measure_sql(root, sizes.window_records, reps))
     return Measured(
         s,
         suite,
@@ -797,6 +815,7 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         schemas,
         windows,
         bytewax,
+        sql,
     )
 
 
@@ -886,6 +905,8 @@ def document(
         measurements["windows_from_topic"] = m.windows.to_json()
     if m.bytewax:
         measurements["windows_vs_bytewax"] = m.bytewax.to_json()
+    if m.sql:
+        measurements["continuous_sql"] = m.sql.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
@@ -1003,6 +1024,13 @@ def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) 
             "as one batch (its fastest; batches of 1,000 run ten times slower), ordered=False, "
             "timestamps given as datetimes; vs WindowEngine.add of the same records with the "
             "watermark raised every 5,000 and every window closed; the same results"
+        )
+    if m.sql:
+        lines.append(
+            "continuous SQL: the same records through INSERT INTO … SELECT user, window_start, "
+            "count(*), avg(ms) FROM TUMBLE(clicks, DESCRIPTOR(_timestamp), INTERVAL '1' MINUTE) "
+            "GROUP BY …, run by SqlRunner (idle 1ms) until every window's rows are produced; "
+            "the same results as the dict loop"
         )
     lines.append(f"elapsed: {elapsed:.0f} s")
     # the kernel's own I/O work shows up here too: about a tenth of the elapsed time
