@@ -17,6 +17,7 @@ import pytest
 import logway
 from logway.broker import ensure_topic
 from logway.errors import InvalidArgumentError
+from logway.server.metrics import render
 from logway.windows.sql import ContinuousQuery
 from logway.windows.sqlrun import SqlRunner, sql_spec
 
@@ -359,3 +360,20 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < end, "the condition did not hold in time"
         time.sleep(0.01)  # the runners work meanwhile, in their threads
+
+
+def test_rows_over_max_held_go_to_the_error_topic_and_metrics_show_them(
+    broker: logway.Broker,
+) -> None:
+    runner = start(broker, PER_MINUTE, max_held=3)
+    feed(broker, runner, reading("a", 1), reading("b", 2), batch=2)
+    feed(broker, runner, reading("c", 3), reading("d", 4), batch=2)  # 2 + 2 > 3
+    assert runner.status()["held_rows"] == 2
+    assert len(reasons(broker, "alerts-errors")) == 2
+    assert "over its max_held (3)" in reasons(broker, "alerts-errors")[0]
+    text = render(broker, [], [], [runner])
+    assert 'logway_window_held_rows{window="plant.alerts"} 2' in text
+    assert 'logway_window_errors_total{window="plant.alerts"} 2' in text
+    feed(broker, runner, reading("e", 61))  # [0, 60) closes: its two rows are let go
+    assert runner.status()["held_rows"] == 1
+    assert [r["device"] for r in rows(broker, "alerts")] == ["a", "b"]

@@ -69,6 +69,7 @@ WINDOW_COUNTERS = [
 WINDOW_GAUGES = [
     ("open_windows", "windows open in memory (for sliding windows: records kept)"),
     ("open_keys", "keys with an open window"),
+    ("held_rows", "rows a continuous query holds in open windows (bounded by its max_held)"),
 ]
 
 
@@ -113,7 +114,7 @@ def render(
         )
     family("logway_delivery_lag", "gauge", "records not yet delivered, per partition")
     out += _lags(broker, "delivery", [(d.group, d.spec.source) for d in deliveries])
-    window_states = [w.status() for w in windows]  # logway.windows.runner.WindowRunner
+    window_states = [w.status() for w in windows]  # WindowRunner, SqlRunner
     for field, help_text in WINDOW_COUNTERS:
         family(f"logway_window_{field}_total", "counter", help_text)
         for w in window_states:
@@ -121,7 +122,8 @@ def render(
     for field, help_text in WINDOW_GAUGES:
         family(f"logway_window_{field}", "gauge", help_text)
         for w in window_states:
-            out.append(f"logway_window_{field}{_labels(window=w['window'])} {w[field]}")
+            if field in w:  # a window has open keys, a continuous query held rows
+                out.append(f"logway_window_{field}{_labels(window=w['window'])} {w[field]}")
     family("logway_window_lag", "gauge", "records not yet checkpointed, per partition")
     out += _lags(broker, "window", [(w.group, w.spec.source) for w in windows])
     family("logway_topic_end_offset", "gauge", "the offset the next record will get")

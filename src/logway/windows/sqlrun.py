@@ -84,6 +84,7 @@ class SqlSpec:
     starting_position: str = "earliest"
     late_topic: str = ""
     error_topic: str = ""
+    max_held: int = 5_000_000  # rows held in open windows; more go to the error topic
 
     @property
     def source(self) -> str:
@@ -128,6 +129,7 @@ def sql_spec(
     starting_position: str = "earliest",
     late_topic: str = "",
     error_topic: str = "",
+    max_held: int = 5_000_000,
 ) -> SqlSpec:
     query = ContinuousQuery.parse(statement)
     if query.target is None:
@@ -145,6 +147,7 @@ def sql_spec(
         starting_position=starting_position,
         late_topic=late_topic,
         error_topic=error_topic,
+        max_held=max_held,
     )
 
 
@@ -185,19 +188,18 @@ class SqlRunner:
         self.replay_from: dict[int, int] = {}  # the oldest held record at the checkpoint
         self.pending: dict[int, list[Any]] = {}  # window end -> Arrow tables of its rows
         self.sessions: list[Any] = []  # SESSION: the rows of open sessions
+        self.held = 0  # rows in pending and sessions
         self.output = (
             NumberedOutput(broker, spec.to, group) if self.sink is None and spec.to else None
         )
 
     def status(self) -> dict[str, Any]:
         """What ``/metrics`` shows of this query."""
-        held = sum(t.num_rows for ts in self.pending.values() for t in ts)
-        held += sum(t.num_rows for t in self.sessions)
         return {
             "window": self.group,
             **self.stats,
             "open_windows": len(self.pending),
-            "open_keys": held,
+            "held_rows": self.held,
         }
 
     # --- the loop -------------------------------------------------------------------
@@ -318,12 +320,24 @@ class SqlRunner:
                 self._aside(records[i], self.spec.late_topic, reason, "late")
             table = table.filter(pa.array(~late))
             t = t[~late]
+        windows = [] if q.kind == "session" else windows_of(table, t, q, wm)
+        adding = table.num_rows if q.kind == "session" else sum(w[2].num_rows for w in windows)
+        if self.held + adding > self.spec.max_held:
+            reason = (
+                f"the query holds {self.held:,} rows in open windows and this batch would add "
+                f"{adding:,}, over its max_held ({self.spec.max_held:,}): raise max_held, or "
+                "use shorter windows or less grace"
+            )
+            for i in table["__i"].to_pylist():
+                self._aside(records[i], self.spec.error_topic, reason, "errors")
+            return
+        self.held += adding
         for p, m in zip(*(c.to_pylist() for c in max_per_partition(table)), strict=True):
             self.watermarks.observe(p, m, int(time.time() * 1000))
         if q.kind == "session":
             self.sessions.append(table)
             return
-        for start, end, rows in windows_of(table, t, q, wm):
+        for start, end, rows in windows:
             self.pending.setdefault(end, []).append(add_window_columns(rows, start, end))
 
     def _objects(self, values: list[bytes | None]) -> list[Any]:
@@ -369,6 +383,7 @@ class SqlRunner:
 
         for end in sorted(e for e in self.pending if e <= wm):
             rows = pa.concat_tables(self.pending.pop(end))
+            self.held -= rows.num_rows
             self._emit_query(rows, end - 1, sort=True)
 
     def _close_sessions(self, wm: int) -> None:
@@ -408,6 +423,7 @@ class SqlRunner:
         done = marked.filter(closed)
         keep = marked.filter(pc.invert(closed)).drop_columns(["__sid", "__ws", "__we"])
         self.sessions = [keep] if keep.num_rows else []
+        self.held = keep.num_rows
         if done.num_rows:
             ws, we = done["__ws"].to_numpy(), done["__we"].to_numpy()
             done = add_window_columns(done.drop_columns(["__sid", "__ws", "__we"]), ws, we)
