@@ -377,3 +377,28 @@ def test_rows_over_max_held_go_to_the_error_topic_and_metrics_show_them(
     feed(broker, runner, reading("e", 61))  # [0, 60) closes: its two rows are let go
     assert runner.status()["held_rows"] == 1
     assert [r["device"] for r in rows(broker, "alerts")] == ["a", "b"]
+
+
+def test_values_in_the_registry_wire_format_are_read_as_rows(broker: logway.Broker) -> None:
+    schema = {
+        "type": "record",
+        "name": "Reading",
+        "fields": [
+            {"name": "device", "type": "string"},
+            {"name": "ts", "type": "long"},
+            {"name": "temp", "type": "double"},
+        ],
+    }
+    broker.schemas.register("readings-value", json.dumps(schema), "AVRO")
+    runner = start(broker, PER_MINUTE)
+
+    def framed(device: str, second: int, temp: float) -> bytes:
+        data = {"device": device, "ts": at(second), "temp": temp}
+        framed_value: bytes = broker.schemas.encode("readings-value", data)
+        assert framed_value[0] == 0  # the registry's magic byte
+        return framed_value
+
+    feed(broker, runner, framed("a", 1, 10.0), framed("a", 2, 20.0), framed("a", 61, 0.0))
+    assert rows(broker, "alerts") == [
+        {"device": "a", "window_start": at(0), "window_end": at(60), "n": 2, "temp": 15.0}
+    ]
