@@ -147,6 +147,10 @@ class Broker(Protocol):
     def lag(self, group: str, topic: str | None = None) -> list[PartitionLag]: ...
     def reset_group(self, group: str, topic: str, to: ResetTo) -> dict[TopicPartition, int]: ...
 
+    # queues
+    def queue(self, topic: str, group: str, **settings: Any) -> Any:
+        """A consumer of the queue ``group`` over ``topic`` (``logway.queues.Queue``)."""
+
     def close(self) -> None: ...
     def __enter__(self) -> Broker: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -299,6 +303,33 @@ class BrokerBase:
                     )
                     records.default_schemas = self._schemas  # for Record.decode()
         return self._schemas
+
+    def queue(self, topic: str, group: str, **settings: Any) -> Any:
+        """A consumer of the queue ``group`` over ``topic`` (``logway.queues``):
+        records delivered one consumer at a time, settled with ack, release or reject.
+        ``visibility_timeout`` (default "30s"), ``max_receives`` (5), ``dead_letter``
+        (``TOPIC-dlq``), ``start`` ("latest") apply when this process first opens the
+        queue; consumers opened later share it."""
+        from logway.queues.queue import Queue, QueueGroup, QueueSettings  # features over this
+
+        checked = QueueSettings.build(topic, **settings)
+        with _SCHEMAS_LOCK:
+            groups = self.__dict__.setdefault("_queue_groups", {})
+            shared = groups.get((topic, group))
+            if shared is None:
+                self.describe_topic(topic)  # type: ignore[attr-defined]  # a clear error
+                shared = groups[(topic, group)] = QueueGroup(
+                    self,  # type: ignore[arg-type]
+                    topic,
+                    group,
+                    checked,
+                )
+            elif settings and shared.settings != checked:
+                raise InvalidArgumentError(
+                    f"queue {group!r} over {topic!r} is open in this process with "
+                    f"{shared.settings}; open it with the same settings (or none)"
+                )
+        return Queue(shared)
 
     def fetch(
         self,

@@ -173,3 +173,9 @@ class InvalidRecordError(InvalidArgumentError):
 class WindowStateFullError(LogwayError):
     """A windowed aggregation holds as many open windows as its ``max_open`` allows; the
     record was not added. Raise the limit, or use a coarser key or a shorter window."""
+
+
+class DeliveryExpiredError(LogwayError):
+    """A queue consumer settled a record it no longer holds: its visibility timeout
+    passed and the record went back to the queue (or it was settled already). Nothing
+    was changed; the record may be delivered to another consumer."""
