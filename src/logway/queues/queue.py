@@ -58,7 +58,7 @@ class Delivery:
     record: Record
     delivery_count: int
     receipt: int
-    queue: Queue
+    queue: Any  # Queue, or a queue over a server
 
     def ack(self) -> None:
         self.queue.ack([self])
@@ -193,67 +193,75 @@ class QueueGroup:
 
     # --- settling -------------------------------------------------------------------
 
-    def settle(self, deliveries: Sequence[Delivery], how: str, reason: str = "") -> None:
+    def settle(self, items: Sequence[tuple[int, int, int]], how: str, reason: str = "") -> None:
+        """Settle deliveries named by ``(partition, offset, receipt)``: ``how`` is "ack",
+        "release" or "reject". All or nothing: ``DeliveryExpiredError`` when one is no
+        longer held under that receipt."""
+        if how not in ("ack", "release", "reject"):
+            raise InvalidArgumentError(
+                f"a delivery is settled by ack, release or reject, not {how!r}"
+            )
         with self._lock:
             self._expire()
-            stale = [
-                d
-                for d in deliveries
-                if not self.parts[d.record.partition].holds(d.record.offset, d.receipt)
-            ]
-            if stale:
-                d = stale[0]
-                raise DeliveryExpiredError(
-                    f"{self.topic}/{d.record.partition}@{d.record.offset} (delivery "
-                    f"{d.delivery_count}) is no longer held by this consumer: its visibility "
-                    f"timeout ({self.settings.visibility_timeout_s:g}s) passed and it went back "
-                    "to the queue, or it was settled already; nothing was changed"
-                )
-            by_partition: dict[int, list[Delivery]] = {}
-            for d in deliveries:
-                by_partition.setdefault(d.record.partition, []).append(d)
-            for p, ds in by_partition.items():
+            for p, offset, receipt in items:
+                sp = self.parts.get(p)
+                if sp is None:
+                    raise InvalidArgumentError(f"{self.topic} has no partition {p}")
+                if not sp.holds(offset, receipt):
+                    raise DeliveryExpiredError(
+                        f"{self.topic}/{p}@{offset} is no longer held by this consumer: its "
+                        f"visibility timeout ({self.settings.visibility_timeout_s:g}s) passed "
+                        "and it went back to the queue, or it was settled already; nothing "
+                        "was changed"
+                    )
+            by_partition: dict[int, list[int]] = {}
+            for p, offset, _ in items:
+                by_partition.setdefault(p, []).append(offset)
+            for p, offsets in by_partition.items():
                 sp = self.parts[p]
                 if how == "ack":
-                    for d in ds:
-                        sp.settle(d.record.offset, ACKED)
-                        self._records.pop((p, d.record.offset), None)
-                    self.store.change(p, "acked", [d.record.offset for d in ds], self.parts)
+                    for offset in offsets:
+                        sp.settle(offset, ACKED)
+                        self._records.pop((p, offset), None)
+                    self.store.change(p, "acked", offsets, self.parts)
                 elif how == "release":
-                    exhausted = [d for d in ds if d.delivery_count >= self.settings.max_receives]
-                    for d in ds:
-                        if d not in exhausted:
-                            sp.release(d.record.offset)
+                    limit = self.settings.max_receives
+                    exhausted = [o for o in offsets if sp.entries[o].count >= limit]
+                    for offset in offsets:
+                        if offset not in exhausted:
+                            sp.release(offset)
                     self._archive(p, exhausted, "max_receives")
                 else:
-                    self._archive(p, list(ds), reason or "rejected")
+                    self._archive(p, offsets, reason or "rejected")
             self._lock.notify_all()
 
-    def _archive(self, p: int, deliveries: list[Delivery], reason: str) -> None:
+    def _archive(self, p: int, offsets: list[int], reason: str) -> None:
         """To the dead-letter topic, then settled as ARCHIVED (a crash in between sends
-        it there again: at least once)."""
-        if not deliveries:
-            return
+        them there again: at least once)."""
         sp = self.parts[p]
         messages = []
-        for d in deliveries:
-            r = d.record
-            entry = sp.entries[r.offset]
+        for offset in offsets:
+            r = self._records.get((p, offset)) or self._refetch(p, offset)
+            if r is None:  # deleted by retention meanwhile
+                continue
             headers = (
                 *r.headers,
                 ("logway.source.topic", r.topic.encode()),
                 ("logway.source.partition", str(r.partition).encode()),
                 ("logway.source.offset", str(r.offset).encode()),
                 ("logway.queue", self.group.encode()),
-                ("logway.queue.delivery_count", str(entry.count).encode()),
+                ("logway.queue.delivery_count", str(sp.entries[offset].count).encode()),
                 ("logway.reason", reason.encode()),
             )
             messages.append((r.value, r.key, headers, None, r.timestamp))
-        self.broker.produce_many(self.settings.dead_letter, messages)
-        for d in deliveries:
-            sp.settle(d.record.offset, ARCHIVED)
-            self._records.pop((p, d.record.offset), None)
-        self.store.change(p, "archived", [d.record.offset for d in deliveries], self.parts)
+        if not offsets:
+            return
+        if messages:
+            self.broker.produce_many(self.settings.dead_letter, messages)
+        for offset in offsets:
+            sp.settle(offset, ARCHIVED)
+            self._records.pop((p, offset), None)
+        self.store.change(p, "archived", offsets, self.parts)
 
     def _expire(self) -> None:
         """Records whose visibility timeout passed: back to the queue, or to the
@@ -263,15 +271,11 @@ class QueueGroup:
             late = sp.expired(now)
             if not late:
                 continue
-            exhausted = []
+            limit = self.settings.max_receives
+            exhausted = [o for o in late if sp.entries[o].count >= limit]
             for offset in late:
-                entry = sp.entries[offset]
-                if entry.count >= self.settings.max_receives:
-                    record = self._records.get((p, offset)) or self._refetch(p, offset)
-                    if record is not None:
-                        exhausted.append(Delivery(record, entry.count, entry.receipt, _NO_QUEUE))
-                        continue
-                sp.release(offset)
+                if offset not in exhausted:
+                    sp.release(offset)
             self._archive(p, exhausted, "max_receives")
 
     def status(self) -> dict[str, Any]:
@@ -312,15 +316,15 @@ class Queue:
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         """Settle these deliveries: never delivered again. ``DeliveryExpiredError``
         (and nothing settled) when one is no longer held by this consumer."""
-        self._group.settle(deliveries, "ack")
+        self._group.settle(_items(deliveries), "ack")
 
     def release(self, deliveries: Sequence[Delivery]) -> None:
         """Back to the queue now (to the dead-letter topic after ``max_receives``)."""
-        self._group.settle(deliveries, "release")
+        self._group.settle(_items(deliveries), "release")
 
     def reject(self, deliveries: Sequence[Delivery], reason: str = "rejected") -> None:
         """To the dead-letter topic, with ``reason``."""
-        self._group.settle(deliveries, "reject", reason)
+        self._group.settle(_items(deliveries), "reject", reason)
 
     def status(self) -> dict[str, Any]:
         return self._group.status()
@@ -336,8 +340,5 @@ class Queue:
         self.close()
 
 
-class _NoQueue:
-    """The queue of deliveries made up for records that timed out."""
-
-
-_NO_QUEUE: Any = _NoQueue()
+def _items(deliveries: Sequence[Delivery]) -> list[tuple[int, int, int]]:
+    return [(d.record.partition, d.record.offset, d.receipt) for d in deliveries]
