@@ -415,7 +415,8 @@ def test_a_value_that_does_not_decode_goes_under_the_error_prefix(
 
 def test_the_setting_is_checked_when_declared(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="JSON lines hold the values as they are"):
-        DeliverySettings.build(str(tmp_path), format="jsonl", schema="registry")
+        DeliverySettings.build(str(tmp_path), format="jsonl", schema=pb.Article)
+    assert DeliverySettings.build(str(tmp_path), format="jsonl", schema="registry").schema
     with pytest.raises(InvalidArgumentError, match="'registry' for values in the schema"):
         DeliverySettings.build(str(tmp_path), schema="avro")
     assert DeliverySettings.build(str(tmp_path), schema="registry").schema == "registry"
@@ -432,3 +433,25 @@ def test_logway_deliver_takes_schema_registry(tmp_path: Path) -> None:
     assert cli(args) == 0
     (table,) = _parquet(lake)
     assert _types(table) == {"device": "string", "temp": "double"}
+
+
+def test_json_lines_of_registry_values_are_the_decoded_values(
+    broker: logway.Broker, tmp_path: Path
+) -> None:
+    broker.create_topic("articles", value_schema="articles-value")
+    for n in range(2):
+        article = pb.Article(id=f"a{n}", title=f"t{n}", content="body", author="ada")
+        broker.produce("articles", article, timestamp=T0 + n)
+    runner = _deliver(broker, "articles", tmp_path / "lake", format="jsonl")  # no schema=
+    assert runner.stats.records_delivered == 2, runner.status()
+    with Lake(str(tmp_path / "lake")) as lake:
+        rows = lake.query("SELECT id, title FROM lake_json('articles') ORDER BY id").rows
+    assert rows == [("a0", "t0"), ("a1", "t1")]
+    broker.create_topic("readings")
+    good = broker.schemas.encode("readings-value", {"device": "d1", "temp": 1.0}, READING)
+    broker.produce_many("readings", [good, b"not framed"])
+    runner = _deliver(broker, "readings", tmp_path / "lake2", format="jsonl", schema="registry")
+    assert (runner.stats.records_delivered, runner.stats.records_failed) == (1, 1)
+    errors = _errors(tmp_path / "lake2")
+    assert [e["offset"] for _, e in errors] == [1]
+    assert "does not decode" in errors[0][1]["errorMessage"]

@@ -267,6 +267,24 @@ def _kind(value: Any) -> str:
     return "string" if isinstance(value, str) else "number"
 
 
+def registry_json(lines: Sequence[bytes], schemas: Any) -> tuple[list[bytes], list[Failure]]:
+    """Values in the schema registry's wire format as JSON text (Protobuf messages as
+    objects of their fields by name), and the ones that do not decode as failures
+    (their line left as it was, for the failure's record)."""
+    from logway.schemas.codecs import plain
+
+    out: list[bytes] = []
+    failures: list[Failure] = []
+    for i, data in enumerate(lines):
+        try:
+            value = plain(schemas.decode(data))
+            out.append(json.dumps(value, default=str, separators=(",", ":")).encode())
+        except Exception as exc:  # not framed, an unknown id, bytes that do not decode
+            failures.append((i, "format-conversion-failed", f"the value does not decode: {exc}"))
+            out.append(data)
+    return out, failures
+
+
 def jsonl_bytes(datas: Sequence[bytes], compression: str) -> bytes:
     """One value per line, each as it is (a line break inside a value is escaped by
     writing that value as compact JSON)."""

@@ -167,6 +167,15 @@ class DeliveryRunner:
                 self._registry_tables = RegistryTables(self.broker.schemas)
             return self._registry_tables
 
+    def registry_values(self) -> bool:
+        """Whether the values are in the schema registry's wire format: ``schema=
+        "registry"``, or no ``schema`` and a topic with a ``value_schema``."""
+        s = self.settings
+        if s.schema is not None:
+            return bool(s.schema == REGISTRY)
+        config = self.broker.describe_topic(self.spec.source).config
+        return bool(config.get("value_schema"))
+
     def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit through the group's member (a Kafka cluster wants its members')."""
         assert self.member is not None
@@ -251,6 +260,7 @@ class PartitionDelivery:
         )
         redo = self._unfinished(position)
         self.registry_tables = self.runner.registry_tables()
+        self.registry_json = s.format != "parquet" and self.runner.registry_values()
         self.staging.start(position)  # what killed runs left unpublished below it goes
         consumer = self.runner.broker.consumer(self.tp.topic, partitions=[self.tp])
         try:
@@ -402,8 +412,17 @@ class PartitionDelivery:
             )
         else:
             lines = [data_bytes(datas[i]) for i in todo]
+            decoded: list[convert.Failure] = []
+            if self.registry_json:  # JSON lines of the decoded values
+                lines, decoded = convert.registry_json(lines, self.runner.broker.schemas)
+                joined = None
             # a line that is not a JSON object would fail every query of the lake
-            more = convert.not_json_objects(lines, joined if datas is values else None)
+            undecoded = {i for i, _, _ in decoded}
+            more = decoded + [
+                f
+                for f in convert.not_json_objects(lines, joined if datas is values else None)
+                if f[0] not in undecoded
+            ]
             good: Sequence[int] = range(len(lines))
             if more:
                 bad = {i for i, _, _ in more}

@@ -116,9 +116,10 @@ class DeliverySettings:
             )
         schema = o.get("schema")
         if schema is not None:
-            if fmt != "parquet":
+            if fmt != "parquet" and schema != REGISTRY:
                 raise InvalidArgumentError(
-                    "schema= types Parquet columns; JSON lines hold the values as they are"
+                    "schema= types Parquet columns; JSON lines hold the values as they are "
+                    f"(or decoded from the registry's wire format, with schema={REGISTRY!r})"
                 )
             if schema != REGISTRY and not (
                 hasattr(schema, "DESCRIPTOR") and hasattr(schema, "FromString")
