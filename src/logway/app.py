@@ -61,6 +61,7 @@ class App:
         self.deliveries: list[DeliverySpec] = []
         self.value_types: dict[str, Any] = {}  # typed topics: name -> message class
         self.windows: list[Any] = []  # logway.windows.runner.WindowSpec
+        self.schedules: list[Any] = []  # logway.schedules.runner.ScheduleSpec
 
     def function(
         self, source: str, *, name: str | None = None, **settings: Any
@@ -156,6 +157,54 @@ class App:
                 "one a name="
             )
         self.windows.append(spec)
+        return spec.name
+
+    def schedule(
+        self,
+        expression: str,
+        *,
+        topic: str,
+        value: Any = None,
+        key: bytes | str | None = None,
+        headers: Mapping[str, bytes | str | None] | None = None,
+        timezone: str = "UTC",
+        start: Any = None,
+        end: Any = None,
+        flexible_window: int | str | None = None,
+        catch_up: str = "latest",
+        name: str | None = None,
+    ) -> str:
+        """Publish a record to ``topic`` at each tick of an EventBridge Scheduler
+        expression (``rate(5 minutes)``, ``cron(0 9 ? * MON-FRI *)``, ``at(...)``) in
+        ``timezone``, between ``start`` and ``end``, each up to ``flexible_window``
+        minutes late (see ``logway.schedules.runner``): timestamped with the scheduled
+        time, with ``key``, ``headers`` and ``value`` (bytes, str, a dict sent as JSON,
+        a function of the tick's time, or None for a JSON body naming the schedule and
+        the time). ``catch_up`` ("none", "latest", "all") says what to publish of the
+        ticks missed while nothing ran. Exactly once, whichever processes run the app.
+        The schedule is ``<app>.<name>`` (``name`` defaults to the topic). Bad settings
+        are refused here, with the reason. Returns the name."""
+        from logway.schedules.runner import schedule_spec
+
+        spec = schedule_spec(
+            self.name,
+            expression,
+            topic=topic,
+            value=value,
+            key=key,
+            headers=headers,
+            timezone=timezone,
+            start=start,
+            end=end,
+            flexible_window=flexible_window,
+            catch_up=catch_up,
+            name=name,
+        )
+        if any(s.name == spec.name for s in self.schedules):
+            raise InvalidArgumentError(
+                f"app {self.name!r} already has a schedule {spec.name!r}; give this one a name="
+            )
+        self.schedules.append(spec)
         return spec.name
 
     def topic(self, name: str, partitions: int = 1, *, value: Any = None, **config: Any) -> str:

@@ -10,6 +10,7 @@ from logway.cli import auth as auth_command
 from logway.cli import backup as backup_command
 from logway.cli import (
     check,
+    clock,
     consume,
     deliver,
     demo,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve,
         run,
         functions,
+        clock,
     ):
         module.add_parser(sub)
     query_command.add_parser(sub)

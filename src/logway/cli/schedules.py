@@ -1,4 +1,6 @@
-"""``logway schedules next``: check a schedule expression by printing its next ticks."""
+"""``logway schedules next``: check a schedule expression by printing its next ticks;
+``logway schedules list APP``: an app's schedules, with the last tick each published
+(read from its topic) and the next."""
 
 from __future__ import annotations
 
@@ -27,6 +29,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="print ticks after this time (ISO 8601, naive means UTC; default: now)",
     )
     nxt.set_defaults(run=next_ticks)
+    lst = ssub.add_parser(
+        "list", help="an app's schedules (app.schedule): expression, last tick and next tick"
+    )
+    lst.add_argument(
+        "app", metavar="MODULE[:ATTR]", help="the logway.App, e.g. myapp:app (attr default app)"
+    )
+    lst.set_defaults(run=list_schedules)
 
 
 def next_ticks(args: argparse.Namespace) -> int:
@@ -40,4 +49,36 @@ def next_ticks(args: argparse.Namespace) -> int:
             break
         print(tick.astimezone(schedule.timezone).isoformat())
         t = tick
+    return 0
+
+
+def list_schedules(args: argparse.Namespace) -> int:
+    import logway
+    from logway.app import load_app
+    from logway.schedules.runner import last_tick
+
+    app = load_app(args.app)
+    if not app.schedules:
+        print(f"{args.app} declares no schedules (app.schedule)")
+        return 0
+    now = dt.datetime.now(dt.UTC)
+    rows = [("NAME", "EXPRESSION", "TIMEZONE", "TOPIC", "LAST TICK", "NEXT TICK")]
+    with logway.connect(args.url or app.url) as broker:
+        for spec in app.schedules:
+            schedule = spec.schedule
+            last = last_tick(broker, spec.topic, spec.full_name)
+            nxt = schedule.next_after(max(now, last) if last else now)
+            rows.append(
+                (
+                    spec.full_name,
+                    schedule.expression,
+                    schedule.timezone.key,
+                    spec.topic,
+                    last.astimezone(schedule.timezone).isoformat() if last else "-",
+                    nxt.astimezone(schedule.timezone).isoformat() if nxt else "-",
+                )
+            )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0

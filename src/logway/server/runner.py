@@ -112,10 +112,12 @@ class Server:
         self.runners: list[FunctionRunner] = []
         self.deliveries: list[DeliveryRunner] = []
         self.windows: list[Any] = []  # WindowRunner and SqlRunner (logway.windows)
+        self.schedules: list[Any] = []  # ScheduleRunner (logway.schedules.runner)
         if app is not None:
             self.runners = [FunctionRunner(broker, app.name, spec) for spec in app.functions]
             self.deliveries = [DeliveryRunner(broker, app.name, d) for d in app.deliveries]
             self.windows = [w.make_runner(broker, app.name) for w in app.windows]
+            self.schedules = [s.make_runner(broker, app.name) for s in app.schedules]
 
     async def start(self) -> None:
         if self.access.enabled:
@@ -125,6 +127,7 @@ class Server:
         running = [r.run(self._functions_stop) for r in self.runners]
         running += [d.run(self._functions_stop) for d in self.deliveries]
         running += [w.run(self._functions_stop) for w in self.windows]
+        running += [s.run(self._functions_stop) for s in self.schedules]
         if running:
             self._functions = asyncio.gather(*running)
         self._grpc = grpc.aio.server(options=channel.SERVER_OPTIONS)
