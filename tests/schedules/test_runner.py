@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +22,10 @@ import logway
 from logway.broker import Broker
 from logway.cli.clock import clock_specs
 from logway.errors import InvalidArgumentError
+from logway.log.lock import read_owner
 from logway.records import Record
 from logway.schedules.runner import ScheduleRunner, ScheduleSpec, last_tick
-from tests.servers import logway_cli
+from tests.servers import logway_cli, logway_process
 
 
 def utc(text: str) -> datetime:
@@ -396,3 +400,70 @@ def test_schedules_list_shows_last_and_next_ticks(tmp_path: Path) -> None:
 def ticks_value(url: str) -> bytes:
     with logway.connect(url) as broker:
         return ticks(broker, "morning")[-1].value or b""
+
+
+CLOCK_APP = """
+import logway
+
+app = logway.App("shop")
+app.schedule("cron(* * * * ? *)", topic="ticks", key="k")
+"""
+
+
+@pytest.mark.slow
+def test_two_logway_run_processes_publish_each_tick_once_through_sigkills(
+    tmp_path: Path,
+) -> None:
+    """Two ``logway run`` of an app with a schedule every minute: after the first
+    tick one is SIGKILLed and started again, and a few seconds before the second tick
+    the other is: each minute's tick is on the topic once."""
+    (tmp_path / "clockapp.py").write_text(CLOCK_APP)
+    url = f"file:{tmp_path / 'data'}"
+    env = {**os.environ, "LOGWAY_URL": url, "PYTHONPATH": str(tmp_path)}
+
+    def start() -> subprocess.Popen[str]:
+        process = logway_process(env, "run", "clockapp:app")
+        assert process.stdout is not None
+        assert "ticks cron(* * * * ? *) -> ticks" in process.stdout.readline()
+        return process
+
+    def published() -> list[Record]:
+        with logway.connect(url) as broker:
+            if "ticks" not in broker.list_topics():
+                return []
+            return ticks(broker, "ticks")
+
+    def wait_for(count: int, deadline: float) -> list[Record]:
+        while len(got := published()) < count:
+            assert time.time() < deadline, f"{len(got)} of {count} ticks"
+            time.sleep(0.2)  # the processes work meanwhile
+        return got
+
+    processes = [start(), start()]
+    try:
+        first = wait_for(1, time.time() + 75)[0]
+        for i, when in ((0, 0.0), (1, first.timestamp / 1000 + 52)):
+            time.sleep(max(0.0, when - time.time()))
+            processes[i].send_signal(signal.SIGKILL)
+            processes[i].communicate(timeout=60)
+            processes[i] = start()
+        wait_for(2, first.timestamp / 1000 + 60 + 45)
+    finally:
+        # the one that does not own the data directory first: it talks to the owner
+        owner = read_owner(str(tmp_path / "data"))[0]
+        processes.sort(key=lambda p: str(p.pid) == owner)
+        errors = []
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            errors.append(process.communicate(timeout=60)[1])
+    assert [p.returncode for p in processes] == [0, 0], errors
+    got = published()
+    stamps = [r.timestamp for r in got]
+    assert len(stamps) == len(set(stamps)), "a tick was published twice"
+    assert stamps == [first.timestamp + 60_000 * k for k in range(len(stamps))]
+    assert first.timestamp % 60_000 == 0 and len(stamps) >= 2
+    for r in got:
+        scheduled = datetime.fromtimestamp(r.timestamp / 1000, UTC)
+        assert r.key == b"k"
+        assert r.header("logway.schedule") == b"shop.ticks"
+        assert r.header("logway.schedule.time") == scheduled.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
