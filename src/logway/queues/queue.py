@@ -305,6 +305,11 @@ class Queue:
     def topic(self) -> str:
         return self._group.topic
 
+    @property
+    def shared(self) -> QueueGroup:
+        """The queue this consumer takes from (a server settles for its clients there)."""
+        return self._group
+
     def receive(self, max_records: int = 1, timeout: float = 0.0) -> list[Delivery]:
         """Up to ``max_records`` records, waiting up to ``timeout`` seconds for one."""
         if self.closed:

@@ -37,6 +37,8 @@ Handler = Callable[..., Awaitable[T]]
 DEFAULT_HEARTBEAT_MS = 15_000
 DEFAULT_MAX_BATCH = 500
 MAX_BATCH = 10_000
+MAX_QUEUE_WAIT_MS = 20_000  # a Receive waits at most this long (SQS: 20 s)
+ACTIONS = {pb.ACK: "ack", pb.RELEASE: "release", pb.REJECT: "reject"}
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
@@ -506,3 +508,57 @@ class LogService(log_pb2_grpc.LogServicer):
         acked.generation = max(acked.generation, request.generation)
         acked.changed.set()
         return pb.AcknowledgeAssignmentResponse()
+
+    # --- queues -----------------------------------------------------------------------
+
+    def _queue(self, topic: str, group: str, settings: pb.QueueSettings) -> Any:
+        """The server's consumer of the queue ``group`` over ``topic``; every client's
+        deliveries are held in its one ``QueueGroup``."""
+        return self.broker.queue(topic, group, **convert.queue_settings_from_pb(settings))
+
+    @unary
+    async def Receive(self, request: pb.ReceiveRequest, context: Any) -> pb.ReceiveResponse:
+        await self._allow(context, ("read", TOPIC, request.topic), ("read", GROUP, request.group))
+        if request.max_records < 0 or request.wait_ms < 0:
+            raise errors.InvalidArgumentError("max_records and wait_ms must not be negative")
+        queue = await asyncio.to_thread(self._queue, request.topic, request.group, request.settings)
+        holder = request.consumer or context.peer()
+        wait_s = min(request.wait_ms, MAX_QUEUE_WAIT_MS) / 1000
+        count = min(request.max_records or 1, MAX_BATCH)
+        got = await asyncio.to_thread(queue.shared.receive, holder, queue, count, wait_s)
+        return pb.ReceiveResponse(
+            deliveries=[
+                pb.Delivery(
+                    record=convert.record_to_pb(d.record),
+                    delivery_count=d.delivery_count,
+                    receipt=d.receipt,
+                )
+                for d in got
+            ]
+        )
+
+    @unary
+    async def Ack(self, request: pb.AckRequest, context: Any) -> pb.AckResponse:
+        await self._allow(context, ("read", TOPIC, request.topic), ("read", GROUP, request.group))
+        how = ACTIONS.get(request.action)
+        if how is None:
+            raise errors.InvalidArgumentError("an Ack names its action: ACK, RELEASE or REJECT")
+        items = [(d.partition, d.offset, d.receipt) for d in request.deliveries]
+        queue = await asyncio.to_thread(self._queue, request.topic, request.group, request.settings)
+        await asyncio.to_thread(queue.shared.settle, items, how, request.reason)
+        return pb.AckResponse()
+
+    @unary
+    async def QueueStatus(
+        self, request: pb.QueueStatusRequest, context: Any
+    ) -> pb.QueueStatusResponse:
+        await self._allow(
+            context, ("describe", TOPIC, request.topic), ("describe", GROUP, request.group)
+        )
+        queue = await asyncio.to_thread(self._queue, request.topic, request.group, request.settings)
+        status = await asyncio.to_thread(queue.status)
+        return pb.QueueStatusResponse(
+            in_flight=status["in_flight"],
+            available_again=status["available_again"],
+            start_offsets=status["start_offsets"],
+        )

@@ -58,6 +58,7 @@ HTTP_STATUS: dict[type[errors.LogwayError], int] = {
     errors.UnknownTopicError: 404,
     errors.UnknownGroupError: 404,
     errors.TopicExistsError: 409,
+    errors.DeliveryExpiredError: 409,  # the record went back to the queue meanwhile
     errors.OffsetOutOfRangeError: 416,
     errors.InvalidArgumentError: 400,
     errors.CorruptRecordError: 500,
@@ -147,6 +148,56 @@ class GroupLag(BaseModel):
 
 class GroupList(BaseModel):
     groups: list[str]
+
+
+class QueueSettingsIn(BaseModel):
+    visibility_timeout: str | int | None = Field(
+        None, description="how long a delivery is held: '30s' (default), or milliseconds"
+    )
+    max_receives: int | None = Field(
+        None, ge=1, description="deliveries before the dead-letter topic (5)"
+    )
+    dead_letter: str | None = Field(None, description="the dead-letter topic (TOPIC-dlq)")
+    start: Literal["earliest", "latest"] | None = None
+
+    def keywords(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+def _queue_keywords(settings: QueueSettingsIn | None) -> dict[str, Any]:
+    return {} if settings is None else settings.keywords()
+
+
+class ReceiveIn(BaseModel):
+    max_records: int = Field(1, ge=1, le=10_000)
+    wait_ms: int = Field(0, ge=0, le=20_000, description="how long to wait for a first record")
+    consumer: str | None = Field(None, description="who holds the deliveries (the caller)")
+    settings: QueueSettingsIn | None = Field(
+        None, description="apply when the server first opens the queue; others are refused"
+    )
+
+
+class DeliveryOut(BaseModel):
+    record: RecordOut
+    delivery_count: int
+    receipt: int
+
+
+class ReceiveOut(BaseModel):
+    deliveries: list[DeliveryOut]
+
+
+class SettleIn(BaseModel):
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+    receipt: int
+
+
+class AckIn(BaseModel):
+    action: Literal["ack", "release", "reject"] = "ack"
+    deliveries: list[SettleIn] = Field(max_length=10_000)
+    reason: str = Field("", description="reject: the reason in the dead-letter record")
+    settings: QueueSettingsIn | None = None
 
 
 class ErrorOut(BaseModel):
@@ -418,6 +469,43 @@ def build_app(
         return GroupLag(
             group=group, partitions=[LagOut(**x._asdict()) for x in broker.lag(group, topic)]
         )
+
+    @api.post(
+        "/v1/queues/{topic}/{group}/receive",
+        response_model=ReceiveOut,
+        responses=ERRORS,
+        dependencies=[allow("read", TOPIC, "topic"), allow("read", GROUP, "group")],
+    )
+    def receive(topic: str, group: str, body: ReceiveIn, request: Request) -> ReceiveOut:
+        """Records of the queue ``group`` over ``topic`` (``broker.queue``), each held
+        by this consumer until acked or its visibility timeout passes."""
+        queue = broker.queue(topic, group, **_queue_keywords(body.settings))
+        holder = body.consumer or f"http:{address(request)}"
+        got = queue.shared.receive(holder, queue, body.max_records, body.wait_ms / 1000)
+        return ReceiveOut(
+            deliveries=[
+                DeliveryOut(
+                    record=RecordOut(**record_json(d.record)),
+                    delivery_count=d.delivery_count,
+                    receipt=d.receipt,
+                )
+                for d in got
+            ]
+        )
+
+    @api.post(
+        "/v1/queues/{topic}/{group}/ack",
+        status_code=204,
+        responses=ERRORS,
+        dependencies=[allow("read", TOPIC, "topic"), allow("read", GROUP, "group")],
+    )
+    def ack(topic: str, group: str, body: AckIn) -> Response:
+        """Settle deliveries, all or nothing: 409 when one is no longer held under its
+        receipt (its visibility timeout passed, or it was settled already)."""
+        queue = broker.queue(topic, group, **_queue_keywords(body.settings))
+        items = [(d.partition, d.offset, d.receipt) for d in body.deliveries]
+        queue.shared.settle(items, body.action, body.reason)
+        return Response(status_code=204)
 
     @api.get(
         "/v1/topics/{topic}/stream",

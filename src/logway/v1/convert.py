@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from logway.errors import CorruptRecordError
+from logway.errors import CorruptRecordError, InvalidArgumentError
 from logway.recordbatch import codec
 from logway.records import (
     Headers,
@@ -17,6 +18,7 @@ from logway.records import (
     TopicInfo,
     TopicPartition,
 )
+from logway.units import parse_duration_ms
 from logway.v1 import log_pb2 as pb
 
 
@@ -121,3 +123,39 @@ def lag_from_pb(m: pb.PartitionLag) -> PartitionLag:
 
 def to_datetime(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def queue_settings_to_pb(settings: dict[str, Any]) -> pb.QueueSettings:
+    """``broker.queue``'s keyword settings as a message (durations in milliseconds)."""
+    msg = pb.QueueSettings()
+    known = {"visibility_timeout", "max_receives", "dead_letter", "start"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise InvalidArgumentError(
+            f"a queue takes {', '.join(sorted(known))}, not {', '.join(unknown)}"
+        )
+    if "visibility_timeout" in settings:
+        msg.visibility_timeout_ms = parse_duration_ms(
+            settings["visibility_timeout"], "visibility_timeout"
+        )
+    if "max_receives" in settings:
+        msg.max_receives = settings["max_receives"]
+    if settings.get("dead_letter"):
+        msg.dead_letter = settings["dead_letter"]
+    if "start" in settings:
+        msg.start = settings["start"]
+    return msg
+
+
+def queue_settings_from_pb(m: pb.QueueSettings) -> dict[str, Any]:
+    """The settings a message names, as ``broker.queue`` keywords."""
+    out: dict[str, Any] = {}
+    if m.HasField("visibility_timeout_ms"):
+        out["visibility_timeout"] = m.visibility_timeout_ms
+    if m.HasField("max_receives"):
+        out["max_receives"] = m.max_receives
+    if m.HasField("dead_letter"):
+        out["dead_letter"] = m.dead_letter
+    if m.HasField("start"):
+        out["start"] = m.start
+    return out

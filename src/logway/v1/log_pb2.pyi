@@ -41,6 +41,33 @@ POSITION_EARLIEST: Position.ValueType  # 1
 POSITION_LATEST: Position.ValueType  # 2
 Global___Position: _TypeAlias = Position  # noqa: Y015
 
+class _AckAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AckActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AckAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACK_ACTION_UNSPECIFIED: _AckAction.ValueType  # 0
+    """refused"""
+    ACK: _AckAction.ValueType  # 1
+    """done: never delivered again"""
+    RELEASE: _AckAction.ValueType  # 2
+    """back to the queue now"""
+    REJECT: _AckAction.ValueType  # 3
+    """to the dead-letter topic"""
+
+class AckAction(_AckAction, metaclass=_AckActionEnumTypeWrapper): ...
+
+ACK_ACTION_UNSPECIFIED: AckAction.ValueType  # 0
+"""refused"""
+ACK: AckAction.ValueType  # 1
+"""done: never delivered again"""
+RELEASE: AckAction.ValueType  # 2
+"""back to the queue now"""
+REJECT: AckAction.ValueType  # 3
+"""to the dead-letter topic"""
+Global___AckAction: _TypeAlias = AckAction  # noqa: Y015
+
 @_typing.final
 class Header(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -1288,3 +1315,290 @@ class AcknowledgeAssignmentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AcknowledgeAssignmentResponse: _TypeAlias = AcknowledgeAssignmentResponse  # noqa: Y015
+
+@_typing.final
+class QueueSettings(_message.Message):
+    """A queue's settings; they apply when the server first opens the queue, and a
+    request naming other settings than those of the open queue is refused.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VISIBILITY_TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    MAX_RECEIVES_FIELD_NUMBER: _builtins.int
+    DEAD_LETTER_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    visibility_timeout_ms: _builtins.int
+    """default 30 s"""
+    max_receives: _builtins.int
+    """default 5"""
+    dead_letter: _builtins.str
+    """default TOPIC-dlq"""
+    start: _builtins.str
+    """"earliest" or "latest" (default)"""
+    def __init__(
+        self,
+        *,
+        visibility_timeout_ms: _builtins.int | None = ...,
+        max_receives: _builtins.int | None = ...,
+        dead_letter: _builtins.str | None = ...,
+        start: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_dead_letter", b"_dead_letter", "_max_receives", b"_max_receives", "_start", b"_start", "_visibility_timeout_ms", b"_visibility_timeout_ms", "dead_letter", b"dead_letter", "max_receives", b"max_receives", "start", b"start", "visibility_timeout_ms", b"visibility_timeout_ms"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_dead_letter", b"_dead_letter", "_max_receives", b"_max_receives", "_start", b"_start", "_visibility_timeout_ms", b"_visibility_timeout_ms", "dead_letter", b"dead_letter", "max_receives", b"max_receives", "start", b"start", "visibility_timeout_ms", b"visibility_timeout_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__dead_letter: _TypeAlias = _typing.Literal["dead_letter"]  # noqa: Y015
+    _WhichOneofArgType__dead_letter: _TypeAlias = _typing.Literal["_dead_letter", b"_dead_letter"]  # noqa: Y015
+    _WhichOneofReturnType__max_receives: _TypeAlias = _typing.Literal["max_receives"]  # noqa: Y015
+    _WhichOneofArgType__max_receives: _TypeAlias = _typing.Literal["_max_receives", b"_max_receives"]  # noqa: Y015
+    _WhichOneofReturnType__start: _TypeAlias = _typing.Literal["start"]  # noqa: Y015
+    _WhichOneofArgType__start: _TypeAlias = _typing.Literal["_start", b"_start"]  # noqa: Y015
+    _WhichOneofReturnType__visibility_timeout_ms: _TypeAlias = _typing.Literal["visibility_timeout_ms"]  # noqa: Y015
+    _WhichOneofArgType__visibility_timeout_ms: _TypeAlias = _typing.Literal["_visibility_timeout_ms", b"_visibility_timeout_ms"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__dead_letter) -> _WhichOneofReturnType__dead_letter | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_receives) -> _WhichOneofReturnType__max_receives | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start) -> _WhichOneofReturnType__start | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__visibility_timeout_ms) -> _WhichOneofReturnType__visibility_timeout_ms | None: ...
+
+Global___QueueSettings: _TypeAlias = QueueSettings  # noqa: Y015
+
+@_typing.final
+class ReceiveRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOPIC_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    CONSUMER_FIELD_NUMBER: _builtins.int
+    MAX_RECORDS_FIELD_NUMBER: _builtins.int
+    WAIT_MS_FIELD_NUMBER: _builtins.int
+    topic: _builtins.str
+    group: _builtins.str
+    """the queue's name"""
+    consumer: _builtins.str
+    """who holds the deliveries"""
+    max_records: _builtins.int
+    """0: 1"""
+    wait_ms: _builtins.int
+    """how long to wait for a first record (at most 20 s)"""
+    @_builtins.property
+    def settings(self) -> Global___QueueSettings: ...
+    def __init__(
+        self,
+        *,
+        topic: _builtins.str = ...,
+        group: _builtins.str = ...,
+        settings: Global___QueueSettings | None = ...,
+        consumer: _builtins.str = ...,
+        max_records: _builtins.int = ...,
+        wait_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumer", b"consumer", "group", b"group", "max_records", b"max_records", "settings", b"settings", "topic", b"topic", "wait_ms", b"wait_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReceiveRequest: _TypeAlias = ReceiveRequest  # noqa: Y015
+
+@_typing.final
+class Delivery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_FIELD_NUMBER: _builtins.int
+    DELIVERY_COUNT_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    delivery_count: _builtins.int
+    """1 the first time"""
+    receipt: _builtins.int
+    """names this acquisition in Ack"""
+    @_builtins.property
+    def record(self) -> Global___Record: ...
+    def __init__(
+        self,
+        *,
+        record: Global___Record | None = ...,
+        delivery_count: _builtins.int = ...,
+        receipt: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery_count", b"delivery_count", "receipt", b"receipt", "record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Delivery: _TypeAlias = Delivery  # noqa: Y015
+
+@_typing.final
+class ReceiveResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Delivery]: ...
+    def __init__(
+        self,
+        *,
+        deliveries: _abc.Iterable[Global___Delivery] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReceiveResponse: _TypeAlias = ReceiveResponse  # noqa: Y015
+
+@_typing.final
+class Settle(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTITION_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    RECEIPT_FIELD_NUMBER: _builtins.int
+    partition: _builtins.int
+    offset: _builtins.int
+    receipt: _builtins.int
+    def __init__(
+        self,
+        *,
+        partition: _builtins.int = ...,
+        offset: _builtins.int = ...,
+        receipt: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["offset", b"offset", "partition", b"partition", "receipt", b"receipt"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Settle: _TypeAlias = Settle  # noqa: Y015
+
+@_typing.final
+class AckRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOPIC_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    topic: _builtins.str
+    group: _builtins.str
+    action: Global___AckAction.ValueType
+    reason: _builtins.str
+    """REJECT: the reason in the dead-letter record's headers"""
+    @_builtins.property
+    def settings(self) -> Global___QueueSettings: ...
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___Settle]: ...
+    def __init__(
+        self,
+        *,
+        topic: _builtins.str = ...,
+        group: _builtins.str = ...,
+        settings: Global___QueueSettings | None = ...,
+        action: Global___AckAction.ValueType = ...,
+        deliveries: _abc.Iterable[Global___Settle] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "deliveries", b"deliveries", "group", b"group", "reason", b"reason", "settings", b"settings", "topic", b"topic"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AckRequest: _TypeAlias = AckRequest  # noqa: Y015
+
+@_typing.final
+class AckResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AckResponse: _TypeAlias = AckResponse  # noqa: Y015
+
+@_typing.final
+class QueueStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOPIC_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    topic: _builtins.str
+    group: _builtins.str
+    @_builtins.property
+    def settings(self) -> Global___QueueSettings: ...
+    def __init__(
+        self,
+        *,
+        topic: _builtins.str = ...,
+        group: _builtins.str = ...,
+        settings: Global___QueueSettings | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "settings", b"settings", "topic", b"topic"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueStatusRequest: _TypeAlias = QueueStatusRequest  # noqa: Y015
+
+@_typing.final
+class QueueStatusResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class StartOffsetsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.int
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.int = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    IN_FLIGHT_FIELD_NUMBER: _builtins.int
+    AVAILABLE_AGAIN_FIELD_NUMBER: _builtins.int
+    START_OFFSETS_FIELD_NUMBER: _builtins.int
+    in_flight: _builtins.int
+    available_again: _builtins.int
+    @_builtins.property
+    def start_offsets(self) -> _containers.ScalarMap[_builtins.int, _builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        in_flight: _builtins.int = ...,
+        available_again: _builtins.int = ...,
+        start_offsets: _abc.Mapping[_builtins.int, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_again", b"available_again", "in_flight", b"in_flight", "start_offsets", b"start_offsets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueueStatusResponse: _TypeAlias = QueueStatusResponse  # noqa: Y015

@@ -124,6 +124,21 @@ class LogStub:
                 request_serializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentRequest.SerializeToString,
                 response_deserializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentResponse.FromString,
                 _registered_method=True)
+        self.Receive = channel.unary_unary(
+                '/logway.v1.Log/Receive',
+                request_serializer=logway_dot_v1_dot_log__pb2.ReceiveRequest.SerializeToString,
+                response_deserializer=logway_dot_v1_dot_log__pb2.ReceiveResponse.FromString,
+                _registered_method=True)
+        self.Ack = channel.unary_unary(
+                '/logway.v1.Log/Ack',
+                request_serializer=logway_dot_v1_dot_log__pb2.AckRequest.SerializeToString,
+                response_deserializer=logway_dot_v1_dot_log__pb2.AckResponse.FromString,
+                _registered_method=True)
+        self.QueueStatus = channel.unary_unary(
+                '/logway.v1.Log/QueueStatus',
+                request_serializer=logway_dot_v1_dot_log__pb2.QueueStatusRequest.SerializeToString,
+                response_deserializer=logway_dot_v1_dot_log__pb2.QueueStatusResponse.FromString,
+                _registered_method=True)
 
 
 class LogServicer:
@@ -249,6 +264,28 @@ class LogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Receive(self, request, context):
+        """Queues (Kafka share groups, SQS): records of a topic delivered one consumer at a
+        time, each held until settled with Ack or its visibility timeout passes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Ack(self, request, context):
+        """Settles deliveries (all or nothing): FAILED_PRECONDITION when one is no longer
+        held under its receipt (its visibility timeout passed, or it was settled).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueueStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -341,6 +378,21 @@ def add_LogServicer_to_server(servicer, server):
                     servicer.AcknowledgeAssignment,
                     request_deserializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentRequest.FromString,
                     response_serializer=logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentResponse.SerializeToString,
+            ),
+            'Receive': grpc.unary_unary_rpc_method_handler(
+                    servicer.Receive,
+                    request_deserializer=logway_dot_v1_dot_log__pb2.ReceiveRequest.FromString,
+                    response_serializer=logway_dot_v1_dot_log__pb2.ReceiveResponse.SerializeToString,
+            ),
+            'Ack': grpc.unary_unary_rpc_method_handler(
+                    servicer.Ack,
+                    request_deserializer=logway_dot_v1_dot_log__pb2.AckRequest.FromString,
+                    response_serializer=logway_dot_v1_dot_log__pb2.AckResponse.SerializeToString,
+            ),
+            'QueueStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueueStatus,
+                    request_deserializer=logway_dot_v1_dot_log__pb2.QueueStatusRequest.FromString,
+                    response_serializer=logway_dot_v1_dot_log__pb2.QueueStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -829,6 +881,87 @@ class Log:
             '/logway.v1.Log/AcknowledgeAssignment',
             logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentRequest.SerializeToString,
             logway_dot_v1_dot_log__pb2.AcknowledgeAssignmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Receive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/logway.v1.Log/Receive',
+            logway_dot_v1_dot_log__pb2.ReceiveRequest.SerializeToString,
+            logway_dot_v1_dot_log__pb2.ReceiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Ack(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/logway.v1.Log/Ack',
+            logway_dot_v1_dot_log__pb2.AckRequest.SerializeToString,
+            logway_dot_v1_dot_log__pb2.AckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueueStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/logway.v1.Log/QueueStatus',
+            logway_dot_v1_dot_log__pb2.QueueStatusRequest.SerializeToString,
+            logway_dot_v1_dot_log__pb2.QueueStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,15 @@ class LogStub:
     """The member applied an assignment and no longer uses the partitions it lacks:
     only then may they go to other members (Kafka's revoke-before-assign).
     """
+    Receive: _grpc.UnaryUnaryMultiCallable[_log_pb2.ReceiveRequest, _log_pb2.ReceiveResponse]
+    """Queues (Kafka share groups, SQS): records of a topic delivered one consumer at a
+    time, each held until settled with Ack or its visibility timeout passes.
+    """
+    Ack: _grpc.UnaryUnaryMultiCallable[_log_pb2.AckRequest, _log_pb2.AckResponse]
+    """Settles deliveries (all or nothing): FAILED_PRECONDITION when one is no longer
+    held under its receipt (its visibility timeout passed, or it was settled).
+    """
+    QueueStatus: _grpc.UnaryUnaryMultiCallable[_log_pb2.QueueStatusRequest, _log_pb2.QueueStatusResponse]
 
 @_typing.type_check_only
 class LogAsyncStub(LogStub):
@@ -106,6 +115,15 @@ class LogAsyncStub(LogStub):
     """The member applied an assignment and no longer uses the partitions it lacks:
     only then may they go to other members (Kafka's revoke-before-assign).
     """
+    Receive: _aio.UnaryUnaryMultiCallable[_log_pb2.ReceiveRequest, _log_pb2.ReceiveResponse]  # type: ignore[assignment]
+    """Queues (Kafka share groups, SQS): records of a topic delivered one consumer at a
+    time, each held until settled with Ack or its visibility timeout passes.
+    """
+    Ack: _aio.UnaryUnaryMultiCallable[_log_pb2.AckRequest, _log_pb2.AckResponse]  # type: ignore[assignment]
+    """Settles deliveries (all or nothing): FAILED_PRECONDITION when one is no longer
+    held under its receipt (its visibility timeout passed, or it was settled).
+    """
+    QueueStatus: _aio.UnaryUnaryMultiCallable[_log_pb2.QueueStatusRequest, _log_pb2.QueueStatusResponse]  # type: ignore[assignment]
 
 class LogServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -249,5 +267,32 @@ class LogServicer(metaclass=_abc_1.ABCMeta):
         """The member applied an assignment and no longer uses the partitions it lacks:
         only then may they go to other members (Kafka's revoke-before-assign).
         """
+
+    @_abc_1.abstractmethod
+    def Receive(
+        self,
+        request: _log_pb2.ReceiveRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_log_pb2.ReceiveResponse, _abc.Awaitable[_log_pb2.ReceiveResponse]]:
+        """Queues (Kafka share groups, SQS): records of a topic delivered one consumer at a
+        time, each held until settled with Ack or its visibility timeout passes.
+        """
+
+    @_abc_1.abstractmethod
+    def Ack(
+        self,
+        request: _log_pb2.AckRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_log_pb2.AckResponse, _abc.Awaitable[_log_pb2.AckResponse]]:
+        """Settles deliveries (all or nothing): FAILED_PRECONDITION when one is no longer
+        held under its receipt (its visibility timeout passed, or it was settled).
+        """
+
+    @_abc_1.abstractmethod
+    def QueueStatus(
+        self,
+        request: _log_pb2.QueueStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_log_pb2.QueueStatusResponse, _abc.Awaitable[_log_pb2.QueueStatusResponse]]: ...
 
 def add_LogServicer_to_server(servicer: LogServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

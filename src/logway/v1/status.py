@@ -30,6 +30,7 @@ CODES: dict[type[errors.LogwayError], grpc.StatusCode] = {
     errors.ClosedError: grpc.StatusCode.UNAVAILABLE,
     errors.ServerStoppingError: grpc.StatusCode.UNAVAILABLE,
     errors.DataDirLockedError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.DeliveryExpiredError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.AuthenticationError: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
 }

@@ -12,6 +12,7 @@ import grpc
 
 from logway.backends.remote.consumer import RemoteConsumer
 from logway.backends.remote.credentials import authorization, open_channel
+from logway.backends.remote.queue import RemoteQueue
 from logway.broker import (
     BULK_RECORDS,
     DEFAULT_MAX_BYTES,
@@ -338,6 +339,12 @@ class RemoteBroker(BrokerBase):
         with self._lock:
             self._consumers.add(consumer)
         return consumer
+
+    def queue(self, topic: str, group: str, **settings: Any) -> RemoteQueue:
+        """A consumer of the queue ``group`` over ``topic`` held by the server (see
+        ``logway.queues``); the settings apply when the server first opens the queue."""
+        self._check_open()
+        return RemoteQueue(self, topic, group, settings)
 
     def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
         items = []
