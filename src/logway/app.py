@@ -61,6 +61,7 @@ class App:
         self.deliveries: list[DeliverySpec] = []
         self.value_types: dict[str, Any] = {}  # typed topics: name -> message class
         self.windows: list[Any] = []  # logway.windows.runner.WindowSpec
+        self.notifications: list[Any] = []  # logway.notify.runner.NotifySpec
         self.schedules: list[Any] = []  # logway.schedules.runner.ScheduleSpec
 
     def function(
@@ -206,6 +207,28 @@ class App:
             )
         self.schedules.append(spec)
         return spec.name
+
+    def notify(self, source: str, *, to: str, name: str | None = None, **settings: Any) -> str:
+        """Send each record of ``source`` (filtered, shaped) to ``to``: a webhook
+        (``https://…``), Slack (``slack+https://hooks.slack.com/…``) or e-mail
+        (``smtp://user:pass@host:587?from=…&to=…&starttls=1``), at least once, with
+        retries, parking what cannot be delivered on ``on_failure`` (see
+        ``logway.notify.settings``). Each notification is the consumer group
+        ``<app>.<name>`` (``name`` defaults to ``<source>-notify``). Bad settings are
+        refused here, with the reason. Returns the name."""
+        from logway.notify.runner import NotifySpec
+        from logway.notify.settings import NotifySettings
+
+        validate_topic_name(source)
+        checked = NotifySettings.build(source, to=to, **settings)
+        nname = name or f"{source}-notify"
+        validate_group(f"{self.name}.{nname}")
+        if any(n.name == nname for n in self.notifications):
+            raise InvalidArgumentError(
+                f"app {self.name!r} already has a notification {nname!r}; give this one a name="
+            )
+        self.notifications.append(NotifySpec(nname, source, checked))
+        return nname
 
     def topic(self, name: str, partitions: int = 1, *, value: Any = None, **config: Any) -> str:
         """Declare a topic the app needs; created with these settings when missing.

@@ -32,10 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from logway.functions.runner import run_functions
 
     app = load_app(args.app)
-    if not (app.functions or app.deliveries or app.windows or app.schedules):
+    if not (app.functions or app.deliveries or app.windows or app.schedules or app.notifications):
         raise InvalidArgumentError(
             f"{args.app} declares no functions (@app.function), deliveries (app.delivery), "
             "windows (app.window), continuous queries (app.sql) or schedules (app.schedule)"
+            " or notifications (app.notify)"
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with logway.connect(args.url or app.url) as broker:
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             names = [f"{f.name} <- {f.source}" for f in app.functions]
             names += [f"{d.name} <- {d.source} -> {d.settings.to}" for d in app.deliveries]
             names += [f"{w.name} <- {w.source} -> {w.to}" for w in app.windows]
+            names += [f"{n.name} <- {n.source} -> {n.to}" for n in app.notifications]
             names += [f"{s.name} {s.expression} -> {s.topic}" for s in app.schedules]
             print(f"logway running {app.name}: {', '.join(names)}", flush=True)
             running: list[Any] = [
@@ -59,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
                 from logway.windows.runner import run_windows
 
                 running.append(run_windows(broker, app.name, app.windows, stopping))
+            if app.notifications:
+                from logway.notify.runner import run_notifications
+
+                running.append(run_notifications(broker, app.name, app.notifications, stopping))
             if app.schedules:
                 from logway.schedules.runner import run_schedules
 

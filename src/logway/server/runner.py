@@ -112,11 +112,13 @@ class Server:
         self.runners: list[FunctionRunner] = []
         self.deliveries: list[DeliveryRunner] = []
         self.windows: list[Any] = []  # WindowRunner and SqlRunner (logway.windows)
+        self.notifications: list[Any] = []  # NotifyRunner (logway.notify)
         self.schedules: list[Any] = []  # ScheduleRunner (logway.schedules.runner)
         if app is not None:
             self.runners = [FunctionRunner(broker, app.name, spec) for spec in app.functions]
             self.deliveries = [DeliveryRunner(broker, app.name, d) for d in app.deliveries]
             self.windows = [w.make_runner(broker, app.name) for w in app.windows]
+            self.notifications = [n.make_runner(broker, app.name) for n in app.notifications]
             self.schedules = [s.make_runner(broker, app.name) for s in app.schedules]
 
     async def start(self) -> None:
@@ -127,6 +129,7 @@ class Server:
         running = [r.run(self._functions_stop) for r in self.runners]
         running += [d.run(self._functions_stop) for d in self.deliveries]
         running += [w.run(self._functions_stop) for w in self.windows]
+        running += [n.run(self._functions_stop) for n in self.notifications]
         running += [s.run(self._functions_stop) for s in self.schedules]
         if running:
             self._functions = asyncio.gather(*running)
