@@ -346,6 +346,18 @@ def test_clock_publishes_minute_and_hour_ticks(broker: Broker) -> None:
     assert clock_specs("t")[0].expression == "cron(* * * * ? *)"
 
 
+def test_logway_clock_runs_until_ctrl_c_and_refuses_a_bad_time_zone(tmp_path: Path) -> None:
+    env = {**os.environ, "LOGWAY_URL": f"file:{tmp_path / 'data'}"}
+    done = logway_cli(env, "clock", "ticks", "--timezone", "Mars/Olympus")
+    assert done.returncode == 1 and "unknown time zone 'Mars/Olympus'" in done.stderr
+    process = logway_process(env, "clock", "ticks", "--minutes", "--hours")
+    assert process.stdout is not None
+    assert process.stdout.readline() == "logway clock: a tick every minute and hour to ticks\n"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and "logway clock stopped" in err
+
+
 def test_schedules_list_shows_last_and_next_ticks(tmp_path: Path) -> None:
     (tmp_path / "listedapp.py").write_text(
         "import logway\n"
