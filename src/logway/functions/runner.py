@@ -132,7 +132,7 @@ class FunctionRunner:
         s = spec.settings
         self.workers = (
             Workers(s.min_workers, s.max_workers or MAX_WORKERS)
-            if s.max_workers is not None or s.min_workers > 1
+            if (s.max_workers is not None or s.min_workers > 1) and not s.queue
             else None
         )
 
@@ -146,6 +146,9 @@ class FunctionRunner:
         self.loop = asyncio.get_running_loop()
         if self.settings.workers == "process":
             self.processes = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn"))
+        if self.settings.queue:
+            await self._run_queue(stopping)
+            return
         member = self.member = self.broker.consumer(self.spec.source, group=self.group)
         published, scaled = 0.0, time.monotonic()
         reported: tuple[Any, ...] = ()
@@ -179,6 +182,52 @@ class FunctionRunner:
             for tp in list(self._lanes):
                 await self._stop_lane(tp)
             member.close()
+            if self.processes is not None:
+                await asyncio.to_thread(self.processes.shutdown)
+            self.stats.state = "stopped"
+            self.publish_status()
+
+    async def _run_queue(self, stopping: asyncio.Event) -> None:
+        """``queue=True``: ``max_workers`` (else ``min_workers``) lanes on the function's
+        queue while it is enabled (``logway.functions.queue_lane``)."""
+        from logway.functions.queue_lane import QueueLane
+
+        count = self.settings.max_workers or self.settings.min_workers
+        lanes: dict[int, tuple[asyncio.Future[None], Any]] = {}
+        published = 0.0
+        try:
+            while not stopping.is_set():
+                self._follow_switch()
+                for i in range(count if self.enabled else 0):
+                    if i not in lanes:
+                        lane = QueueLane(self, i)
+                        lanes[i] = (self._run_lane(lane, f"logway-fn {self.group} queue {i}"), lane)
+                for i, (task, lane) in list(lanes.items()):
+                    if not self.enabled or task.done():
+                        lane.stop()
+                        del lanes[i]
+                        try:
+                            await task
+                        except Exception as exc:
+                            self._failed("lane stopped", exc)
+                states = {lane.state for _, lane in lanes.values()}
+                running = "retrying" if "retrying" in states else "running"
+                self.stats.state = running if self.enabled else "disabled"
+                if time.monotonic() - published >= control.STATUS_INTERVAL_S:
+                    self.publish_status()
+                    published = time.monotonic()
+                try:
+                    await asyncio.wait_for(stopping.wait(), ASSIGNMENT_CHECK_S)
+                except TimeoutError:
+                    pass
+        finally:
+            for _, lane in lanes.values():
+                lane.stop()
+            for task, _ in lanes.values():
+                try:
+                    await task
+                except Exception as exc:
+                    self._failed("lane stopped", exc)
             if self.processes is not None:
                 await asyncio.to_thread(self.processes.shutdown)
             self.stats.state = "stopped"
@@ -256,8 +305,13 @@ class FunctionRunner:
             log.warning("%s: could not publish its status: %s", self.group, exc)
 
     def _start_lane(self, tp: TopicPartition) -> tuple[asyncio.Future[None], Lane]:
+        lane = Lane(self, tp)
+        return self._run_lane(lane, f"logway-fn {self.group} {tp.topic}/{tp.partition}"), lane
+
+    def _run_lane(self, lane: Any, name: str) -> asyncio.Future[None]:
+        """``lane.run()`` in a thread of its own; the future ends with it."""
         assert self.loop is not None
-        loop, lane = self.loop, Lane(self, tp)
+        loop = self.loop
         finished: asyncio.Future[None] = loop.create_future()
 
         def run() -> None:
@@ -268,9 +322,8 @@ class FunctionRunner:
             else:
                 loop.call_soon_threadsafe(_settle, finished, None)
 
-        name = f"logway-fn {self.group} {tp.topic}/{tp.partition}"
         threading.Thread(target=run, name=name, daemon=True).start()
-        return finished, lane
+        return finished
 
     async def _stop_lane(self, tp: TopicPartition) -> None:
         task, lane = self._lanes.pop(tp)

@@ -52,6 +52,7 @@ class FunctionSettings:
     workers: Literal["thread", "process"] = "thread"  # where sync handlers run
     min_workers: int = 1  # handler invocations at once across partitions, scaled with lag
     max_workers: int | None = None  # None: one per partition
+    queue: bool = False  # records from broker.queue(source, group): see functions/queue_lane.py
     matcher: Filter = field(default=compile_filters([]), compare=False, repr=False)
 
     @classmethod
@@ -109,7 +110,32 @@ class FunctionSettings:
                     "tumbling_window carries one state through a window's batches in order; "
                     "it does not combine with report_item_failures or parallelization_factor"
                 )
+        if o.get("queue", False) not in (True, False):
+            raise InvalidArgumentError(f"queue must be True or False, not {o['queue']!r}")
+        if o.get("queue"):
+            _check_queue(o)
         return cls(**o)
+
+
+def _check_queue(o: dict[str, Any]) -> None:
+    """A function on a queue takes records in any order from any partition: settings
+    that need a partition's order or a position in it do not apply."""
+    if o.get("starting_position", "latest") not in ("earliest", "latest"):
+        raise InvalidArgumentError(
+            "a function on a queue starts at 'earliest' or 'latest', not "
+            f"{o['starting_position']!r}"
+        )
+    for name in ("tumbling_window", "max_record_age"):
+        if o.get(name) is not None:
+            raise InvalidArgumentError(f"{name} needs a partition's order; not with queue=True")
+    for flag in ("bisect_on_error",):
+        if o.get(flag):
+            raise InvalidArgumentError(f"{flag} does not combine with queue=True")
+    if o.get("parallelization_factor", 1) > 1:
+        raise InvalidArgumentError(
+            "with queue=True, max_workers says how many batches run at once, not "
+            "parallelization_factor"
+        )
 
 
 def _int(o: dict[str, Any], name: str, default: int, low: int, high: int) -> int:

@@ -1,0 +1,117 @@
+"""Functions on a queue (``app.function(..., queue=True)``): more lanes than partitions
+share the records, a succeeding batch is acked, a failing one is retried and after
+its attempts goes to the on_failure topic with the error as the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import logway
+from logway.errors import InvalidArgumentError
+from logway.functions.batch import Batch
+from logway.functions.runner import FunctionRunner
+
+DEADLINE = 20.0
+
+
+@pytest.fixture
+def broker() -> Iterator[logway.Broker]:
+    with logway.connect("memory:") as broker:
+        broker.create_topic("jobs", partitions=1)
+        yield broker
+
+
+def run_until(runner: FunctionRunner, condition: Callable[[], bool]) -> None:
+    async def scenario() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(runner.run(stopping))
+        end = time.monotonic() + DEADLINE
+        while not await asyncio.to_thread(condition):
+            assert not task.done(), task.result()
+            assert time.monotonic() < end, "the function did not get there in time"
+            await asyncio.sleep(0.01)
+        stopping.set()
+        await task
+
+    asyncio.run(scenario())
+
+
+def test_four_lanes_on_one_partition_share_the_records_and_ack_them(
+    broker: logway.Broker,
+) -> None:
+    app = logway.App("work")
+    seen: list[bytes] = []
+    threads: set[str] = set()
+    lock = threading.Lock()
+    busy = threading.Barrier(2, timeout=5)  # two batches run at once: more than partitions
+
+    @app.function("jobs", queue=True, max_workers=4, batch_size=10, starting_position="earliest")
+    def handle(batch: Batch) -> None:
+        with lock:
+            seen.extend(r.value or b"" for r in batch)
+            threads.add(threading.current_thread().name)
+            first = len(threads) <= 2 and len(seen) <= 20
+        if first:
+            try:
+                busy.wait()
+            except threading.BrokenBarrierError:
+                pass
+
+    broker.produce_many("jobs", [f"job-{i}".encode() for i in range(200)])
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+    run_until(runner, lambda: len(seen) >= 200)
+    assert sorted(seen) == sorted(f"job-{i}".encode() for i in range(200))
+    assert len(threads) >= 2
+    queue = broker.queue("jobs", "work.handle", start="earliest", max_receives=5)
+    assert queue.receive(timeout=0.2) == []  # every record acked
+    assert not busy.broken
+
+
+def test_a_failing_record_is_retried_then_goes_to_on_failure(broker: logway.Broker) -> None:
+    app = logway.App("work")
+    attempts: list[int] = []
+
+    @app.function(
+        "jobs",
+        queue=True,
+        starting_position="earliest",
+        retry_attempts=2,
+        retry_backoff=0.01,
+        on_failure="jobs-failed",
+    )
+    def handle(batch: Batch) -> None:
+        if any(r.value == b"bad" for r in batch):
+            attempts.append(len(batch))
+            raise ValueError("cannot do it")
+
+    broker.produce_many("jobs", [b"bad"])
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+
+    def dead_lettered() -> bool:
+        return "jobs-failed" in broker.list_topics() and broker.end_offsets("jobs-failed")[0] == 1
+
+    run_until(runner, dead_lettered)
+    assert attempts == [1, 1, 1]  # the first delivery and two retries
+    [dead] = broker.fetch("jobs-failed", 0, 0)
+    assert dead.value == b"bad"
+    assert dead.header("logway.reason") == b"ValueError: cannot do it"
+    assert runner.stats.records_dead_lettered == 1
+
+
+def test_queue_refuses_settings_that_need_a_partitions_order() -> None:
+    app = logway.App("work")
+    for bad in (
+        {"tumbling_window": "10s"},
+        {"bisect_on_error": True},
+        {"starting_position": 5},
+        {"parallelization_factor": 2},
+    ):
+        with pytest.raises(InvalidArgumentError):
+            app.function("jobs", queue=True, **bad)
+    with pytest.raises(InvalidArgumentError):
+        app.function("jobs", queue="yes")
