@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -94,7 +95,7 @@ _scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 # what makes _take leave a record to _row: no value, not UTF-8, not one JSON value
 # alone, a missing field, a value that is not an object, a time that is not a number
 _NOT_INLINE = (ValueError, StopIteration, *fields.LOOKUP_ERRORS)
-_MIN_TIME = -(2**63)
+_NONE = -math.inf  # below every event time
 
 
 def _top_level(field: object) -> str | None:
@@ -228,10 +229,20 @@ class WindowRunner:
         add = self.engine.add
         row = self._row
         scan = _scan_json
-        highest: dict[int, int] = {}  # partition -> highest event time added
+        highest: dict[int, float] = {}  # partition -> highest event time added
+        # the partition of the records in hand (a poll's come in runs of one partition),
+        # its highest event time added (_NONE: none yet) and its position after them
+        current, position = -1, 0
+        high: float = _NONE
         for record in records:
             _, partition, offset, timestamp, record_key, data, _ = record
-            positions[partition] = offset + 1
+            if partition != current:
+                if current >= 0:
+                    positions[current] = position
+                    if high is not _NONE:
+                        highest[current] = high
+                current, high = partition, highest.get(partition, _NONE)
+            position = offset + 1
             try:
                 try:
                     if not inline or data[0] == 0:  # type: ignore[index]  # 0: registry framing
@@ -260,15 +271,19 @@ class WindowRunner:
             except (InvalidRecordError, WindowStateFullError) as exc:
                 self._aside(spec.error_topic, record, str(exc), "errors")
                 continue
-            if event_time > highest.get(partition, _MIN_TIME):
-                highest[partition] = event_time
+            if event_time > high:
+                high = event_time
             if results:
                 out.extend(results)
             if late is not None:
                 self._late(record, late)
+        if current >= 0:
+            positions[current] = position
+            if high is not _NONE:
+                highest[current] = high
         observe = self.watermarks.observe
-        for partition, event_time in highest.items():
-            observe(partition, event_time, now)
+        for partition, latest in highest.items():
+            observe(partition, int(latest), now)
 
     def _late(self, record: Record, late: Late) -> None:
         reason = f"{late.reason} (event time {late.event_time}, watermark {late.watermark})"
