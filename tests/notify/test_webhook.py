@@ -319,3 +319,23 @@ def test_a_stop_commits_only_below_what_is_in_flight_and_it_is_sent_again(
         assert sorted(ids) == sorted([0, 1, 2, *range(4, 10), *range(3, 10)])
 
     asyncio.run(main())
+
+
+def test_connections_closed_by_the_server_and_chunked_answers(broker: Broker) -> None:
+    produce(broker, "orders", 20)
+
+    def closing(request: Request, n: int) -> Answer:
+        if json.loads(request.body)["id"] % 2:
+            return Answer(headers={"Connection": "close"})
+        return Answer(422, {"Transfer-Encoding": "chunked"}, b"5\r\nnope!\r\n0\r\n\r\n")
+
+    async def main() -> None:
+        with Receiver(closing) as rx:
+            async with running(broker, spec("orders", to=rx.url, in_flight=4)) as rs:
+                await until(lambda: rs[0].stats.delivered == 10 and rs[0].stats.failed == 10)
+            assert len(rx.requests) == 20
+        dead = parked(broker, "orders-notify-failed")
+        assert {dict(d.headers)["logway.notify.response"] for d in dead} == {b"nope!"}
+        assert {dict(d.headers)["logway.notify.status"] for d in dead} == {b"422"}
+
+    asyncio.run(main())

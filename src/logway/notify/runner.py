@@ -172,6 +172,15 @@ class NotifyRunner:
                     await self.park(record, exc, exc, attempt)
                     return
                 self.stats.retries += 1
+                log.debug(
+                    "%s: %s/%d/%d attempt %d failed: %s",
+                    self.group,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    attempt,
+                    exc,
+                )
                 await asyncio.sleep(s.backoff.delay(attempt, exc.retry_after))
                 continue
             self.stats.delivered += 1

@@ -24,10 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-import httpx
-
 from logway.errors import InvalidArgumentError
 from logway.notify import signing
+from logway.notify.http1 import HttpError, Pool
 from logway.notify.policy import parse_retry_after, retryable_status
 from logway.notify.render import Content
 from logway.records import Record
@@ -81,7 +80,7 @@ class WebhookTarget:
     timeout: float = 10.0
     in_flight: int = 50
     slack: bool = False
-    client: httpx.AsyncClient | None = None
+    pool: Pool | None = None
 
     def describe(self) -> str:
         parts = urlsplit(self.url)
@@ -93,15 +92,12 @@ class WebhookTarget:
         )
 
     async def open(self) -> None:
-        limits = httpx.Limits(
-            max_connections=self.in_flight, max_keepalive_connections=self.in_flight
-        )
-        self.client = httpx.AsyncClient(timeout=self.timeout, limits=limits)
+        self.pool = Pool(self.url, self.in_flight, self.timeout)
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
-            self.client = None
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
     def body(self, content: Content) -> bytes:
         if self.slack and not isinstance(content, dict | list):
@@ -119,7 +115,7 @@ class WebhookTarget:
         return json.dumps(content, separators=(",", ":")).encode()
 
     async def send(self, content: Content, record: Record, attempt: int) -> None:
-        assert self.client is not None, "open() first"
+        assert self.pool is not None, "open() first"
         body = self.body(content)
         headers = {
             "Content-Type": "application/json",
@@ -131,21 +127,19 @@ class WebhookTarget:
         if self.secret is not None:
             headers.update(signing.sign(self.secret, body))
         try:
-            response = await self.client.post(self.url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise SendError(
-                f"no answer within {self.timeout:g} s ({type(exc).__name__})", retryable=True
-            ) from None
-        except httpx.HTTPError as exc:
+            response = await self.pool.post(body, headers)
+        except TimeoutError:
+            raise SendError(f"no answer within {self.timeout:g} s", retryable=True) from None
+        except (HttpError, OSError) as exc:
             raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
-        status = response.status_code
+        status = response.status
         if 200 <= status < 300:
             return
         raise SendError(
-            f"HTTP {status} {response.reason_phrase}".rstrip(),
+            f"HTTP {status} {response.reason}".rstrip(),
             retryable=retryable_status(status),
             status=status,
-            body=response.content,
+            body=response.body,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
         )
 
