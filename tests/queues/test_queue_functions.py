@@ -115,3 +115,34 @@ def test_queue_refuses_settings_that_need_a_partitions_order() -> None:
             app.function("jobs", queue=True, **bad)
     with pytest.raises(InvalidArgumentError):
         app.function("jobs", queue="yes")
+
+
+def test_item_failures_name_records_of_one_partition_only() -> None:
+    """A batch from two partitions holds offset 0 twice; a failure reported for one
+    record retries that record alone."""
+    with logway.connect("memory:") as broker:
+        broker.create_topic("jobs", partitions=2)
+        app = logway.App("work")
+        calls: list[list[bytes]] = []
+
+        @app.function(
+            "jobs",
+            queue=True,
+            batch_size=10,
+            report_item_failures=True,
+            retry_backoff="1ms",
+            starting_position="earliest",
+        )
+        def handle(batch: Batch) -> dict[str, object]:
+            calls.append([r.value or b"" for r in batch])
+            bad = [r.offset for r in batch if r.value == b"p0-bad" and len(calls) <= 2]
+            return {"batchItemFailures": [{"itemIdentifier": o} for o in bad]}
+
+        broker.produce("jobs", b"p0-bad", partition=0)
+        broker.produce("jobs", b"p1-good", partition=1)
+        runner = FunctionRunner(broker, app.name, app.functions[0])
+        run_until(runner, lambda: sum(len(c) for c in calls) >= 3)
+        flat = [v for c in calls for v in c]
+        assert flat.count(b"p1-good") == 1  # not taken for the failed offset 0 of partition 0
+        assert flat.count(b"p0-bad") == 2
+        assert all(len({v[:2] for v in c}) == 1 for c in calls)  # one partition per call

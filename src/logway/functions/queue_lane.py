@@ -8,9 +8,11 @@ is released after ``retry_backoff`` (doubling with its delivery count) and deliv
 again, to any lane; a record's last attempt (``retry_attempts`` + 1, default 5
 deliveries) that fails is rejected to the ``on_failure`` topic (``SOURCE-dlq`` without
 one) with the error as its ``logway.reason`` header. With ``report_item_failures``
-only the failed records are released. Order is not kept (a queue's records go to any
-consumer). A batch still running when its visibility timeout (30 s) passes goes back to
-the queue; its settling then fails and is logged, and the records run again.
+only the failed records are released (a batch spanning partitions is then invoked once
+per partition, since an ``itemIdentifier`` is an offset). Order is not kept (a queue's
+records go to any consumer). A batch still running when its visibility timeout (30 s)
+passes goes back to the queue; its settling then fails and is logged, and the records
+run again.
 """
 
 from __future__ import annotations
@@ -72,7 +74,15 @@ class QueueLane:
                 deliveries = self.queue.receive(
                     max_records=self.settings.batch_size, timeout=IDLE_WAIT_S
                 )
-                if deliveries:
+                if deliveries and self.settings.report_item_failures:
+                    # one invocation per partition: an itemIdentifier (an offset) names
+                    # one record only within a partition
+                    parts: dict[int, list[Any]] = {}
+                    for d in deliveries:
+                        parts.setdefault(d.record.partition, []).append(d)
+                    for part in parts.values():
+                        self._process(part)
+                elif deliveries:
                     self._process(deliveries)
         except ClosedError:
             if not self._stop.is_set():
