@@ -43,7 +43,8 @@ class NotifySpec:
 
     @property
     def to(self) -> str:
-        return self.settings.to
+        """The target without credentials or secret parts, for logs and listings."""
+        return self.settings.target.describe()
 
     def make_runner(self, broker: Broker, app_name: str) -> NotifyRunner:
         return NotifyRunner(broker, app_name, self)
@@ -282,13 +283,16 @@ class Lane:
         """Start sending ``record`` once a slot is free; False if stopped meanwhile."""
         r = self.runner
         assert r._slots is not None
-        slot = asyncio.ensure_future(r._slots.acquire())
-        stop = asyncio.ensure_future(self.stopping.wait())
-        await asyncio.wait((slot, stop), return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if not slot.done() or slot.cancelled():
-            slot.cancel()
-            return False
+        if r._slots.locked():  # wait for a slot, or the stop
+            slot = asyncio.ensure_future(r._slots.acquire())
+            stop = asyncio.ensure_future(self.stopping.wait())
+            await asyncio.wait((slot, stop), return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not slot.done() or slot.cancelled():
+                slot.cancel()
+                return False
+        else:
+            await r._slots.acquire()
         self.pending.add(record.offset)
         self.next = record.offset + 1
         r.stats.in_flight += 1

@@ -50,7 +50,7 @@ def _int(value: object, name: str, low: int, high: int) -> int:
 class NotifySettings:
     """A notification's checked settings; ``build`` makes them from keyword arguments."""
 
-    to: str
+    to: str = field(repr=False)  # may hold a password
     target: Target = field(compare=False, repr=False)
     matcher: Filter | None = field(compare=False, repr=False)
     template: Template | None = None

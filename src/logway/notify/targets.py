@@ -74,22 +74,23 @@ def _text(content: Content) -> str:
 class WebhookTarget:
     """POST to an HTTP(S) URL; ``slack`` wraps text as a Slack message."""
 
-    url: str
-    secret: bytes | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
+    url: str = field(repr=False)  # a Slack hook's path is its secret
+    secret: bytes | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout: float = 10.0
     in_flight: int = 50
     slack: bool = False
     pool: Pool | None = None
 
     def describe(self) -> str:
+        """The URL without credentials or query (a Slack hook's path is its secret)."""
         parts = urlsplit(self.url)
         netloc = parts.hostname or ""
         if parts.port:
             netloc += f":{parts.port}"
-        return ("slack+" if self.slack else "") + urlunsplit(
-            (parts.scheme, netloc, parts.path, "", "")
-        )
+        if self.slack:
+            return f"slack+{parts.scheme}://{netloc}/…"
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
     async def open(self) -> None:
         self.pool = Pool(self.url, self.in_flight, self.timeout)
@@ -153,7 +154,7 @@ class EmailTarget:
     sender: str
     recipients: list[str]
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     implicit_tls: bool = False
     starttls: bool = False
     subject: str = ""
