@@ -11,10 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import logway
+from logway.notify import verify
 from logway.records import TopicPartition
 from tests.notify.receiver import Answer, Receiver, Request
-from tests.servers import logway_process
+from tests.servers import LogwayServer, logway_process
 
 APP = """
 import os
@@ -85,3 +88,24 @@ def test_logway_run_sends_again_only_what_was_in_flight_after_a_sigkill(tmp_path
         ids = delivered_ids()
         assert sorted(set(ids)) == list(range(10))  # every record, at least once
         assert [ids.count(i) for i in range(3)] == [1, 1, 1]  # settled before the kill: once
+
+
+def test_logway_serve_runs_the_apps_notifications(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "shopapp.py").write_text(APP)
+    with Receiver() as rx:
+        monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+        monkeypatch.setenv("HOOK_URL", rx.url)
+        server = LogwayServer(tmp_path / "data", "--app", "shopapp:app")
+        server.start()
+        try:
+            with logway.connect(server.url) as broker:
+                for i in range(5):
+                    broker.produce("orders", json.dumps({"id": i}).encode())
+                wait_for(lambda: len(rx.delivered()) == 5)
+        finally:
+            assert server.stop() == 0
+        got = rx.delivered()
+    assert sorted(json.loads(r.body)["id"] for r in got) == list(range(5))
+    assert all(verify("s", r.body, r.headers["Logway-Signature"]) for r in got)
