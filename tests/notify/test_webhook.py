@@ -339,3 +339,24 @@ def test_connections_closed_by_the_server_and_chunked_answers(broker: Broker) ->
         assert {dict(d.headers)["logway.notify.status"] for d in dead} == {b"422"}
 
     asyncio.run(main())
+
+
+def test_a_record_the_template_cannot_fill_is_parked_without_an_attempt(broker: Broker) -> None:
+    broker.create_topic("orders")
+    broker.produce("orders", b'{"id": 1, "who": "Ada"}')
+    broker.produce("orders", b'{"id": 2}')  # no "who"
+    broker.produce("orders", b"not json")
+
+    async def main() -> None:
+        with Receiver() as rx:
+            async with running(broker, spec("orders", to=rx.url, template="{who} #{id}")) as rs:
+                await until(lambda: rs[0].stats.delivered == 1 and rs[0].stats.failed == 2)
+            assert [r.body for r in rx.delivered()] == [b"Ada #1"]
+        dead = parked(broker, "orders-notify-failed")
+        assert [d.value for d in dead] == [b'{"id": 2}', b"not json"]
+        assert [dict(d.headers)["logway.attempts"] for d in dead] == [b"0", b"0"]
+        messages = [dict(d.headers)["logway.error.message"] for d in dead]
+        assert b"'who'" in messages[0] and b"not JSON" in messages[1]
+        assert all(b"logway.notify.status" not in dict(d.headers) for d in dead)
+
+    asyncio.run(main())

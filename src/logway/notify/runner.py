@@ -261,9 +261,12 @@ class Lane:
     async def run(self) -> None:
         r = self.runner
         start = r.settings.starting_position
+        moved: list[dict[TopicPartition, int]] = []  # commits go through the member, here
         self.next = self.committed = await asyncio.to_thread(
-            group_position, r.broker, r.group, self.tp, start, r.commit
+            group_position, r.broker, r.group, self.tp, start, moved.append
         )
+        for offsets in moved:
+            r.commit(offsets)
         consumer = r.broker.consumer(self.tp.topic, partitions=[self.tp], start="earliest")
         try:
             consumer.seek(self.tp, self.next)
