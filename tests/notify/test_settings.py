@@ -78,6 +78,7 @@ def test_smtp_urls() -> None:
         ({"on_failure": "bad name!"}, "bad name"),
         ({"starting_position": "middle"}, "starting_position"),
         ({"headers": {"X": 1}}, "headers"),
+        ({"headers": {"X": "café ☕"}}, "Latin-1"),
         ({"unknown": 1}, "unknown"),
     ],
 )

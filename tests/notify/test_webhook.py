@@ -4,12 +4,14 @@ on purpose: exact deliveries, signatures, idempotency keys, retries and parking.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import socket
 import time
 
 import pytest
 
+import logway
 from logway.broker import Broker
 from logway.notify import runner as notify_runner
 from logway.notify.signing import verify
@@ -358,5 +360,24 @@ def test_a_record_the_template_cannot_fill_is_parked_without_an_attempt(broker: 
         messages = [dict(d.headers)["logway.error.message"] for d in dead]
         assert b"'who'" in messages[0] and b"not JSON" in messages[1]
         assert all(b"logway.notify.status" not in dict(d.headers) for d in dead)
+
+    asyncio.run(main())
+
+
+def test_a_shape_whose_result_cannot_be_sent_parks_the_record(broker: Broker) -> None:
+    produce(broker, "orders", 2)
+
+    def shape(record: logway.Record) -> dict[str, object]:
+        value = record.json()
+        return {"id": value["id"], "at": dt.datetime.now()} if value["id"] else value
+
+    async def main() -> None:
+        with Receiver() as rx:
+            async with running(broker, spec("orders", to=rx.url, shape=shape)) as rs:
+                await until(lambda: rs[0].stats.delivered == 1 and rs[0].stats.failed == 1)
+            assert len(rx.requests) == 1
+        (dead,) = parked(broker, "orders-notify-failed")
+        h = dict(dead.headers)
+        assert (h["logway.error.type"], h["logway.source.offset"]) == (b"TypeError", b"1")
 
     asyncio.run(main())

@@ -22,7 +22,7 @@ from logway.errors import LogwayError
 from logway.notify.ratelimit import TokenBucket
 from logway.notify.render import RenderError, render
 from logway.notify.settings import NotifySettings
-from logway.notify.targets import EXCERPT_BYTES, SendError, Target
+from logway.notify.targets import EXCERPT_BYTES, SendError, Target, record_id
 from logway.records import Record, TopicPartition
 
 log = logging.getLogger("logway.notify")
@@ -173,19 +173,15 @@ class NotifyRunner:
                     await self.park(record, exc, exc, attempt)
                     return
                 self.stats.retries += 1
-                log.debug(
-                    "%s: %s/%d/%d attempt %d failed: %s",
-                    self.group,
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    attempt,
-                    exc,
-                )
+                log.debug("%s: %s attempt %d: %s", self.group, record_id(record), attempt, exc)
                 await asyncio.sleep(s.backoff.delay(attempt, exc.retry_after))
-                continue
-            self.stats.delivered += 1
-            return
+            except Exception as exc:  # the record cannot be sent as it is (say, its encoding)
+                log.exception("%s: sending %s failed", self.group, record_id(record))
+                await self.park(record, exc, None, attempt)
+                return
+            else:
+                self.stats.delivered += 1
+                return
 
     async def park(
         self, record: Record, error: Exception, answer: SendError | None, attempts: int

@@ -104,6 +104,12 @@ class NotifySettings:
         for k, v in headers.items():
             if not isinstance(k, str) or not isinstance(v, str) or "\n" in k + v:
                 raise InvalidArgumentError(f"headers must map str to str, not {k!r}: {v!r}")
+            try:
+                (k + v).encode("latin-1")
+            except UnicodeEncodeError:
+                raise InvalidArgumentError(
+                    f"header {k!r} must be Latin-1 text, as HTTP/1.1 sends headers"
+                ) from None
         seconds = parse_seconds(timeout, "timeout", 0.001, 300.0)
         attempts = _int(max_attempts, "max_attempts", 1, MAX_ATTEMPTS)
         if not isinstance(backoff, tuple | list) or len(backoff) != 2:
