@@ -4,6 +4,7 @@ answered by a ``script(request, n)`` (``n``: how many times this idempotency key
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ Script = Callable[[Request, int], Answer]
 class Receiver:
     """``ThreadingHTTPServer`` on 127.0.0.1 in a thread, recording what it gets."""
 
-    def __init__(self, script: Script | None = None) -> None:
+    def __init__(self, script: Script | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.script: Script = script or (lambda request, n: Answer())
         self.requests: list[Request] = []
         self.seen: dict[str, int] = {}
@@ -80,6 +81,8 @@ class Receiver:
             request_queue_size = 128  # socketserver's 5 drops connections opened at once
 
         self.server = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from logway.broker import Broker
 from logway.notify import runner as notify_runner
 from logway.notify.signing import verify
 from logway.records import TopicPartition
-from tests.notify.conftest import parked, running, spec
+from tests.notify.conftest import parked, running, server_context, spec
 from tests.notify.receiver import Answer, Receiver, Request, until
 
 SECRET = "whsec-test"
@@ -379,5 +380,23 @@ def test_a_shape_whose_result_cannot_be_sent_parks_the_record(broker: Broker) ->
         (dead,) = parked(broker, "orders-notify-failed")
         h = dict(dead.headers)
         assert (h["logway.error.type"], h["logway.source.offset"]) == (b"TypeError", b"1")
+
+    asyncio.run(main())
+
+
+def test_https_webhook_trusting_a_private_ca(
+    broker: Broker, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    produce(broker, "orders", 3)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+
+    async def main() -> None:
+        with Receiver(tls=server_context(certificate)) as rx:
+            url = rx.url.replace("http://127.0.0.1", "https://localhost")
+            async with running(broker, spec("orders", to=url, secret=SECRET)) as rs:
+                await until(lambda: rs[0].stats.delivered == 3, what="3 deliveries")
+            got = rx.delivered()
+        assert sorted(json.loads(r.body)["id"] for r in got) == [0, 1, 2]
+        assert all(verify(SECRET, r.body, r.headers["Logway-Signature"]) for r in got)
 
     asyncio.run(main())
