@@ -70,7 +70,7 @@ def test_hopping_record_joins_only_its_open_windows() -> None:
     e = engine(hopping=(30, 10))
     e.add("k", 45, {"x": 1})
     e.advance(40)  # closes [10, 40)
-    assert e.add("k", 25, {"x": 2}) == ([], None)  # [20, 50) is still open
+    assert e.add("k", 25, {"x": 2}) == ((), None)  # [20, 50) is still open
     _, late = e.add("k", 5, {"x": 3})  # [0, 30) and [-10, 20)... all closed
     assert late is not None and "ending at 30" in late.reason
     assert table(e.advance(100)) == [
@@ -105,7 +105,7 @@ def test_session_gap_is_exclusive_and_late_sessions() -> None:
     _, late = e.add("k", -5, {"x": 1})
     assert late is not None and late.watermark == 10
     # a record older than the watermark still joins an open session it overlaps (as Flink)
-    assert e.add("k", 5, {"x": 1}) == ([], None)
+    assert e.add("k", 5, {"x": 1}) == ((), None)
     assert table(e.advance(30)) == [("k", 5, 20, {"n": 2, "s": 2})]
 
 
@@ -122,7 +122,7 @@ def test_emit_update_returns_each_changed_window() -> None:
     s = engine("update", session=10)
     s.add("k", 0, {"x": 1})
     assert s.add("k", 5, {"x": 1})[0] == [WindowResult("k", 0, 15, {"n": 2, "s": 2}, False)]
-    assert engine(tumbling=10).add("k", 1, {"x": 1}) == ([], None)
+    assert engine(tumbling=10).add("k", 1, {"x": 1}) == ((), None)
 
 
 def test_watermark_never_lowers_and_results_are_ordered() -> None:

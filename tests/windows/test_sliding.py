@@ -46,9 +46,9 @@ def test_out_of_order_gives_the_same_windows_and_late_records_are_refused() -> N
     e.add("A", 8_000, {"x": 1})
     assert table(e.advance(8_001)) == [("A", 3_000, 8_000, {"n": 1, "s": 1, "l": 1})]
     results, lt = e.add("A", 7_000, {"x": 5})  # [2_000, 7_000] and [3_000, 8_000] closed
-    assert results == [] and lt is not None
+    assert not results and lt is not None
     assert lt.reason == "the window ending at 8000 closed at watermark 8001"
-    assert e.add("A", 8_001, {"x": 9}) == ([], None)
+    assert e.add("A", 8_001, {"x": 9}) == ((), None)
     assert table(e.advance(20_000)) == [
         ("A", 3_001, 8_001, {"n": 2, "s": 10, "l": 9}),
         ("A", 8_001, 13_001, {"n": 1, "s": 9, "l": 9}),

@@ -17,7 +17,7 @@ their ends are inclusive, as in Kafka Streams, so they close once ``end < waterm
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,7 @@ class Late:
     reason: str
 
 
-AddResult = tuple[list[WindowResult], Late | None]
+AddResult = tuple[Sequence[WindowResult], Late | None]  # () when nothing to emit
 
 
 class WindowEngine:
@@ -161,7 +161,7 @@ class WindowEngine:
         def add(key: Any, t: int, value: Any) -> AddResult:
             start = t - t % size
             if start + size <= self._watermark:
-                return [], self._late(key, t, start + size)
+                return (), self._late(key, t, start + size)
             window = by_start.get(start)
             if window is None:
                 window = self._new_start(start)
@@ -177,7 +177,7 @@ class WindowEngine:
             if update:
                 results = self.aggregations.results(state)
                 return [WindowResult(key, start, start + size, results, False)], None
-            return [], None
+            return (), None
 
         return add
 
@@ -196,7 +196,7 @@ class WindowEngine:
         size, step = self.windowing.size_ms, self.windowing.step_ms
         last = t - t % step
         if last + size <= self._watermark:
-            return [], self._late(key, t, last + size)
+            return (), self._late(key, t, last + size)
         # the open windows holding t, oldest first
         starts = [
             s for s in range(last - size + step, last + 1, step) if s + size > self._watermark
@@ -238,7 +238,7 @@ class WindowEngine:
                 WindowResult(key, s, s + size, results(st), False)
                 for s, st in zip(starts, states, strict=True)
             ], None
-        return [], None
+        return (), None
 
     # session
 
@@ -250,7 +250,7 @@ class WindowEngine:
         # sessions whose [first, last + gap) overlaps the record's own [t, t + gap)
         hit = [s for s in sessions if s[0] - gap < t < s[1] + gap]
         if not hit and t + gap <= self._watermark:
-            return [], self._late(key, t, t + gap)
+            return (), self._late(key, t, t + gap)
         if not hit and self._open >= self.max_open:
             raise self._full()
         state = self.aggregations.initial()
@@ -273,7 +273,7 @@ class WindowEngine:
         if self.emit == "update":
             values = self.aggregations.results(state)
             return [WindowResult(key, first, last + gap, values, False)], None
-        return [], None
+        return (), None
 
     # sliding
 
@@ -287,7 +287,7 @@ class WindowEngine:
         open_starts = sorted(s for s in starts if s + size >= self._watermark)
         if not open_starts:
             sliding.remove(key, entry)
-            return [], self._late(key, t, max(starts) + size)
+            return (), self._late(key, t, max(starts) + size)
         if self.emit == "update":
             right = sliding.right_window(buffer, t)
             if right is not None:
@@ -297,7 +297,7 @@ class WindowEngine:
                 WindowResult(key, s, s + size, results(sliding.fold(buffer, s)), False)
                 for s in open_starts
             ], None
-        return [], None
+        return (), None
 
     def _close_sliding(self, before: int, watermark: int) -> list[WindowResult]:
         sliding, size, results = self._sliding, self.windowing.size_ms, self.aggregations.results

@@ -38,6 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from logway.broker import Broker, ensure_topic
 from logway.errors import InvalidArgumentError, InvalidRecordError, WindowStateFullError
 from logway.jobs import newest, run_in_thread, run_leased
@@ -90,11 +92,15 @@ class WindowSpec:
         return WindowRunner(broker, app_name, self)
 
 
-# the C scanner json.loads ends in; _take tries it before the whole of json.loads
-_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# _take parses with orjson (strict RFC 8259, from bytes; integers past 64 bits come out as
+# floats); what it refuses (NaN, a lone surrogate, ...) _row reads with json.loads or
+# refuses with json's reason
+_loads = orjson.loads
+# one encoder for every result (json.dumps with default= builds one per call)
+_dumps = json.JSONEncoder(default=str).encode
 # what makes _take leave a record to _row: no value, not UTF-8, not one JSON value
 # alone, a missing field, a value that is not an object, a time that is not a number
-_NOT_INLINE = (ValueError, StopIteration, *fields.LOOKUP_ERRORS)
+_NOT_INLINE = (ValueError, *fields.LOOKUP_ERRORS)
 _NONE = -math.inf  # below every event time
 
 
@@ -228,7 +234,7 @@ class WindowRunner:
         positions = self.positions
         add = self.engine.add
         row = self._row
-        scan = _scan_json
+        loads = _loads
         highest: dict[int, float] = {}  # partition -> highest event time added
         # the partition of the records in hand (a poll's come in runs of one partition),
         # its highest event time added (_NONE: none yet) and its position after them
@@ -247,10 +253,7 @@ class WindowRunner:
                 try:
                     if not inline or data[0] == 0:  # type: ignore[index]  # 0: registry framing
                         raise ValueError("not read inline")
-                    text = data.decode()  # type: ignore[union-attr]  # None: TypeError above
-                    value, end = scan(text, 0)
-                    if end != len(text):
-                        raise ValueError("more than one JSON value")
+                    value = loads(data)  # type: ignore[arg-type]  # None: TypeError above
                     if key_name is not None:
                         key = value[key_name]
                     else:
@@ -306,7 +309,7 @@ class WindowRunner:
             out.append(
                 (
                     None if r.key is None else str(r.key).encode(),
-                    json.dumps(row, default=str).encode(),
+                    _dumps(row).encode(),
                     r.end if inclusive else max(r.start, r.end - 1),  # in the window
                     r.final,
                 )
