@@ -149,6 +149,27 @@ def test_an_idle_source_closes_its_last_window(broker: logway.Broker) -> None:
     assert (only["key"], only["n"], only["avg"]) == ("quiet", 1, 5.0)
 
 
+def test_values_only_pythons_json_reads_are_rows_as_the_others(broker: logway.Broker) -> None:
+    """The runner's fast parser is strict JSON; a value Python's json reads beyond it
+    (NaN) is read by json.loads and aggregated like any other. An integer past 64 bits
+    is read as a float (as the README says)."""
+    broker.create_topic("readings")
+    base = RECENT
+    broker.produce_many(
+        "readings",
+        [
+            (b'{"device": "a", "ts": %d, "temp": 10.0, "note": NaN}' % (base + 1), b"a"),
+            (b'{"device": "a", "ts": %d, "temp": 1%s}' % (base + 2, b"0" * 200), b"a"),
+            (b'{"device": "a", "ts": %d, "temp": 20.0}' % (base + 3), b"a"),
+            (reading("a", base + 2 * MINUTE, 0.0), b"a"),  # closes the first minute
+        ],
+    )
+    run_until(broker, _app(idle="1h"), lambda: count(broker, "per-minute")() >= 1)
+    (first,) = values(broker, "per-minute")
+    assert (first["n"], first["top"]) == (3, 1e200)
+    assert broker.end_offsets("per-minute-errors") == {0: 0}
+
+
 def test_bad_settings_are_refused_when_declared() -> None:
     app = logway.App("plant")
     with pytest.raises(logway.errors.InvalidArgumentError):
