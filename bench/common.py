@@ -47,12 +47,18 @@ class Sizes:
     backup_records: int = 1_000_000  # 1 KiB records: a 1 GB topic backed up and restored
     delivery_records: int = 300_000  # 1 KiB JSON records delivered to Parquet
     window_records: int = 1_000_000  # JSON records through tumbling windows, 100 per key
+    queue_records: int = 100_000  # 100-byte records received and acked by a queue consumer
+    queue_grpc_records: int = 50_000  # the same over gRPC
+    notify_records: int = 20_000  # JSON records sent as webhook notifications
 
     def scaled(self, factor: float) -> Sizes:
         """The same shape with record counts multiplied by ``factor`` (whole batches)."""
 
         def batches(n: int) -> int:
             return max(BATCH, round(n * factor / BATCH) * BATCH)
+
+        def thousands(n: int) -> int:
+            return max(1_000, round(n * factor / 1_000) * 1_000)
 
         return Sizes(
             small_records=batches(self.small_records),
@@ -74,6 +80,9 @@ class Sizes:
             backup_records=batches(self.backup_records),
             delivery_records=batches(self.delivery_records),
             window_records=batches(self.window_records),
+            queue_records=thousands(self.queue_records),
+            queue_grpc_records=thousands(self.queue_grpc_records),
+            notify_records=thousands(self.notify_records),
         )
 
 

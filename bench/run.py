@@ -52,6 +52,11 @@ from kafka import KafkaFigures, measure_kafka
 from kafka_port import KafkaPortFigures, LogwayKafkaPort, measure_kafka_port
 from latency import Latencies, produce_latency
 from logway.recordbatch import codec
+from notify import TARGET_PER_S as NOTIFY_PER_S
+from notify import NotifyFigures, measure_notify
+from queues import BATCH as QUEUE_BATCH
+from queues import TARGETS as QUEUE_PER_S
+from queues import QueueFigures, measure_queues
 from report import Check, Target, table, write_json
 from schemas import SchemaFigures, measure_schemas
 from serving import BATCH as SERVE_BATCH
@@ -128,6 +133,9 @@ BACKUP_VS_DISK = 0.5
 DELIVERY = "delivery to Parquet"
 DELIVERY_PER_S = 150_000
 DELIVERY_VS_PYARROW = 0.7
+QUEUES = "queues"  # targets QUEUE_PER_S: receive 100 + ack, embedded and over gRPC
+NOTIFY = "webhook notifications"  # target NOTIFY_PER_S, 50 in flight
+NOTIFY_IN_FLIGHT = 50
 
 
 class OtherCpu:
@@ -227,6 +235,8 @@ class Measured:
     windows: TopicWindowFigures | None = None
     bytewax: BytewaxFigures | None = None
     sql: SqlFigures | None = None
+    queues: QueueFigures | None = None
+    notify: NotifyFigures | None = None
 
 
 def build_checks(m: Measured) -> list[Check]:
@@ -314,7 +324,60 @@ def build_checks(m: Measured) -> list[Check]:
         + auth_checks(m)
         + schema_checks(m)
         + window_checks(m)
+        + queue_checks(m)
+        + notify_checks(m)
     )
+
+
+def queue_checks(m: Measured) -> list[Check]:
+    """One queue consumer receiving batches of 100 and acking each, embedded and over
+    gRPC, each beside plain fetches of 100 of the same records."""
+    q = m.queues
+    return [
+        throughput_check(
+            m.s,
+            f"queue receive {QUEUE_BATCH} + ack, {where}",
+            "rec/s",
+            Target("figure_at_least", QUEUE_PER_S[key]),
+            figure,
+            reference,
+            f"fetch {QUEUE_BATCH} at a time",
+            (QUEUES,),
+        )
+        for key, where, figure, reference in (
+            ("embedded", "embedded", q.embedded if q else None, q.embedded_fetch if q else None),
+            ("grpc", "gRPC", q.grpc if q else None, q.grpc_fetch if q else None),
+        )
+    ]
+
+
+def notify_checks(m: Measured) -> list[Check]:
+    """Signed webhook notifications to a local server against the same POSTs by their
+    HTTP client alone (the target), and beside httpx alone (info)."""
+    n = m.notify
+    name = f"webhook notifications, {NOTIFY_IN_FLIGHT} in flight, signed"
+    return [
+        throughput_check(
+            m.s,
+            name,
+            "rec/s",
+            Target("figure_at_least", NOTIFY_PER_S),
+            n.notify if n else None,
+            n.client if n else None,
+            "its HTTP client alone",
+            (NOTIFY,),
+        ),
+        throughput_check(
+            m.s,
+            "webhook notifications vs httpx alone",
+            "rec/s",
+            Target("info"),
+            n.notify if n else None,
+            n.httpx if n else None,
+            "httpx AsyncClient",
+            (NOTIFY,),
+        ),
+    ]
 
 
 def window_checks(m: Measured) -> list[Check]:
@@ -796,6 +859,14 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         windows = s.run(WINDOWS, lambda: measure_windows(root, sizes.window_records, reps))
         bytewax = s.run(WINDOWS_BYTEWAX, lambda: measure_bytewax(sizes.window_records, reps))
         sql = s.run(SQL, lambda: measure_sql(root, sizes.window_records, reps))
+        queues = s.run(
+            QUEUES,
+            lambda: measure_queues(root, sizes.queue_records, sizes.queue_grpc_records, reps),
+        )
+        notify = s.run(
+            NOTIFY,
+            lambda: measure_notify(sizes.notify_records, NOTIFY_IN_FLIGHT, reps=reps),
+        )
     return Measured(
         s,
         suite,
@@ -816,6 +887,8 @@ def measure(sizes: Sizes, reps: int) -> Measured:
         windows,
         bytewax,
         sql,
+        queues,
+        notify,
     )
 
 
@@ -907,6 +980,10 @@ def document(
         measurements["windows_vs_bytewax"] = m.bytewax.to_json()
     if m.sql:
         measurements["continuous_sql"] = m.sql.to_json()
+    if m.queues:
+        measurements["queues_100b"] = m.queues.to_json()
+    if m.notify:
+        measurements["notify_webhooks"] = m.notify.to_json()
     return {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(elapsed, 1),
@@ -1031,6 +1108,25 @@ def notes(sizes: Sizes, m: Measured, elapsed: float, other_cpu_s: float | None) 
             "count(*), avg(ms) FROM TUMBLE(clicks, DESCRIPTOR(_timestamp), INTERVAL '1' MINUTE) "
             "GROUP BY …, run by SqlRunner (idle 1ms) until every window's rows are produced; "
             "the same results as the dict loop"
+        )
+    if m.queues:
+        lines.append(
+            f"queues: one consumer of a new queue group receiving {QUEUE_BATCH} records at a "
+            f"time and acking each batch (best of {REPETITIONS}, a group each), "
+            f"{sizes.queue_records:,} x 100 B on the embedded backend (1 partition) and "
+            f"{sizes.queue_grpc_records:,} over gRPC to a logway serve process; reference: "
+            f"plain fetches of {QUEUE_BATCH} of the same records (no acquisition, "
+            "acknowledgement or stored state)"
+        )
+    if m.notify:
+        lines.append(
+            f"notifications: {sizes.notify_records:,} JSON records (memory: backend) sent as "
+            f"webhook POSTs signed with a secret, {m.notify.in_flight} in flight, to a local "
+            "HTTP/1.1 server in a process of its own (keep-alive, 204), run as logway run "
+            "does (consumer group, idempotency keys, commits; no rate limit) until the last "
+            "is delivered; reference: the same POSTs by the notification's HTTP/1.1 pool "
+            f"alone, {m.notify.in_flight} tasks; httpx: one AsyncClient, "
+            f"{m.notify.httpx.records:,} records"
         )
     lines.append(f"elapsed: {elapsed:.0f} s")
     # the kernel's own I/O work shows up here too: about a tenth of the elapsed time
