@@ -117,6 +117,43 @@ def test_queue_refuses_settings_that_need_a_partitions_order() -> None:
         app.function("jobs", queue="yes")
 
 
+def test_a_batch_outliving_its_visibility_timeout_runs_again_on_another_lane(
+    broker: logway.Broker,
+) -> None:
+    app = logway.App("work")
+    calls: list[str] = []
+    again = threading.Event()
+
+    @app.function(
+        "jobs", queue=True, max_workers=2, starting_position="earliest", visibility_timeout="300ms"
+    )
+    def handle(batch: Batch) -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:  # held past its timeout, until the record runs again
+            assert again.wait(DEADLINE)
+        else:
+            again.set()
+
+    broker.produce("jobs", b"slow")
+    runner = FunctionRunner(broker, app.name, app.functions[0])
+    run_until(runner, lambda: len(calls) >= 2 and again.is_set())
+    assert len(calls) == 2 and calls[0] != calls[1]
+    queue = broker.queue("jobs", "work.handle")
+    status = queue.status()
+    assert status["in_flight"] == 0 and status["start_offsets"] == {0: 1}  # the second acked
+
+
+def test_visibility_timeout_is_for_queues_and_checked() -> None:
+    app = logway.App("work")
+    with pytest.raises(InvalidArgumentError, match="queue=True"):
+        app.function("jobs", visibility_timeout="5s")
+    for bad in ("0s", "13h", "soon", -1):
+        with pytest.raises(InvalidArgumentError, match="visibility_timeout"):
+            app.function("jobs", queue=True, visibility_timeout=bad)
+    app.function("jobs", queue=True, visibility_timeout=2.5)(lambda batch: None)
+    assert app.functions[0].settings.visibility_timeout == 2.5  # a number is seconds
+
+
 def test_item_failures_name_records_of_one_partition_only() -> None:
     """A batch from two partitions holds offset 0 twice; a failure reported for one
     record retries that record alone."""

@@ -10,9 +10,10 @@ deliveries) that fails is rejected to the ``on_failure`` topic (``SOURCE-dlq`` w
 one) with the error as its ``logway.reason`` header. With ``report_item_failures``
 only the failed records are released (a batch spanning partitions is then invoked once
 per partition, since an ``itemIdentifier`` is an offset). Order is not kept (a queue's
-records go to any consumer). A batch still running when its visibility timeout (30 s)
-passes goes back to the queue; its settling then fails and is logged, and the records
-run again.
+records go to any consumer). A batch still running when its visibility timeout
+(``visibility_timeout``, default 30 s) passes goes back to the queue; its settling then
+fails and is logged, and the records run again — as they do, once that timeout passes,
+when the process running the function dies holding them.
 """
 
 from __future__ import annotations
@@ -35,14 +36,18 @@ DEFAULT_MAX_RECEIVES = 5
 
 
 def queue_settings(runner: FunctionRunner) -> dict[str, Any]:
-    """The queue a function reads: its start, attempts and dead-letter topic."""
+    """The queue a function reads: its start, attempts, visibility timeout and
+    dead-letter topic."""
     s = runner.settings
     attempts = DEFAULT_MAX_RECEIVES if s.retry_attempts is None else s.retry_attempts + 1
-    return {
+    settings: dict[str, Any] = {
         "start": s.starting_position,
         "max_receives": attempts,
         "dead_letter": s.on_failure,
     }
+    if s.visibility_timeout is not None:
+        settings["visibility_timeout"] = f"{round(s.visibility_timeout * 1000)}ms"
+    return settings
 
 
 class QueueLane:

@@ -30,6 +30,7 @@ MAX_PARALLELIZATION = 10
 MAX_FILTERS = 10
 MAX_WORKERS = 1000
 MAX_TUMBLING_WINDOW_S = 900.0
+MIN_VISIBILITY_S, MAX_VISIBILITY_S = 0.001, 43_200.0  # SQS: up to 12 hours
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class FunctionSettings:
     min_workers: int = 1  # handler invocations at once across partitions, scaled with lag
     max_workers: int | None = None  # None: one per partition
     queue: bool = False  # records from broker.queue(source, group): see functions/queue_lane.py
+    visibility_timeout: float | None = None  # seconds a queue's batch is held; None: 30 s
     matcher: Filter = field(default=compile_filters([]), compare=False, repr=False)
 
     @classmethod
@@ -112,6 +114,14 @@ class FunctionSettings:
                 )
         if o.get("queue", False) not in (True, False):
             raise InvalidArgumentError(f"queue must be True or False, not {o['queue']!r}")
+        if o.get("visibility_timeout") is not None:
+            if not o.get("queue"):
+                raise InvalidArgumentError(
+                    "visibility_timeout is how long a queue holds a batch; it needs queue=True"
+                )
+            o["visibility_timeout"] = _seconds(
+                o, "visibility_timeout", 30.0, MIN_VISIBILITY_S, MAX_VISIBILITY_S
+            )
         if o.get("queue"):
             _check_queue(o)
         return cls(**o)
