@@ -331,6 +331,12 @@ class BrokerBase:
                 )
         return Queue(shared)
 
+    def open_queues(self) -> list[Any]:
+        """The queues ``queue`` opened in this process (``QueueGroup``s: those a server
+        holds for its clients and those queue functions read), for ``/metrics``."""
+        with _SCHEMAS_LOCK:
+            return list(self.__dict__.get("_queue_groups", {}).values())
+
     def fetch(
         self,
         topic: str,

@@ -112,6 +112,8 @@ class QueueGroup:
         self._lock = threading.Condition()
         self._records: dict[tuple[int, int], Record] = {}  # in flight, for redelivery
         self._next_partition = 0
+        # since this process opened the queue, for metrics
+        self.stats = {"delivered": 0, "acked": 0, "dead_lettered": 0}
         self.store = QueueStore(broker, group, topic)
         ensure_topic(broker, settings.dead_letter)
         loaded = self.store.load()
@@ -175,6 +177,7 @@ class QueueGroup:
                     out.append(Delivery(record, entry.count, entry.receipt, queue))
             if acquired:
                 self.store.change(p, "acquired", [list(a) for a in acquired], self.parts)
+                self.stats["delivered"] += len(acquired)
         self._next_partition = (self._next_partition + 1) % max(1, count)
         return out
 
@@ -224,6 +227,7 @@ class QueueGroup:
                         sp.settle(offset, ACKED)
                         self._records.pop((p, offset), None)
                     self.store.change(p, "acked", offsets, self.parts)
+                    self.stats["acked"] += len(offsets)
                 elif how == "release":
                     limit = self.settings.max_receives
                     exhausted = [o for o in offsets if sp.entries[o].count >= limit]
@@ -258,6 +262,7 @@ class QueueGroup:
             return
         if messages:
             self.broker.produce_many(self.settings.dead_letter, messages)
+            self.stats["dead_lettered"] += len(messages)
         for offset in offsets:
             sp.settle(offset, ARCHIVED)
             self._records.pop((p, offset), None)
@@ -290,6 +295,7 @@ class QueueGroup:
                     1 for sp in parts for e in sp.entries.values() if e.state == AVAILABLE
                 ),
                 "start_offsets": {p: sp.start for p, sp in self.parts.items()},
+                **self.stats,
             }
 
 

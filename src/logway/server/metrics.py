@@ -1,7 +1,10 @@
 """``GET /metrics``: the server's figures in the Prometheus text format (0.0.4):
 the functions it runs (invocations, errors, records, durations, lag), its delivery
-streams (records, objects, bytes, what is buffered, lag) and the end offset of every
-topic.
+streams (records, objects, bytes, what is buffered, lag), windows and continuous queries,
+schedules (ticks published and skipped, last and next tick), notifications (sent, failed,
+retries, in flight, lag), the queues it holds (for its clients and for queue functions:
+deliveries, acknowledged and dead-lettered records, in flight, available again, lag) and
+the end offset of every topic.
 
 With ``logway serve --auth`` a scrape needs credentials allowed ``describe`` on the
 cluster (``logway acls add --allow User:prometheus -o describe --cluster``), best an API
@@ -15,6 +18,7 @@ lw_…``; in Prometheus's scrape config::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from logway.broker import Broker
@@ -71,6 +75,26 @@ WINDOW_GAUGES = [
     ("open_keys", "keys with an open window"),
     ("held_rows", "rows a continuous query holds in open windows (bounded by its max_held)"),
 ]
+NOTIFY_COUNTERS = [  # (metric field, status field, help)
+    ("sent", "delivered", "records the target accepted"),
+    ("failed", "failed", "records that could not be sent, parked on the on_failure topic"),
+    ("retries", "retries", "attempts made again after a retryable failure"),
+    ("skipped", "skipped", "records no filter matched, or that shape turned into None"),
+]
+QUEUE_COUNTERS = [  # (metric field, status field, help)
+    ("deliveries", "delivered", "records delivered to a consumer (each redelivery counts)"),
+    ("records_acked", "acked", "records acknowledged: never delivered again"),
+    ("records_dead_lettered", "dead_lettered", "records sent to the dead-letter topic"),
+]
+QUEUE_GAUGES = [
+    ("records_in_flight", "in_flight", "records delivered and not yet settled"),
+    ("records_available_again", "available_again", "records delivered before, back in the queue"),
+]
+
+
+def _epoch(t: datetime | None) -> str | None:
+    """Seconds since the epoch, exactly (``:g`` would round to six digits)."""
+    return None if t is None else f"{t.timestamp():.17g}"
 
 
 def render(
@@ -78,7 +102,13 @@ def render(
     runners: Sequence[FunctionRunner],
     deliveries: Sequence[DeliveryRunner] = (),
     windows: Sequence[Any] = (),
+    *,
+    schedules: Sequence[Any] = (),
+    notifications: Sequence[Any] = (),
 ) -> str:
+    """The figures of ``runners`` (functions), ``deliveries``, ``windows`` (WindowRunner,
+    SqlRunner), ``schedules`` (ScheduleRunner), ``notifications`` (NotifyRunner), the
+    queues ``broker`` holds in this process, and every topic's end offsets."""
     out: list[str] = []
 
     def family(name: str, kind: str, help_text: str) -> None:
@@ -126,6 +156,9 @@ def render(
                 out.append(f"logway_window_{field}{_labels(window=w['window'])} {w[field]}")
     family("logway_window_lag", "gauge", "records not yet checkpointed, per partition")
     out += _lags(broker, "window", [(w.group, w.spec.source) for w in windows])
+    _schedules(out, schedules)
+    _notifications(out, broker, notifications)
+    _queues(out, broker)
     family("logway_topic_end_offset", "gauge", "the offset the next record will get")
     for topic in broker.list_topics():
         try:
@@ -135,3 +168,74 @@ def render(
         for p, end in sorted(ends.items()):
             out.append(f"logway_topic_end_offset{_labels(topic=topic, partition=p)} {end}")
     return "\n".join(out) + "\n"
+
+
+def _family(out: list[str], name: str, kind: str, help_text: str) -> None:
+    out.append(f"# HELP {name} {help_text}")
+    out.append(f"# TYPE {name} {kind}")
+
+
+def _schedules(out: list[str], schedules: Sequence[Any]) -> None:
+    """A schedule's ticks published and skipped (``catch_up``) by this process, and
+    its last and next tick (known once this process has held it)."""
+    states = [(s.group, s.status(), s.last, s.next) for s in schedules]
+    _family(out, "logway_schedule_ticks_total", "counter", "ticks published")
+    for name, st, _, _ in states:
+        out.append(f"logway_schedule_ticks_total{_labels(schedule=name)} {st['ticks']}")
+    metric = "logway_schedule_ticks_skipped_total"
+    _family(out, metric, "counter", "ticks missed while nothing ran, skipped by catch_up")
+    for name, st, _, _ in states:
+        out.append(f"{metric}{_labels(schedule=name)} {st['skipped']}")
+    for which, i in (("last", 2), ("next", 3)):
+        metric = f"logway_schedule_{which}_tick_timestamp_seconds"
+        _family(out, metric, "gauge", f"the {which} tick's scheduled time (Unix seconds)")
+        for state in states:
+            value = _epoch(state[i])
+            if value is not None:
+                out.append(f"{metric}{_labels(schedule=state[0])} {value}")
+
+
+def _notifications(out: list[str], broker: Broker, notifications: Sequence[Any]) -> None:
+    states = [n.status() for n in notifications]
+    for field, key, help_text in NOTIFY_COUNTERS:
+        metric = f"logway_notification_{field}_total"
+        _family(out, metric, "counter", help_text)
+        for st in states:
+            out.append(f"{metric}{_labels(notification=st['notify'])} {st[key]}")
+    metric = "logway_notification_in_flight"
+    _family(out, metric, "gauge", "records being sent now")
+    for st in states:
+        out.append(f"{metric}{_labels(notification=st['notify'])} {st['in_flight']}")
+    _family(out, "logway_notification_lag", "gauge", "records not yet committed, per partition")
+    out += _lags(broker, "notification", [(n.group, n.spec.source) for n in notifications])
+
+
+def _queues(out: list[str], broker: Broker) -> None:
+    """The queues this process holds: a server's for its clients, queue functions'."""
+    open_queues = getattr(broker, "open_queues", None)
+    states = [q.status() for q in (open_queues() if open_queues is not None else [])]
+    for field, key, help_text in QUEUE_COUNTERS:
+        metric = f"logway_queue_{field}_total"
+        _family(out, metric, "counter", help_text)
+        for st in states:
+            out.append(f"{metric}{_labels(queue=st['queue'], topic=st['topic'])} {st[key]}")
+    for field, key, help_text in QUEUE_GAUGES:
+        metric = f"logway_queue_{field}"
+        _family(out, metric, "gauge", help_text)
+        for st in states:
+            out.append(f"{metric}{_labels(queue=st['queue'], topic=st['topic'])} {st[key]}")
+    _family(
+        out,
+        "logway_queue_lag",
+        "gauge",
+        "records from the queue's start offset (all below it are settled) to the end offset, "
+        "per partition",
+    )
+    for st in states:
+        try:
+            ends = broker.end_offsets(st["topic"])
+        except LogwayError:  # deleted meanwhile
+            continue
+        for p, start in sorted(st["start_offsets"].items()):
+            labels = _labels(queue=st["queue"], topic=st["topic"], partition=p)
+            out.append(f"logway_queue_lag{labels} {max(0, ends.get(p, start) - start)}")

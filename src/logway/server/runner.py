@@ -160,7 +160,12 @@ class Server:
                     sessions=Sessions(self.access, ttl_s=self.session_ttl_s),
                     drop_client=self._drop_http_client,
                     metrics=lambda: metrics.render(
-                        self.broker, self.runners, self.deliveries, self.windows
+                        self.broker,
+                        self.runners,
+                        self.deliveries,
+                        self.windows,
+                        schedules=self.schedules,
+                        notifications=self.notifications,
                     ),
                     grpc_target=f"{self.host}:{self.grpc_port}",
                     kafka_target=(
