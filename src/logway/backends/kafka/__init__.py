@@ -98,6 +98,7 @@ BATCH_OVERHEAD = 61 + 21  # a record batch's header, and a record's largest fram
 # fetches it again only after fetch.queue.backoff.ms, 1 s by default: a consumer that
 # empties the queue faster than that waits idle, on a random share of its reads.
 CONSUMER_DEFAULTS = {"fetch.queue.backoff.ms": 10}
+READER_FETCH_WAIT_MS = 10  # the point reader's fetch.wait.max.ms (see KafkaBroker)
 # librdkafka options that only consumers, or only producers, take (as prefixes)
 CONSUMER_ONLY = (
     "group.",
@@ -219,7 +220,15 @@ class KafkaBroker(BrokerBase):
                 **self._client_config("producer"),
             }
         )
-        self._reader = self._group_client(f"logway-reader-{uuid.uuid4().hex[:12]}")
+        self._reader = self._group_client(
+            f"logway-reader-{uuid.uuid4().hex[:12]}",
+            # A point read asks only for records below the high watermark, so it never
+            # needs a long poll; and the fetch librdkafka sends ahead when a read ends
+            # waits at the broker for this long, holding back the next request on the
+            # connection (a broker answers a connection's requests in order): with the
+            # default 500 ms, every fetch or watermark after a fetch took half a second.
+            {"fetch.wait.max.ms": READER_FETCH_WAIT_MS},
+        )
         self._committers: dict[str, Consumer] = {}
         self._consumers: set[KafkaConsumer] = set()
         self._meta: dict[str, _TopicMeta] = {}
@@ -228,7 +237,7 @@ class KafkaBroker(BrokerBase):
         self._lock = threading.Lock()
         self._closed = False
 
-    def _group_client(self, group: str) -> Consumer:
+    def _group_client(self, group: str, options: dict[str, Any] | None = None) -> Consumer:
         return Consumer(
             {
                 **self._client_config("consumer"),
@@ -236,6 +245,7 @@ class KafkaBroker(BrokerBase):
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "auto.offset.reset": "error",
+                **(options or {}),
             }
         )
 
