@@ -89,10 +89,32 @@ def newest(
         high = end
         while high > starts[p]:
             low = max(starts[p], high - 256)
-            batch = broker.fetch(topic, p, low, max_records=high - low)
-            hit = next((r for r in reversed(batch) if wanted(r)), None)
+            hit = _last(broker, topic, p, low, high, wanted)
             if hit is not None:
                 out.append((p, hit))
                 break
             high = low
     return out
+
+
+def _last(
+    broker: Broker,
+    topic: str,
+    partition: int,
+    low: int,
+    high: int,
+    wanted: Callable[[Record], bool],
+) -> Record | None:
+    """The last ``wanted`` record of ``partition`` from ``low`` up to ``high``. A fetch
+    stops after about a megabyte, so a range of big records (checkpoints) takes several."""
+    hit = None
+    at = low
+    while at < high:
+        got = broker.fetch(topic, partition, at, max_records=high - at)
+        if not got:
+            break
+        for record in got:
+            if record.offset < high and wanted(record):
+                hit = record
+        at = got[-1].offset + 1
+    return hit
