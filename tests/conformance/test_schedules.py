@@ -7,48 +7,19 @@ wall clock; the lease and the topic, the schedule's only state, are the backend'
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import logway
 from logway.schedules.runner import ScheduleRunner, ScheduleSpec
 from tests.conformance.conftest import BrokerFactory
+from tests.schedules.clock import FakeClock
 
 MINUTE = timedelta(minutes=1)
 DEADLINE = 30.0
 
 
-class MovingClock:
-    """Time that moves only when a runner waits."""
-
-    def __init__(self, start: datetime):
-        self.t = start
-        self.lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self.lock:
-            return self.t
-
-    def set(self, t: datetime) -> None:
-        with self.lock:
-            self.t = t
-
-    def waiter(self, limit: datetime) -> Callable[[threading.Event, float], None]:
-        """A wait that moves the time on by what was asked, and stops the runner once
-        the time is past ``limit`` (a tick at ``limit`` is still published)."""
-
-        def wait(stop: threading.Event, seconds: float) -> None:
-            with self.lock:
-                self.t += timedelta(seconds=seconds)
-                past = self.t > limit
-            if past:
-                stop.set()
-
-        return wait
-
-
 def run(
-    broker: logway.Broker, spec: ScheduleSpec, clock: MovingClock, until: datetime
+    broker: logway.Broker, spec: ScheduleSpec, clock: FakeClock, until: datetime
 ) -> ScheduleRunner:
     """Run ``spec`` (under its lease, as ``logway run`` does) from the clock's time
     until the clock passes ``until``."""
@@ -82,7 +53,7 @@ def test_each_tick_once_with_its_time_through_catch_up_and_restart(
     spec = app.schedules[0]
     # a few hours back, on a whole hour: within any retention, and not in the future
     base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
-    clock = MovingClock(base + timedelta(seconds=30))
+    clock = FakeClock(base + timedelta(seconds=30))
 
     first = open_broker()
     ran = run(first, spec, clock, base + 3 * MINUTE)

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from logway.errors import InvalidArgumentError
 from logway.log.lock import read_owner
 from logway.records import Record
 from logway.schedules.runner import ScheduleRunner, ScheduleSpec, last_tick
+from tests.schedules.clock import FakeClock
 from tests.servers import logway_cli, logway_process
 
 
@@ -34,35 +34,6 @@ def utc(text: str) -> datetime:
 
 def ms(text: str) -> int:
     return int(utc(text).timestamp() * 1000)
-
-
-class FakeClock:
-    """Time that moves only when a runner waits."""
-
-    def __init__(self, start: datetime):
-        self.t = start
-        self.lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self.lock:
-            return self.t
-
-    def set(self, t: datetime) -> None:
-        with self.lock:
-            self.t = t
-
-    def waiter(self, limit: datetime) -> Callable[[threading.Event, float], None]:
-        """A wait that moves the time on by what was asked, and stops the runner once
-        the time is past ``limit`` (a tick at ``limit`` is still published)."""
-
-        def wait(stop: threading.Event, seconds: float) -> None:
-            with self.lock:
-                self.t += timedelta(seconds=seconds)
-                past = self.t > limit
-            if past:
-                stop.set()
-
-        return wait
 
 
 def run(
