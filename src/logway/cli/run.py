@@ -1,5 +1,5 @@
-"""``logway run module:app``: run an app's functions, deliveries and windows until SIGTERM or
-SIGINT, then finish the batches in flight, flush the deliveries' buffers, commit, and
+"""``logway run module:app``: run an app's functions, deliveries, windows, continuous
+queries, schedules and notifications until SIGTERM or SIGINT, then finish the batches in flight, flush the deliveries' buffers, commit, and
 exit 0."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from logway.errors import InvalidArgumentError
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run_cmd = sub.add_parser(
         "run",
-        help="run an app's functions (@app.function) and deliveries (app.delivery) until stopped",
+        help="run an app's functions, deliveries, windows, queries, schedules and "
+        "notifications until stopped",
     )
     run_cmd.add_argument(
         "app", metavar="MODULE[:ATTR]", help="the logway.App, e.g. myapp:app (attr default app)"
