@@ -23,6 +23,7 @@ from logway.cli import (
     topics,
 )
 from logway.cli import query as query_command
+from logway.cli import queues as queues_command
 from logway.cli import schedules as schedules_command
 from logway.cli import schemas as schemas_command
 from logway.cli import sql as sql_command
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     auth_command.add_parser(sub)  # users, tokens, acls
     schemas_command.add_parser(sub)
     schedules_command.add_parser(sub)
+    queues_command.add_parser(sub)
     sql_command.add_parser(sub)
     return parser
 
