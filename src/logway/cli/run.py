@@ -1,6 +1,6 @@
 """``logway run module:app``: run an app's functions, deliveries, windows, continuous
-queries, schedules and notifications until SIGTERM or SIGINT, then finish the batches in flight, flush the deliveries' buffers, commit, and
-exit 0."""
+queries, schedules and notifications until SIGTERM or SIGINT, then finish the batches
+in flight, flush the deliveries' buffers, commit, and exit 0."""
 
 from __future__ import annotations
 
